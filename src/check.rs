@@ -1,0 +1,468 @@
+//! Document → [`Runbook`], with every problem found, not only the first.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::diagnostic::{Diagnostic, Problem};
+use crate::model::{
+  Action, ActionKind, Confirm, Meta, OnFailure, Policy, Runbook, Step, StepBody,
+};
+use crate::parse::{self, Attribute, Item, parse_front_matter, parse_info};
+use crate::source::{Source, Span};
+use crate::{script, template};
+
+/// Attributes Runme writes that litops accepts and has no use for.
+const RUNME_ATTRIBUTES: &[&str] = &[
+  "background",
+  "category",
+  "closeTerminalOnSuccess",
+  "cwd",
+  "excludeFromRunAll",
+  "id",
+  "interactive",
+  "interpreter",
+  "mimeType",
+  "promptEnv",
+  "skipPrompts",
+  "terminalRows",
+];
+
+#[derive(Debug)]
+pub struct Checked {
+  pub runbook: Runbook,
+  pub diagnostics: Vec<Diagnostic>,
+  /// Every code block, action or prose, as CommonMark sees it.
+  pub blocks: Vec<Block>,
+}
+
+impl Checked {
+  pub fn has_errors(&self) -> bool {
+    self.diagnostics.iter().any(Diagnostic::is_error)
+  }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Block {
+  pub kind: &'static str,
+  pub info: String,
+  pub line: usize,
+  pub lines: usize,
+  pub list_depth: usize,
+  pub blockquote: usize,
+  /// The step this block became, if its kind is one litops runs.
+  pub step: Option<String>,
+}
+
+pub fn check(source: &Source) -> Checked {
+  let doc = parse::parse(&source.text);
+  let mut diagnostics = Vec::new();
+  let meta = doc
+    .front_matter
+    .as_ref()
+    .map(|fm| parse_front_matter(fm, &mut diagnostics))
+    .unwrap_or_default();
+
+  let mut steps = Vec::new();
+  let mut blocks = Vec::new();
+  let mut ids = Ids::default();
+  for item in &doc.items {
+    match item {
+      Item::Task(task) => {
+        let id = ids.generated(&task.context.headings);
+        steps.push(Step {
+          id,
+          span: task.span,
+          line: source.line(task.span.start),
+          headings: task.context.headings.clone(),
+          prose: task.context.prose.clone(),
+          body: StepBody::Manual {
+            text: task.text.trim().to_string(),
+            checked: task.checked,
+          },
+          policy: Policy::default(),
+        });
+      }
+      Item::Code(code) => {
+        let mut block = Block {
+          kind: if code.fence.is_some() { "fenced" } else { "indented" },
+          info: code.fence.as_ref().map(|f| f.info.clone()).unwrap_or_default(),
+          line: source.line(code.span.start),
+          lines: code.body.lines().count(),
+          list_depth: code.list_depth,
+          blockquote: code.blockquote_depth,
+          step: None,
+        };
+        let Some(fence) = &code.fence else {
+          blocks.push(block);
+          continue;
+        };
+        if !fence.closed {
+          diagnostics.push(Diagnostic::new(Problem::UnclosedFence, Span::new(code.span.start, fence.info_span.end)));
+        }
+        let info = parse_info(&fence.info, fence.info_span.start);
+        let Some(kind) = ActionKind::from_word(&info.kind) else {
+          blocks.push(block);
+          continue;
+        };
+        diagnostics.extend(info.diagnostics);
+        let (name, policy, readonly) = attributes(&info.attributes, &mut diagnostics);
+        let id = match name {
+          Some(name) => name,
+          None => ids.generated(&code.context.headings),
+        };
+        let mutating = mutating(kind, &code.body, readonly, code.body_start, &mut diagnostics);
+        block.step = Some(id.clone());
+        blocks.push(block);
+        steps.push(Step {
+          id,
+          span: code.span,
+          line: source.line(code.span.start),
+          headings: code.context.headings.clone(),
+          prose: code.context.prose.clone(),
+          body: StepBody::Action(Action {
+            kind,
+            code: code.body.clone(),
+            code_start: code.body_start,
+            mutating,
+          }),
+          policy,
+        });
+      }
+    }
+  }
+
+  let vars = collect_vars(&steps);
+  let mut seen: HashMap<&str, usize> = HashMap::new();
+  for step in &steps {
+    if let Some(&first_line) = seen.get(step.id.as_str()) {
+      diagnostics.push(Diagnostic::new(
+        Problem::DuplicateStep {
+          id: step.id.clone(),
+          first_line,
+        },
+        step.span,
+      ));
+    } else {
+      seen.insert(&step.id, step.line);
+    }
+  }
+  for step in &steps {
+    if let Some(action) = step.action() {
+      check_action(source, &meta, &vars, &seen, action, &mut diagnostics);
+    }
+  }
+  if steps.is_empty() {
+    diagnostics.push(Diagnostic::whole_file(Problem::NoSteps));
+  }
+  diagnostics.sort_by_key(|d| d.span.map_or(0, |s| s.start));
+  Checked {
+    runbook: Runbook { meta, steps, vars },
+    diagnostics,
+    blocks,
+  }
+}
+
+fn collect_vars(steps: &[Step]) -> Vec<String> {
+  let mut vars: Vec<String> = Vec::new();
+  for action in steps.iter().filter_map(Step::action) {
+    if action.kind == ActionKind::Rhai {
+      for name in script::assigned_vars(&action.code) {
+        if !vars.iter().any(|v| v == name) {
+          vars.push(name.to_string());
+        }
+      }
+    }
+  }
+  vars
+}
+
+fn check_action(
+  source: &Source,
+  meta: &Meta,
+  vars: &[String],
+  ids: &HashMap<&str, usize>,
+  action: &Action,
+  diagnostics: &mut Vec<Diagnostic>,
+) {
+  let at = |offset: usize, len: usize| {
+    Span::new(action.code_start + offset, action.code_start + offset + len)
+  };
+  if action.kind.is_declarative() {
+    match template::placeholders(&action.code) {
+      Err(offset) => diagnostics.push(Diagnostic::new(Problem::UnclosedTemplate, at(offset, 2))),
+      Ok(found) => {
+        for p in found {
+          let known = meta.param(p.name).is_some() || vars.iter().any(|v| v == p.name);
+          if !known {
+            let mut names: Vec<String> = meta.params.iter().map(|p| p.name.clone()).collect();
+            names.extend(vars.iter().cloned());
+            diagnostics.push(Diagnostic::new(
+              Problem::UnknownTemplateName {
+                name: p.name.to_string(),
+                known: names,
+              },
+              at(p.range.start, p.range.len()),
+            ));
+          }
+        }
+      }
+    }
+  }
+  if action.kind == ActionKind::Rhai {
+    if let Err(e) = script::sandbox().compile(&action.code) {
+      let (line, col) = (e.1.line().unwrap_or(1), e.1.position().unwrap_or(1));
+      let first = source.line(action.code_start);
+      let offset = source.offset_of(first + line - 1, col);
+      diagnostics.push(Diagnostic::new(
+        Problem::RhaiSyntax(e.0.to_string()),
+        Span::new(offset, offset + 1),
+      ));
+    }
+    for (offset, target) in script::goto_targets(&action.code) {
+      if !ids.contains_key(target) {
+        diagnostics.push(Diagnostic::new(
+          Problem::UnknownGoto(target.to_string()),
+          at(offset, 4),
+        ));
+      }
+    }
+  }
+}
+
+/// Whether a step can change anything. Shell can, unless its author marks
+/// it `readonly=true`; declarative kinds say so in their body; rhai cannot
+/// reach outside litops. `readonly=false` can always make a step stricter.
+fn mutating(
+  kind: ActionKind,
+  body: &str,
+  readonly: Option<(bool, Span)>,
+  body_start: usize,
+  diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+  let by_kind = match kind {
+    ActionKind::Shell(_) => true,
+    ActionKind::Rhai => false,
+    ActionKind::LogsInsights => false,
+    _ => {
+      // Templates stand for scalars; a neutral word keeps the YAML parseable.
+      let neutral = template::render(body, |_| Some("litops-placeholder".into()));
+      match serde_yaml::from_str::<serde_yaml::Value>(&neutral) {
+        Ok(value) => kind.body_mutates(&value),
+        Err(e) => {
+          let offset = e.location().map_or(0, |l| l.index().min(body.len()));
+          let message = e.to_string();
+          let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+          diagnostics.push(Diagnostic::new(
+            Problem::BodyYaml {
+              kind: kind.name(),
+              message,
+            },
+            Span::new(body_start + offset, body_start + offset + 1),
+          ));
+          true
+        }
+      }
+    }
+  };
+  match readonly {
+    Some((true, _)) if matches!(kind, ActionKind::Shell(_)) => false,
+    Some((true, span)) if by_kind => {
+      diagnostics.push(Diagnostic::new(
+        Problem::AttributeValue {
+          attribute: "readonly".into(),
+          value: "true".into(),
+          expected: "`readonly=true` only on shell blocks; this action changes state",
+        },
+        span,
+      ));
+      true
+    }
+    Some((false, _)) => true,
+    _ => by_kind,
+  }
+}
+
+fn attributes(
+  attributes: &[Attribute],
+  diagnostics: &mut Vec<Diagnostic>,
+) -> (Option<String>, Policy, Option<(bool, Span)>) {
+  let mut name = None;
+  let mut policy = Policy::default();
+  let mut readonly = None;
+  for attr in attributes {
+    let mut bad = |expected: &'static str| {
+      diagnostics.push(Diagnostic::new(
+        Problem::AttributeValue {
+          attribute: attr.key.clone(),
+          value: attr.value.clone(),
+          expected,
+        },
+        attr.span,
+      ));
+    };
+    match attr.key.as_str() {
+      "name" => {
+        let valid = attr
+          .value
+          .chars()
+          .all(|c| c.is_alphanumeric() || "-_.".contains(c));
+        if valid {
+          name = Some(attr.value.clone());
+        } else {
+          diagnostics.push(Diagnostic::new(Problem::BadStepName(attr.value.clone()), attr.span));
+        }
+      }
+      "timeout" => match parse_duration(&attr.value) {
+        Some(d) => policy.timeout = Some(d),
+        None => bad("a duration such as `30s`, `5m` or `1h30m`"),
+      },
+      "on-failure" => match attr.value.as_str() {
+        "stop" => policy.on_failure = OnFailure::Stop,
+        "continue" => policy.on_failure = OnFailure::Continue,
+        _ => bad("`stop` or `continue`"),
+      },
+      "confirm" => match attr.value.as_str() {
+        "auto" => policy.confirm = Confirm::Auto,
+        "always" => policy.confirm = Confirm::Always,
+        _ => bad("`auto` or `always`"),
+      },
+      "readonly" => match attr.value.as_str() {
+        "true" => readonly = Some((true, attr.span)),
+        "false" => readonly = Some((false, attr.span)),
+        _ => bad("`true` or `false`"),
+      },
+      key if RUNME_ATTRIBUTES.contains(&key) => {}
+      key => diagnostics.push(Diagnostic::new(Problem::UnknownAttribute(key.into()), attr.span)),
+    }
+  }
+  (name, policy, readonly)
+}
+
+/// `30s`, `5m`, `1h30m`, `250ms`; a bare number means seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+  if let Ok(secs) = text.parse::<u64>() {
+    return Some(Duration::from_secs(secs));
+  }
+  humantime::parse_duration(text).ok().filter(|d| !d.is_zero())
+}
+
+/// Ids for steps without a `name=`: `<heading-slug>-<n>`, numbered per slug
+/// across the document so two "Verify" sections still get distinct ids.
+#[derive(Default)]
+struct Ids {
+  counts: HashMap<String, usize>,
+}
+
+impl Ids {
+  fn generated(&mut self, headings: &[String]) -> String {
+    let slug = headings.last().map_or_else(|| "step".to_string(), |h| slug(h));
+    let n = self.counts.entry(slug.clone()).or_insert(0);
+    *n += 1;
+    format!("{slug}-{n}")
+  }
+}
+
+/// GitHub-style heading slug: lowercase, words joined by `-`, punctuation dropped.
+pub fn slug(heading: &str) -> String {
+  let mut out = String::new();
+  for c in heading.chars() {
+    if c.is_alphanumeric() || c == '_' {
+      out.extend(c.to_lowercase());
+    } else if (c.is_whitespace() || c == '-') && !out.ends_with('-') && !out.is_empty() {
+      out.push('-');
+    }
+  }
+  let out = out.trim_end_matches('-').to_string();
+  if out.is_empty() { "step".into() } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::path::Path;
+
+  fn checked(text: &str) -> (Checked, Source) {
+    let src = Source::new(Path::new("rb.md"), text.into());
+    (check(&src), src)
+  }
+
+  fn problems(text: &str) -> Vec<String> {
+    let (c, src) = checked(text);
+    c.diagnostics
+      .iter()
+      .map(|d| {
+        let (l, col) = d.span.map_or((0, 0), |s| src.line_col(s.start));
+        format!("{l}:{col} {}", d.problem)
+      })
+      .collect()
+  }
+
+  #[test]
+  fn slugs() {
+    let cases = [
+      ("Morning Health Check (Daily 9:00 AM)", "morning-health-check-daily-900-am"),
+      ("  Logs -- errors ", "logs-errors"),
+      ("Überprüfung", "überprüfung"),
+      ("!!!", "step"),
+    ];
+    for (heading, want) in cases {
+      assert_eq!(slug(heading), want);
+    }
+  }
+
+  #[test]
+  fn step_ids_lines_and_kinds() {
+    let (c, _) = checked(
+      "# Checks\n\n- [ ] look\n\n```bash {name=errors}\nls\n```\n\n```rhai\n1\n```\n\n## Checks\n```sh\nx\n```\n```console\n$ ls\n```\n",
+    );
+    let steps: Vec<_> = c
+      .runbook
+      .steps
+      .iter()
+      .map(|s| (s.id.as_str(), s.line, s.kind_name(), s.is_mutating()))
+      .collect();
+    assert_eq!(
+      steps,
+      [
+        ("checks-1", 3, "manual", false),
+        ("errors", 5, "bash", true),
+        ("checks-2", 9, "rhai", false),
+        ("checks-3", 14, "sh", true),
+      ]
+    );
+    assert_eq!(c.blocks.len(), 4);
+    assert_eq!(c.blocks[3].step, None);
+  }
+
+  #[test]
+  fn problems_with_positions() {
+    let text = "---\nparams:\n  env:\n    default: prod\n---\n# A\n```ecs {name=a}\naction: describe\ncluster: {{ cluster }}\n```\n```rhai {name=a}\nlet x = ;\n```\n```rhai {timeout=soon color=red}\ngoto(\"nowhere\")\n```\n```sh {name=\"x y\"}\n```\n";
+    assert_eq!(
+      problems(text),
+      [
+        "9:10 `{{ cluster }}` names no parameter or variable; known: env",
+        "11:1 step id `a` is already used by the step at line 7",
+        "12:9 rhai syntax error: Unexpected ';'",
+        "14:10 attribute `timeout=soon`: expected a duration such as `30s`, `5m` or `1h30m`",
+        "14:23 unknown attribute `color` is ignored",
+        "15:1 `goto(\"nowhere\")` names no step in this runbook",
+        "17:8 step name `x y` must be letters, digits, `-`, `_` or `.`",
+      ]
+    );
+  }
+
+  #[test]
+  fn mutating_is_decided_by_body_and_readonly() {
+    let (c, _) = checked(
+      "```ecs\naction: describe\n```\n```ecs\naction: scale\ndesired: {{ n }}\n```\n```sh {readonly=true}\nls\n```\n```http\nurl: http://127.0.0.1/\n```\n```http\nmethod: POST\n```\n",
+    );
+    let mutating: Vec<_> = c.runbook.steps.iter().map(Step::is_mutating).collect();
+    assert_eq!(mutating, [false, true, false, false, true]);
+  }
+
+  #[test]
+  fn vars_from_rhai_satisfy_templates_and_unclosed_fence_warns() {
+    let text = "```rhai\nvars.cluster = \"c\";\n```\n```ecs\naction: describe\ncluster: {{cluster}}\n```\n```sh\nno end\n";
+    assert_eq!(problems(text), ["8:1 code fence is never closed, so it runs to the end of the file"]);
+  }
+}

@@ -1,0 +1,174 @@
+//! Problems found in a runbook, each tied to a span of the file.
+//!
+//! The messages live here, next to the types, so every user-facing sentence
+//! about a bad runbook can be read (and reviewed) in one place.
+
+use std::fmt::{self, Write as _};
+
+use crate::source::{Source, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+  Error,
+  Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+  FrontMatterYaml(String),
+  FrontMatterNotMapping,
+  FrontMatterType { field: String, expected: &'static str },
+  UnknownFrontMatterKey(String),
+  BadDocKind(String),
+  BadParamName(String),
+  ParamSpec { name: String, message: String },
+  BadPattern { name: String, message: String },
+  DefaultOutsideChoices { name: String, value: String },
+  DefaultMismatchesPattern { name: String, value: String },
+  AttributeSyntax(String),
+  AttributeValue { attribute: String, value: String, expected: &'static str },
+  DuplicateAttribute(String),
+  UnknownAttribute(String),
+  BadStepName(String),
+  DuplicateStep { id: String, first_line: usize },
+  UnknownTemplateName { name: String, known: Vec<String> },
+  UnclosedTemplate,
+  RhaiSyntax(String),
+  UnknownGoto(String),
+  BodyYaml { kind: &'static str, message: String },
+  UnclosedFence,
+  NoSteps,
+}
+
+impl Problem {
+  pub fn severity(&self) -> Severity {
+    match self {
+      Self::UnknownFrontMatterKey(_)
+      | Self::UnknownAttribute(_)
+      | Self::UnclosedFence
+      | Self::NoSteps => Severity::Warning,
+      _ => Severity::Error,
+    }
+  }
+}
+
+impl fmt::Display for Problem {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    match self {
+      Self::FrontMatterYaml(m) => write!(f, "invalid YAML in front matter: {m}"),
+      Self::FrontMatterNotMapping => {
+        write!(f, "front matter must be a YAML mapping (`title: …`, `params: …`)")
+      }
+      Self::FrontMatterType { field, expected } => write!(f, "`{field}` must be {expected}"),
+      Self::UnknownFrontMatterKey(k) => write!(f, "unknown front matter key `{k}` is ignored"),
+      Self::BadDocKind(k) => write!(f, "`kind: {k}` is not known: use `runbook` or `playbook`"),
+      Self::BadParamName(n) => write!(
+        f,
+        "parameter name `{n}` must be letters, digits and `_`, not starting with a digit \
+         (it becomes a shell variable)"
+      ),
+      Self::ParamSpec { name, message } => write!(f, "parameter `{name}`: {message}"),
+      Self::BadPattern { name, message } => {
+        write!(f, "parameter `{name}`: `pattern` is not a valid regular expression: {message}")
+      }
+      Self::DefaultOutsideChoices { name, value } => {
+        write!(f, "parameter `{name}`: default `{value}` is not one of its `choices`")
+      }
+      Self::DefaultMismatchesPattern { name, value } => {
+        write!(f, "parameter `{name}`: default `{value}` does not match its `pattern`")
+      }
+      Self::AttributeSyntax(m) => write!(f, "bad attribute syntax: {m}"),
+      Self::AttributeValue { attribute, value, expected } => {
+        write!(f, "attribute `{attribute}={value}`: expected {expected}")
+      }
+      Self::DuplicateAttribute(a) => write!(f, "attribute `{a}` is given twice"),
+      Self::UnknownAttribute(a) => write!(f, "unknown attribute `{a}` is ignored"),
+      Self::BadStepName(n) => {
+        write!(f, "step name `{n}` must be letters, digits, `-`, `_` or `.`")
+      }
+      Self::DuplicateStep { id, first_line } => {
+        write!(f, "step id `{id}` is already used by the step at line {first_line}")
+      }
+      Self::UnknownTemplateName { name, known } => {
+        write!(f, "`{{{{ {name} }}}}` names no parameter or variable")?;
+        if known.is_empty() {
+          write!(f, " (this runbook declares none)")
+        } else {
+          write!(f, "; known: {}", known.join(", "))
+        }
+      }
+      Self::UnclosedTemplate => write!(f, "`{{{{` is not closed by `}}}}`"),
+      Self::RhaiSyntax(m) => write!(f, "rhai syntax error: {m}"),
+      Self::UnknownGoto(t) => write!(f, "`goto(\"{t}\")` names no step in this runbook"),
+      Self::BodyYaml { kind, message } => write!(f, "`{kind}` block is not valid YAML: {message}"),
+      Self::UnclosedFence => write!(
+        f,
+        "code fence is never closed, so it runs to the end of the file"
+      ),
+      Self::NoSteps => write!(f, "no steps: no action blocks and no `- [ ]` checklist items"),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+  pub problem: Problem,
+  pub span: Option<Span>,
+}
+
+impl Diagnostic {
+  pub fn new(problem: Problem, span: Span) -> Self {
+    Self { problem, span: Some(span) }
+  }
+
+  pub fn whole_file(problem: Problem) -> Self {
+    Self { problem, span: None }
+  }
+
+  pub fn is_error(&self) -> bool {
+    self.problem.severity() == Severity::Error
+  }
+
+  /// `path:line:col: error: message`, then the source line with a caret
+  /// under the span.
+  pub fn render(&self, source: &Source) -> String {
+    let label = match self.problem.severity() {
+      Severity::Error => "error",
+      Severity::Warning => "warning",
+    };
+    let path = source.path.display();
+    let Some(span) = self.span else {
+      return format!("{path}: {label}: {}\n", self.problem);
+    };
+    let (line, col) = source.line_col(span.start);
+    let mut out = format!("{path}:{line}:{col}: {label}: {}\n", self.problem);
+    let text = source.line_text(line);
+    let (end_line, end_col) = source.line_col(span.end);
+    let width = if end_line == line && end_col > col {
+      end_col - col
+    } else {
+      text.chars().count().saturating_sub(col - 1).max(1)
+    };
+    let gutter = line.to_string().len();
+    let _ = writeln!(out, "{:gutter$} |", "");
+    let _ = writeln!(out, "{line} | {text}");
+    let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(col - 1), "^".repeat(width));
+    out
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::path::Path;
+
+  #[test]
+  fn renders_path_line_col_and_caret() {
+    let src = Source::new(Path::new("rb.md"), "# T\n```sh {name=}\n```\n".into());
+    let d = Diagnostic::new(Problem::AttributeSyntax("`name` has no value".into()), Span::new(8, 14));
+    assert_eq!(
+      d.render(&src),
+      "rb.md:2:5: error: bad attribute syntax: `name` has no value\n  |\n2 | ```sh {name=}\n  |     ^^^^^^\n"
+    );
+  }
+}

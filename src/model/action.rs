@@ -1,0 +1,76 @@
+//! The kinds of fenced block litops executes. Every other info string is prose.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+  Sh,
+  Bash,
+  Zsh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+  Shell(Shell),
+  Rhai,
+  LogsInsights,
+  Ecs,
+  CloudWatch,
+  DynamoDb,
+  Elb,
+  Http,
+}
+
+impl ActionKind {
+  pub fn from_word(word: &str) -> Option<Self> {
+    Some(match word {
+      "sh" | "shell" => Self::Shell(Shell::Sh),
+      "bash" => Self::Shell(Shell::Bash),
+      "zsh" => Self::Shell(Shell::Zsh),
+      "rhai" => Self::Rhai,
+      "logs-insights" => Self::LogsInsights,
+      "ecs" => Self::Ecs,
+      "cloudwatch" => Self::CloudWatch,
+      "dynamodb" => Self::DynamoDb,
+      "elb" => Self::Elb,
+      "http" => Self::Http,
+      _ => return None,
+    })
+  }
+
+  pub fn name(self) -> &'static str {
+    match self {
+      Self::Shell(Shell::Sh) => "sh",
+      Self::Shell(Shell::Bash) => "bash",
+      Self::Shell(Shell::Zsh) => "zsh",
+      Self::Rhai => "rhai",
+      Self::LogsInsights => "logs-insights",
+      Self::Ecs => "ecs",
+      Self::CloudWatch => "cloudwatch",
+      Self::DynamoDb => "dynamodb",
+      Self::Elb => "elb",
+      Self::Http => "http",
+    }
+  }
+
+  /// Declarative kinds have a body of data with `{{ name }}` templates;
+  /// shell and rhai bodies are code and are never rewritten.
+  pub fn is_declarative(self) -> bool {
+    !matches!(self, Self::Shell(_) | Self::Rhai)
+  }
+
+  /// Whether a declarative body describes a change, from its `action:` or
+  /// `method:` field. An unknown or templated value counts as a change.
+  pub fn body_mutates(self, body: &serde_yaml::Value) -> bool {
+    let field = |name: &str| body.get(name).and_then(|v| v.as_str()).map(str::to_lowercase);
+    match self {
+      Self::Ecs => !matches!(
+        field("action").as_deref(),
+        Some("describe" | "tasks" | "task-definition" | "scaling")
+      ),
+      Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
+      Self::Http => !matches!(field("method").as_deref(), None | Some("get" | "head")),
+      Self::LogsInsights | Self::CloudWatch | Self::Elb => false,
+      Self::Shell(_) => true,
+      Self::Rhai => false,
+    }
+  }
+}

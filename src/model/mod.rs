@@ -1,0 +1,137 @@
+//! What a checked runbook is: metadata, parameters and steps.
+
+mod action;
+mod param;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use action::{ActionKind, Shell};
+pub use param::{Param, Pattern};
+
+use crate::source::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DocKind {
+  #[default]
+  Runbook,
+  Playbook,
+}
+
+impl DocKind {
+  pub fn name(self) -> &'static str {
+    match self {
+      Self::Runbook => "runbook",
+      Self::Playbook => "playbook",
+    }
+  }
+}
+
+#[derive(Debug, Default)]
+pub struct Meta {
+  pub title: Option<String>,
+  pub kind: DocKind,
+  pub description: Option<String>,
+  pub owner: Option<String>,
+  pub tags: Vec<String>,
+  pub params: Vec<Param>,
+}
+
+impl Meta {
+  pub fn param(&self, name: &str) -> Option<&Param> {
+    self.params.iter().find(|p| p.name == name)
+  }
+}
+
+#[derive(Debug)]
+pub struct Runbook {
+  pub meta: Meta,
+  pub steps: Vec<Step>,
+  /// Names that rhai steps assign with `vars.NAME = …`: usable as
+  /// `{{ NAME }}` and `$NAME` in later steps.
+  pub vars: Vec<String>,
+}
+
+impl Runbook {
+  pub fn step_index(&self, id: &str) -> Option<usize> {
+    self.steps.iter().position(|s| s.id == id)
+  }
+
+  pub fn title(&self) -> &str {
+    self.meta.title.as_deref().unwrap_or("untitled runbook")
+  }
+}
+
+#[derive(Debug)]
+pub struct Step {
+  pub id: String,
+  pub span: Span,
+  pub line: usize,
+  pub headings: Arc<[String]>,
+  pub prose: Option<Arc<str>>,
+  pub body: StepBody,
+  pub policy: Policy,
+}
+
+#[derive(Debug)]
+pub enum StepBody {
+  Manual { text: String, checked: bool },
+  Action(Action),
+}
+
+#[derive(Debug)]
+pub struct Action {
+  pub kind: ActionKind,
+  pub code: String,
+  pub code_start: usize,
+  /// Whether the action can change anything, as decided at check time.
+  pub mutating: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+  #[default]
+  Stop,
+  Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Confirm {
+  /// Ask unless `--yes` or `--yes-readonly` already approves the step.
+  #[default]
+  Auto,
+  /// Ask a person even under `--yes`.
+  Always,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+  pub timeout: Option<Duration>,
+  pub on_failure: OnFailure,
+  pub confirm: Confirm,
+}
+
+impl Step {
+  pub fn kind_name(&self) -> &'static str {
+    match &self.body {
+      StepBody::Manual { .. } => "manual",
+      StepBody::Action(a) => a.kind.name(),
+    }
+  }
+
+  pub fn action(&self) -> Option<&Action> {
+    match &self.body {
+      StepBody::Action(a) => Some(a),
+      StepBody::Manual { .. } => None,
+    }
+  }
+
+  pub fn is_mutating(&self) -> bool {
+    self.action().is_some_and(|a| a.mutating)
+  }
+
+  /// `Heading › Sub-heading`, or the empty string above the first heading.
+  pub fn heading_path(&self) -> String {
+    self.headings.join(" › ")
+  }
+}

@@ -1,0 +1,308 @@
+//! YAML front matter → [`Meta`], with a diagnostic for every field that is
+//! wrong rather than only the first.
+
+use serde_yaml::Value;
+
+use crate::diagnostic::{Diagnostic, Problem};
+use crate::model::{DocKind, Meta, Param, Pattern};
+use crate::parse::FrontMatter;
+use crate::source::Span;
+
+const KEYS: &[&str] = &["title", "kind", "description", "owner", "tags", "params"];
+
+pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -> Meta {
+  let mut meta = Meta::default();
+  if fm.text.trim().is_empty() {
+    return meta;
+  }
+  let value: Value = match serde_yaml::from_str(&fm.text) {
+    Ok(v) => v,
+    Err(e) => {
+      let span = e.location().map_or(fm.span, |l| {
+        let at = fm.span.start + l.index().min(fm.text.len());
+        Span::new(at, at + 1)
+      });
+      // serde_yaml appends "at line L column C" relative to the YAML; the
+      // diagnostic already says where, in file terms.
+      let message = e.to_string();
+      let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+      diagnostics.push(Diagnostic::new(Problem::FrontMatterYaml(message), span));
+      return meta;
+    }
+  };
+  let Value::Mapping(map) = value else {
+    diagnostics.push(Diagnostic::new(Problem::FrontMatterNotMapping, fm.span));
+    return meta;
+  };
+  let locate = |path: &[&str]| key_span(fm, path);
+  let wrong = |diagnostics: &mut Vec<Diagnostic>, field: &str, expected: &'static str| {
+    diagnostics.push(Diagnostic::new(
+      Problem::FrontMatterType {
+        field: field.to_string(),
+        expected,
+      },
+      key_span(fm, &[field]),
+    ));
+  };
+  let mut params = None;
+  for (key, value) in &map {
+    let Some(key) = key.as_str() else { continue };
+    match key {
+      "title" | "description" | "owner" => match scalar(value) {
+        Some(s) => {
+          let slot = match key {
+            "title" => &mut meta.title,
+            "description" => &mut meta.description,
+            _ => &mut meta.owner,
+          };
+          *slot = Some(s);
+        }
+        None => wrong(diagnostics, key, "a string"),
+      },
+      "kind" => match value.as_str() {
+        Some("runbook") => meta.kind = DocKind::Runbook,
+        Some("playbook") => meta.kind = DocKind::Playbook,
+        _ => {
+          let shown = scalar(value).unwrap_or_else(|| "…".into());
+          diagnostics.push(Diagnostic::new(Problem::BadDocKind(shown), locate(&["kind"])));
+        }
+      },
+      "tags" => match value {
+        Value::Sequence(items) => meta.tags = items.iter().filter_map(scalar).collect(),
+        Value::String(s) => meta.tags = s.split(',').map(|t| t.trim().to_string()).collect(),
+        _ => wrong(diagnostics, "tags", "a list of strings"),
+      },
+      "params" => params = Some(value),
+      _ => {}
+    }
+  }
+  for key in map.keys().filter_map(Value::as_str) {
+    if !KEYS.contains(&key) {
+      diagnostics.push(Diagnostic::new(
+        Problem::UnknownFrontMatterKey(key.to_string()),
+        locate(&[key]),
+      ));
+    }
+  }
+  match params {
+    None | Some(Value::Null) => {}
+    Some(Value::Mapping(specs)) => {
+      for (name, spec) in specs {
+        let Some(name) = name.as_str() else { continue };
+        if let Some(param) = parse_param(fm, name, spec, diagnostics) {
+          meta.params.push(param);
+        }
+      }
+    }
+    Some(_) => diagnostics.push(Diagnostic::new(
+      Problem::FrontMatterType {
+        field: "params".into(),
+        expected: "a mapping of parameter names to their specs",
+      },
+      locate(&["params"]),
+    )),
+  }
+  meta
+}
+
+fn parse_param(
+  fm: &FrontMatter,
+  name: &str,
+  spec: &Value,
+  diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Param> {
+  let span = key_span(fm, &["params", name]);
+  let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+  if !valid_name {
+    diagnostics.push(Diagnostic::new(Problem::BadParamName(name.into()), span));
+    return None;
+  }
+  let mut param = Param {
+    name: name.to_string(),
+    required: true,
+    ..Param::default()
+  };
+  let problem = |diagnostics: &mut Vec<Diagnostic>, field: &str, message: String| {
+    diagnostics.push(Diagnostic::new(
+      Problem::ParamSpec {
+        name: name.to_string(),
+        message,
+      },
+      key_span(fm, &["params", name, field]),
+    ));
+  };
+  let spec = match spec {
+    Value::Null => return Some(param),
+    Value::Mapping(m) => m,
+    // `customer: acme` is shorthand for a default.
+    other => match scalar(other) {
+      Some(default) => {
+        param.default = Some(default);
+        param.required = false;
+        return Some(param);
+      }
+      None => {
+        problem(diagnostics, name, "expected a mapping with `default`, `description`, …".into());
+        return None;
+      }
+    },
+  };
+  let mut explicit_required = None;
+  for (key, value) in spec {
+    let Some(key) = key.as_str() else { continue };
+    match key {
+      "default" => match scalar(value) {
+        Some(v) => param.default = Some(v),
+        None => problem(diagnostics, key, "`default` must be a single value".into()),
+      },
+      "description" => param.description = scalar(value),
+      "choices" => match value {
+        Value::Sequence(items) => param.choices = items.iter().filter_map(scalar).collect(),
+        _ => problem(diagnostics, key, "`choices` must be a list".into()),
+      },
+      "pattern" => match value.as_str().map(Pattern::new) {
+        Some(Ok(p)) => param.pattern = Some(p),
+        Some(Err(e)) => diagnostics.push(Diagnostic::new(
+          Problem::BadPattern {
+            name: name.into(),
+            message: e.to_string().lines().last().unwrap_or("").trim().to_string(),
+          },
+          key_span(fm, &["params", name, key]),
+        )),
+        None => problem(diagnostics, key, "`pattern` must be a string".into()),
+      },
+      "required" => match value.as_bool() {
+        Some(b) => explicit_required = Some(b),
+        None => problem(diagnostics, key, "`required` must be true or false".into()),
+      },
+      "secret" => match value.as_bool() {
+        Some(b) => param.secret = b,
+        None => problem(diagnostics, key, "`secret` must be true or false".into()),
+      },
+      _ => diagnostics.push(Diagnostic::new(
+        Problem::UnknownFrontMatterKey(format!("params.{name}.{key}")),
+        key_span(fm, &["params", name, key]),
+      )),
+    }
+  }
+  // A parameter with a default never needs asking for; without one it
+  // must be given unless the author says otherwise.
+  param.required = explicit_required.unwrap_or(param.default.is_none());
+  if let Some(default) = &param.default {
+    if !param.choices.is_empty() && !param.choices.contains(default) {
+      diagnostics.push(Diagnostic::new(
+        Problem::DefaultOutsideChoices {
+          name: name.into(),
+          value: default.clone(),
+        },
+        key_span(fm, &["params", name, "default"]),
+      ));
+    } else if param.pattern.as_ref().is_some_and(|p| !p.matches(default)) {
+      diagnostics.push(Diagnostic::new(
+        Problem::DefaultMismatchesPattern {
+          name: name.into(),
+          value: default.clone(),
+        },
+        key_span(fm, &["params", name, "default"]),
+      ));
+    }
+  }
+  Some(param)
+}
+
+fn scalar(value: &Value) -> Option<String> {
+  match value {
+    Value::String(s) => Some(s.clone()),
+    Value::Bool(b) => Some(b.to_string()),
+    Value::Number(n) => Some(n.to_string()),
+    _ => None,
+  }
+}
+
+/// The span of `key:` for a path of nested keys, found by reading lines in
+/// order (serde_yaml values carry no positions). Falls back to the parent.
+fn key_span(fm: &FrontMatter, path: &[&str]) -> Span {
+  let mut offset = 0;
+  let mut found = Span::new(fm.span.start, fm.span.start);
+  for key in path {
+    let mut line_start = offset;
+    let mut hit = None;
+    for line in fm.text[offset..].split_inclusive('\n') {
+      let trimmed = line.trim_start().trim_start_matches("- ");
+      let indent = line.len() - trimmed.len();
+      let bare = trimmed.trim_start_matches(['"', '\'']);
+      if bare.starts_with(key) && bare[key.len()..].trim_start_matches(['"', '\'']).starts_with(':')
+      {
+        hit = Some((line_start + indent, line_start + line.len()));
+        break;
+      }
+      line_start += line.len();
+    }
+    let Some((start, next)) = hit else { break };
+    found = Span::new(fm.span.start + start, fm.span.start + start + key.len());
+    offset = next;
+  }
+  found
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::parse::parse;
+
+  fn meta(text: &str) -> (Meta, Vec<(usize, String)>) {
+    let doc = parse(text);
+    let fm = doc.front_matter.expect("front matter");
+    let mut diagnostics = Vec::new();
+    let meta = parse_front_matter(&fm, &mut diagnostics);
+    let problems = diagnostics
+      .iter()
+      .map(|d| (d.span.map_or(0, |s| s.start), d.problem.to_string()))
+      .collect();
+    (meta, problems)
+  }
+
+  #[test]
+  fn full_front_matter() {
+    let (meta, problems) = meta(
+      "---\ntitle: Check\nkind: playbook\ntags: [a, b]\nparams:\n  customer:\n    choices: [acme, globex]\n  env: prod\n  token:\n    secret: true\n    required: false\n---\n",
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(meta.title.as_deref(), Some("Check"));
+    assert_eq!(meta.kind, DocKind::Playbook);
+    assert_eq!(meta.tags, ["a", "b"]);
+    let names: Vec<_> = meta.params.iter().map(|p| (p.name.as_str(), p.required, p.secret)).collect();
+    assert_eq!(names, [("customer", true, false), ("env", false, false), ("token", false, true)]);
+    assert_eq!(meta.params[1].default.as_deref(), Some("prod"));
+  }
+
+  #[test]
+  fn problems_point_at_their_keys() {
+    let text = "---\nkind: notebook\nweight: 3\nparams:\n  env:\n    default: dev\n    choices: [prod]\n  bad-name: x\n  r:\n    pattern: '('\n---\n";
+    let (_, problems) = meta(text);
+    let at = |needle: &str| text.find(needle).expect(needle);
+    assert_eq!(
+      problems,
+      vec![
+        (at("kind"), "`kind: notebook` is not known: use `runbook` or `playbook`".into()),
+        (at("weight"), "unknown front matter key `weight` is ignored".into()),
+        (at("default"), "parameter `env`: default `dev` is not one of its `choices`".into()),
+        (
+          at("bad-name"),
+          "parameter name `bad-name` must be letters, digits and `_`, not starting with a digit (it becomes a shell variable)".into()
+        ),
+        (at("pattern"), "parameter `r`: `pattern` is not a valid regular expression: error: unclosed group".into()),
+      ]
+    );
+  }
+
+  #[test]
+  fn invalid_yaml_points_into_the_file() {
+    let text = "---\ntitle: [unclosed\n---\n";
+    let (_, problems) = meta(text);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].1.starts_with("invalid YAML in front matter"), "{problems:?}");
+    assert!(problems[0].0 >= 4, "{problems:?}");
+  }
+}
