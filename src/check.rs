@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, Problem};
-use crate::model::{
-  Action, ActionKind, Confirm, Meta, OnFailure, Policy, Runbook, Step, StepBody,
-};
+use crate::model::{Action, ActionKind, Confirm, Meta, OnFailure, Policy, Runbook, Step, StepBody};
 use crate::parse::{self, Attribute, Item, parse_front_matter, parse_info};
 use crate::source::{Source, Span};
 use crate::{script, template};
@@ -84,8 +82,16 @@ pub fn check(source: &Source) -> Checked {
       }
       Item::Code(code) => {
         let mut block = Block {
-          kind: if code.fence.is_some() { "fenced" } else { "indented" },
-          info: code.fence.as_ref().map(|f| f.info.clone()).unwrap_or_default(),
+          kind: if code.fence.is_some() {
+            "fenced"
+          } else {
+            "indented"
+          },
+          info: code
+            .fence
+            .as_ref()
+            .map(|f| f.info.clone())
+            .unwrap_or_default(),
           line: source.line(code.span.start),
           lines: code.body.lines().count(),
           list_depth: code.list_depth,
@@ -97,7 +103,10 @@ pub fn check(source: &Source) -> Checked {
           continue;
         };
         if !fence.closed {
-          diagnostics.push(Diagnostic::new(Problem::UnclosedFence, Span::new(code.span.start, fence.info_span.end)));
+          diagnostics.push(Diagnostic::new(
+            Problem::UnclosedFence,
+            Span::new(code.span.start, fence.info_span.end),
+          ));
         }
         let info = parse_info(&fence.info, fence.info_span.start);
         let Some(kind) = ActionKind::from_word(&info.kind) else {
@@ -110,7 +119,13 @@ pub fn check(source: &Source) -> Checked {
           Some(name) => name,
           None => ids.generated(&code.context.headings),
         };
-        let mutating = mutating(kind, &code.body, readonly, code.body_start, &mut diagnostics);
+        let mutating = mutating(
+          kind,
+          &code.body,
+          readonly,
+          code.body_start,
+          &mut diagnostics,
+        );
         block.step = Some(id.clone());
         blocks.push(block);
         steps.push(Step {
@@ -251,7 +266,11 @@ fn mutating(
         Err(e) => {
           let offset = e.location().map_or(0, |l| l.index().min(body.len()));
           let message = e.to_string();
-          let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+          let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
           diagnostics.push(Diagnostic::new(
             Problem::BodyYaml {
               kind: kind.name(),
@@ -309,7 +328,10 @@ fn attributes(
         if valid {
           name = Some(attr.value.clone());
         } else {
-          diagnostics.push(Diagnostic::new(Problem::BadStepName(attr.value.clone()), attr.span));
+          diagnostics.push(Diagnostic::new(
+            Problem::BadStepName(attr.value.clone()),
+            attr.span,
+          ));
         }
       }
       "timeout" => match parse_duration(&attr.value) {
@@ -332,7 +354,10 @@ fn attributes(
         _ => bad("`true` or `false`"),
       },
       key if RUNME_ATTRIBUTES.contains(&key) => {}
-      key => diagnostics.push(Diagnostic::new(Problem::UnknownAttribute(key.into()), attr.span)),
+      key => diagnostics.push(Diagnostic::new(
+        Problem::UnknownAttribute(key.into()),
+        attr.span,
+      )),
     }
   }
   (name, policy, readonly)
@@ -343,7 +368,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
   if let Ok(secs) = text.parse::<u64>() {
     return Some(Duration::from_secs(secs));
   }
-  humantime::parse_duration(text).ok().filter(|d| !d.is_zero())
+  humantime::parse_duration(text)
+    .ok()
+    .filter(|d| !d.is_zero())
 }
 
 /// Ids for steps without a `name=`: `<heading-slug>-<n>`, numbered per slug
@@ -355,7 +382,9 @@ struct Ids {
 
 impl Ids {
   fn generated(&mut self, headings: &[String]) -> String {
-    let slug = headings.last().map_or_else(|| "step".to_string(), |h| slug(h));
+    let slug = headings
+      .last()
+      .map_or_else(|| "step".to_string(), |h| slug(h));
     let n = self.counts.entry(slug.clone()).or_insert(0);
     *n += 1;
     format!("{slug}-{n}")
@@ -400,7 +429,10 @@ mod tests {
   #[test]
   fn slugs() {
     let cases = [
-      ("Morning Health Check (Daily 9:00 AM)", "morning-health-check-daily-900-am"),
+      (
+        "Morning Health Check (Daily 9:00 AM)",
+        "morning-health-check-daily-900-am",
+      ),
       ("  Logs -- errors ", "logs-errors"),
       ("Überprüfung", "überprüfung"),
       ("!!!", "step"),
@@ -463,6 +495,9 @@ mod tests {
   #[test]
   fn vars_from_rhai_satisfy_templates_and_unclosed_fence_warns() {
     let text = "```rhai\nvars.cluster = \"c\";\n```\n```ecs\naction: describe\ncluster: {{cluster}}\n```\n```sh\nno end\n";
-    assert_eq!(problems(text), ["8:1 code fence is never closed, so it runs to the end of the file"]);
+    assert_eq!(
+      problems(text),
+      ["8:1 code fence is never closed, so it runs to the end of the file"]
+    );
   }
 }

@@ -17,25 +17,53 @@ pub enum Severity {
 pub enum Problem {
   FrontMatterYaml(String),
   FrontMatterNotMapping,
-  FrontMatterType { field: String, expected: &'static str },
+  FrontMatterType {
+    field: String,
+    expected: &'static str,
+  },
   UnknownFrontMatterKey(String),
   BadDocKind(String),
   BadParamName(String),
-  ParamSpec { name: String, message: String },
-  BadPattern { name: String, message: String },
-  DefaultOutsideChoices { name: String, value: String },
-  DefaultMismatchesPattern { name: String, value: String },
+  ParamSpec {
+    name: String,
+    message: String,
+  },
+  BadPattern {
+    name: String,
+    message: String,
+  },
+  DefaultOutsideChoices {
+    name: String,
+    value: String,
+  },
+  DefaultMismatchesPattern {
+    name: String,
+    value: String,
+  },
   AttributeSyntax(String),
-  AttributeValue { attribute: String, value: String, expected: &'static str },
+  AttributeValue {
+    attribute: String,
+    value: String,
+    expected: &'static str,
+  },
   DuplicateAttribute(String),
   UnknownAttribute(String),
   BadStepName(String),
-  DuplicateStep { id: String, first_line: usize },
-  UnknownTemplateName { name: String, known: Vec<String> },
+  DuplicateStep {
+    id: String,
+    first_line: usize,
+  },
+  UnknownTemplateName {
+    name: String,
+    known: Vec<String>,
+  },
   UnclosedTemplate,
   RhaiSyntax(String),
   UnknownGoto(String),
-  BodyYaml { kind: &'static str, message: String },
+  BodyYaml {
+    kind: &'static str,
+    message: String,
+  },
   UnclosedFence,
   NoSteps,
 }
@@ -57,7 +85,10 @@ impl fmt::Display for Problem {
     match self {
       Self::FrontMatterYaml(m) => write!(f, "invalid YAML in front matter: {m}"),
       Self::FrontMatterNotMapping => {
-        write!(f, "front matter must be a YAML mapping (`title: …`, `params: …`)")
+        write!(
+          f,
+          "front matter must be a YAML mapping (`title: …`, `params: …`)"
+        )
       }
       Self::FrontMatterType { field, expected } => write!(f, "`{field}` must be {expected}"),
       Self::UnknownFrontMatterKey(k) => write!(f, "unknown front matter key `{k}` is ignored"),
@@ -69,25 +100,44 @@ impl fmt::Display for Problem {
       ),
       Self::ParamSpec { name, message } => write!(f, "parameter `{name}`: {message}"),
       Self::BadPattern { name, message } => {
-        write!(f, "parameter `{name}`: `pattern` is not a valid regular expression: {message}")
+        write!(
+          f,
+          "parameter `{name}`: `pattern` is not a valid regular expression: {message}"
+        )
       }
       Self::DefaultOutsideChoices { name, value } => {
-        write!(f, "parameter `{name}`: default `{value}` is not one of its `choices`")
+        write!(
+          f,
+          "parameter `{name}`: default `{value}` is not one of its `choices`"
+        )
       }
       Self::DefaultMismatchesPattern { name, value } => {
-        write!(f, "parameter `{name}`: default `{value}` does not match its `pattern`")
+        write!(
+          f,
+          "parameter `{name}`: default `{value}` does not match its `pattern`"
+        )
       }
       Self::AttributeSyntax(m) => write!(f, "bad attribute syntax: {m}"),
-      Self::AttributeValue { attribute, value, expected } => {
+      Self::AttributeValue {
+        attribute,
+        value,
+        expected,
+      } => {
         write!(f, "attribute `{attribute}={value}`: expected {expected}")
       }
       Self::DuplicateAttribute(a) => write!(f, "attribute `{a}` is given twice"),
       Self::UnknownAttribute(a) => write!(f, "unknown attribute `{a}` is ignored"),
       Self::BadStepName(n) => {
-        write!(f, "step name `{n}` must be letters, digits, `-`, `_` or `.`")
+        write!(
+          f,
+          "step name `{n}` must be letters, digits, `-`, `_` or `.`"
+        )
       }
       Self::DuplicateStep { id, first_line } => {
-        write!(f, "step id `{id}` is already used by the step at line {first_line}")
+        write!(
+          f,
+          "step id `{id}` is already used by the step at line {first_line}"
+        )
       }
       Self::UnknownTemplateName { name, known } => {
         write!(f, "`{{{{ {name} }}}}` names no parameter or variable")?;
@@ -105,7 +155,10 @@ impl fmt::Display for Problem {
         f,
         "code fence is never closed, so it runs to the end of the file"
       ),
-      Self::NoSteps => write!(f, "no steps: no action blocks and no `- [ ]` checklist items"),
+      Self::NoSteps => write!(
+        f,
+        "no steps: no action blocks and no `- [ ]` checklist items"
+      ),
     }
   }
 }
@@ -118,11 +171,17 @@ pub struct Diagnostic {
 
 impl Diagnostic {
   pub fn new(problem: Problem, span: Span) -> Self {
-    Self { problem, span: Some(span) }
+    Self {
+      problem,
+      span: Some(span),
+    }
   }
 
   pub fn whole_file(problem: Problem) -> Self {
-    Self { problem, span: None }
+    Self {
+      problem,
+      span: None,
+    }
   }
 
   pub fn is_error(&self) -> bool {
@@ -152,7 +211,13 @@ impl Diagnostic {
     let gutter = line.to_string().len();
     let _ = writeln!(out, "{:gutter$} |", "");
     let _ = writeln!(out, "{line} | {text}");
-    let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(col - 1), "^".repeat(width));
+    let _ = writeln!(
+      out,
+      "{:gutter$} | {}{}",
+      "",
+      " ".repeat(col - 1),
+      "^".repeat(width)
+    );
     out
   }
 }
@@ -165,7 +230,10 @@ mod tests {
   #[test]
   fn renders_path_line_col_and_caret() {
     let src = Source::new(Path::new("rb.md"), "# T\n```sh {name=}\n```\n".into());
-    let d = Diagnostic::new(Problem::AttributeSyntax("`name` has no value".into()), Span::new(8, 14));
+    let d = Diagnostic::new(
+      Problem::AttributeSyntax("`name` has no value".into()),
+      Span::new(8, 14),
+    );
     assert_eq!(
       d.render(&src),
       "rb.md:2:5: error: bad attribute syntax: `name` has no value\n  |\n2 | ```sh {name=}\n  |     ^^^^^^\n"

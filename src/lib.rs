@@ -2,9 +2,17 @@
 //! source → parse → model → check → plan → exec → transcript.
 
 pub mod check;
+pub mod cli;
+pub mod clock;
 pub mod diagnostic;
+pub mod error;
+pub mod exec;
 pub mod model;
+pub mod params;
 pub mod parse;
+pub mod plan;
+pub mod redact;
 pub mod script;
 pub mod source;
 pub mod template;
+pub mod transcript;

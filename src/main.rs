@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+  std::process::ExitCode::from(u8::try_from(litops::cli::main()).unwrap_or(1))
+}

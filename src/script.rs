@@ -21,12 +21,16 @@ pub fn sandbox() -> Engine {
   engine.set_max_map_size(100_000);
   // `goto` is reserved in rhai, so it is custom syntax: it ends the script
   // (termination cannot be caught by `try`) and carries the target out.
-  let registered = engine.register_custom_syntax(["goto", "(", "$expr$", ")"], false, |context, inputs| {
-    let target = context.eval_expression_tree(&inputs[0])?;
-    let mut jump = Map::new();
-    jump.insert(GOTO.into(), Dynamic::from(target.to_string()));
-    Err(Box::new(EvalAltResult::ErrorTerminated(jump.into(), Position::NONE)))
-  });
+  let registered =
+    engine.register_custom_syntax(["goto", "(", "$expr$", ")"], false, |context, inputs| {
+      let target = context.eval_expression_tree(&inputs[0])?;
+      let mut jump = Map::new();
+      jump.insert(GOTO.into(), Dynamic::from(target.to_string()));
+      Err(Box::new(EvalAltResult::ErrorTerminated(
+        jump.into(),
+        Position::NONE,
+      )))
+    });
   debug_assert!(registered.is_ok(), "goto syntax is valid");
   engine
 }
@@ -40,7 +44,11 @@ pub fn goto_targets(code: &str) -> Vec<(usize, &str)> {
 pub fn assigned_vars(code: &str) -> Vec<&str> {
   let mut out = Vec::new();
   for (i, _) in code.match_indices("vars") {
-    if code[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+    if code[..i]
+      .chars()
+      .next_back()
+      .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    {
       continue;
     }
     let rest = &code[i + 4..];
@@ -68,13 +76,21 @@ pub fn assigned_vars(code: &str) -> Vec<&str> {
 fn string_calls<'a>(code: &'a str, function: &str) -> Vec<(usize, &'a str)> {
   let mut out = Vec::new();
   for (i, _) in code.match_indices(function) {
-    if code[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+    if code[..i]
+      .chars()
+      .next_back()
+      .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    {
       continue;
     }
     let rest = code[i + function.len()..].trim_start();
-    let Some(rest) = rest.strip_prefix('(') else { continue };
+    let Some(rest) = rest.strip_prefix('(') else {
+      continue;
+    };
     let rest = rest.trim_start();
-    let Some(arg) = rest.strip_prefix('"') else { continue };
+    let Some(arg) = rest.strip_prefix('"') else {
+      continue;
+    };
     if let Some(end) = arg.find('"') {
       out.push((i, &arg[..end]));
     }

@@ -45,10 +45,16 @@ impl fmt::Display for LoadError {
       Self::IsDirectory => write!(f, "is a directory, expected a Markdown file"),
       Self::Empty => write!(f, "empty file: a runbook needs at least a title or a step"),
       Self::Binary { offset } => {
-        write!(f, "binary file (NUL byte at offset {offset}), not a Markdown runbook")
+        write!(
+          f,
+          "binary file (NUL byte at offset {offset}), not a Markdown runbook"
+        )
       }
       Self::NotUtf8 { line, col } => {
-        write!(f, "not valid UTF-8 at line {line}, column {col}: save the file as UTF-8")
+        write!(
+          f,
+          "not valid UTF-8 at line {line}, column {col}: save the file as UTF-8"
+        )
       }
     }
   }
@@ -123,10 +129,7 @@ impl Source {
     let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
       return "";
     };
-    let end = self
-      .line_starts
-      .get(line)
-      .map_or(self.text.len(), |&e| e);
+    let end = self.line_starts.get(line).map_or(self.text.len(), |&e| e);
     self.text[start..end].trim_end_matches(['\n', '\r'])
   }
 
@@ -156,7 +159,15 @@ mod tests {
   #[test]
   fn line_col_table() {
     let src = Source::new(Path::new("t.md"), "ab\r\nçd\n\nx".into());
-    let cases = [(0, (1, 1)), (1, (1, 2)), (4, (2, 1)), (6, (2, 2)), (8, (3, 1)), (9, (4, 1)), (99, (4, 2))];
+    let cases = [
+      (0, (1, 1)),
+      (1, (1, 2)),
+      (4, (2, 1)),
+      (6, (2, 2)),
+      (8, (3, 1)),
+      (9, (4, 1)),
+      (99, (4, 2)),
+    ];
     for (offset, want) in cases {
       assert_eq!(src.line_col(offset), want, "offset {offset}");
     }
@@ -168,8 +179,14 @@ mod tests {
   #[test]
   fn rejects_unreadable_input() {
     let p = Path::new("t.md");
-    assert!(matches!(Source::from_bytes(p, b"".to_vec()), Err(LoadError::Empty)));
-    assert!(matches!(Source::from_bytes(p, b" \n\n".to_vec()), Err(LoadError::Empty)));
+    assert!(matches!(
+      Source::from_bytes(p, b"".to_vec()),
+      Err(LoadError::Empty)
+    ));
+    assert!(matches!(
+      Source::from_bytes(p, b" \n\n".to_vec()),
+      Err(LoadError::Empty)
+    ));
     assert!(matches!(
       Source::from_bytes(p, b"ab\0cd".to_vec()),
       Err(LoadError::Binary { offset: 2 })

@@ -57,8 +57,14 @@ mod tests {
     assert_eq!(
       found,
       vec![
-        Placeholder { range: 2..7, name: "x" },
-        Placeholder { range: 10..26, name: "long_name" },
+        Placeholder {
+          range: 2..7,
+          name: "x"
+        },
+        Placeholder {
+          range: 10..26,
+          name: "long_name"
+        },
       ]
     );
     assert_eq!(placeholders("ok {{ x }} then {{ y"), Err(16));
@@ -66,7 +72,9 @@ mod tests {
 
   #[test]
   fn renders_known_names_only() {
-    let out = render("{{ a }}-{{b}}-{{ c }}", |n| (n != "c").then(|| n.to_uppercase()));
+    let out = render("{{ a }}-{{b}}-{{ c }}", |n| {
+      (n != "c").then(|| n.to_uppercase())
+    });
     assert_eq!(out, "A-B-{{ c }}");
   }
 }

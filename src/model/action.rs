@@ -60,7 +60,12 @@ impl ActionKind {
   /// Whether a declarative body describes a change, from its `action:` or
   /// `method:` field. An unknown or templated value counts as a change.
   pub fn body_mutates(self, body: &serde_yaml::Value) -> bool {
-    let field = |name: &str| body.get(name).and_then(|v| v.as_str()).map(str::to_lowercase);
+    let field = |name: &str| {
+      body
+        .get(name)
+        .and_then(|v| v.as_str())
+        .map(str::to_lowercase)
+    };
     match self {
       Self::Ecs => !matches!(
         field("action").as_deref(),

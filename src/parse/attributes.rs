@@ -115,7 +115,9 @@ fn key_value_pairs(inner: &str) -> Result<Vec<(String, String, usize, usize)>, S
     let key = &inner[start..i];
     if key.is_empty() {
       let c = inner[i..].chars().next().unwrap_or(' ');
-      return Err(format!("unexpected `{c}`; attributes look like `key=value`"));
+      return Err(format!(
+        "unexpected `{c}`; attributes look like `key=value`"
+      ));
     }
     if i == bytes.len() || bytes[i] != b'=' {
       if i < bytes.len() && !(bytes[i].is_ascii_whitespace() || bytes[i] == b',') {
@@ -151,7 +153,9 @@ fn key_value_pairs(inner: &str) -> Result<Vec<(String, String, usize, usize)>, S
 mod tests {
   use super::*;
 
-  fn attrs(info: &str) -> (String, Vec<(String, String, usize, usize)>, Vec<String>) {
+  type Pairs = Vec<(String, String, usize, usize)>;
+
+  fn attrs(info: &str) -> (String, Pairs, Vec<String>) {
     let parsed = parse_info(info, 100);
     (
       parsed.kind,
@@ -160,7 +164,11 @@ mod tests {
         .into_iter()
         .map(|a| (a.key, a.value, a.span.start, a.span.end))
         .collect(),
-      parsed.diagnostics.iter().map(|d| d.problem.to_string()).collect(),
+      parsed
+        .diagnostics
+        .iter()
+        .map(|d| d.problem.to_string())
+        .collect(),
     )
   }
 
@@ -183,7 +191,10 @@ mod tests {
   fn runme_json_form() {
     let (kind, pairs, problems) = attrs(r#"sh {"name":"setup","interactive":false}"#);
     assert_eq!(kind, "sh");
-    let kv: Vec<_> = pairs.iter().map(|(k, v, _, _)| (k.as_str(), v.as_str())).collect();
+    let kv: Vec<_> = pairs
+      .iter()
+      .map(|(k, v, _, _)| (k.as_str(), v.as_str()))
+      .collect();
     assert_eq!(kv, vec![("interactive", "false"), ("name", "setup")]);
     assert!(problems.is_empty());
   }
@@ -200,12 +211,27 @@ mod tests {
   fn syntax_errors() {
     let cases = [
       ("sh {name=}", "bad attribute syntax: `name` has no value"),
-      ("sh {name=a", "bad attribute syntax: attribute block is missing its closing `}`"),
-      ("sh {=a}", "bad attribute syntax: unexpected `=`; attributes look like `key=value`"),
-      ("sh {name=\"a}", "bad attribute syntax: the quoted value of `name` is not closed"),
+      (
+        "sh {name=a",
+        "bad attribute syntax: attribute block is missing its closing `}`",
+      ),
+      (
+        "sh {=a}",
+        "bad attribute syntax: unexpected `=`; attributes look like `key=value`",
+      ),
+      (
+        "sh {name=\"a}",
+        "bad attribute syntax: the quoted value of `name` is not closed",
+      ),
       ("sh {name=a name=b}", "attribute `name` is given twice"),
-      ("sh {\"name\": [1]}", "bad attribute syntax: `name` must be a string, number or boolean"),
-      ("sh title", "bad attribute syntax: `title` after the kind is not an attribute block; write `{key=value …}`"),
+      (
+        "sh {\"name\": [1]}",
+        "bad attribute syntax: `name` must be a string, number or boolean",
+      ),
+      (
+        "sh title",
+        "bad attribute syntax: `title` after the kind is not an attribute block; write `{key=value …}`",
+      ),
     ];
     for (info, want) in cases {
       assert_eq!(attrs(info).2, vec![want.to_string()], "{info}");

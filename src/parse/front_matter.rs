@@ -25,7 +25,11 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
       // serde_yaml appends "at line L column C" relative to the YAML; the
       // diagnostic already says where, in file terms.
       let message = e.to_string();
-      let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+      let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
       diagnostics.push(Diagnostic::new(Problem::FrontMatterYaml(message), span));
       return meta;
     }
@@ -64,7 +68,10 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         Some("playbook") => meta.kind = DocKind::Playbook,
         _ => {
           let shown = scalar(value).unwrap_or_else(|| "…".into());
-          diagnostics.push(Diagnostic::new(Problem::BadDocKind(shown), locate(&["kind"])));
+          diagnostics.push(Diagnostic::new(
+            Problem::BadDocKind(shown),
+            locate(&["kind"]),
+          ));
         }
       },
       "tags" => match value {
@@ -112,7 +119,10 @@ fn parse_param(
   diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Param> {
   let span = key_span(fm, &["params", name]);
-  let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+  let valid_name = name
+    .chars()
+    .next()
+    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
   if !valid_name {
     diagnostics.push(Diagnostic::new(Problem::BadParamName(name.into()), span));
@@ -143,7 +153,11 @@ fn parse_param(
         return Some(param);
       }
       None => {
-        problem(diagnostics, name, "expected a mapping with `default`, `description`, …".into());
+        problem(
+          diagnostics,
+          name,
+          "expected a mapping with `default`, `description`, …".into(),
+        );
         return None;
       }
     },
@@ -166,7 +180,13 @@ fn parse_param(
         Some(Err(e)) => diagnostics.push(Diagnostic::new(
           Problem::BadPattern {
             name: name.into(),
-            message: e.to_string().lines().last().unwrap_or("").trim().to_string(),
+            message: e
+              .to_string()
+              .lines()
+              .last()
+              .unwrap_or("")
+              .trim()
+              .to_string(),
           },
           key_span(fm, &["params", name, key]),
         )),
@@ -232,7 +252,10 @@ fn key_span(fm: &FrontMatter, path: &[&str]) -> Span {
       let trimmed = line.trim_start().trim_start_matches("- ");
       let indent = line.len() - trimmed.len();
       let bare = trimmed.trim_start_matches(['"', '\'']);
-      if bare.starts_with(key) && bare[key.len()..].trim_start_matches(['"', '\'']).starts_with(':')
+      if bare.starts_with(key)
+        && bare[key.len()..]
+          .trim_start_matches(['"', '\''])
+          .starts_with(':')
       {
         hit = Some((line_start + indent, line_start + line.len()));
         break;
@@ -272,8 +295,19 @@ mod tests {
     assert_eq!(meta.title.as_deref(), Some("Check"));
     assert_eq!(meta.kind, DocKind::Playbook);
     assert_eq!(meta.tags, ["a", "b"]);
-    let names: Vec<_> = meta.params.iter().map(|p| (p.name.as_str(), p.required, p.secret)).collect();
-    assert_eq!(names, [("customer", true, false), ("env", false, false), ("token", false, true)]);
+    let names: Vec<_> = meta
+      .params
+      .iter()
+      .map(|p| (p.name.as_str(), p.required, p.secret))
+      .collect();
+    assert_eq!(
+      names,
+      [
+        ("customer", true, false),
+        ("env", false, false),
+        ("token", false, true)
+      ]
+    );
     assert_eq!(meta.params[1].default.as_deref(), Some("prod"));
   }
 
@@ -302,7 +336,10 @@ mod tests {
     let text = "---\ntitle: [unclosed\n---\n";
     let (_, problems) = meta(text);
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].1.starts_with("invalid YAML in front matter"), "{problems:?}");
+    assert!(
+      problems[0].1.starts_with("invalid YAML in front matter"),
+      "{problems:?}"
+    );
     assert!(problems[0].0 >= 4, "{problems:?}");
   }
 }

@@ -128,15 +128,16 @@ impl Walk {
       Event::Start(Tag::MetadataBlock(MetadataBlockKind::YamlStyle)) => {
         self.in_metadata = Some(span.start);
       }
-      Event::Text(t) if self.in_metadata.is_some() => {
+      Event::Text(t)
+        if self.in_metadata.is_some()
         // A `---` block is only front matter at the very top of the file;
         // further down it is a thematic break the extension misreads.
-        if self.in_metadata == Some(0) {
-          self.doc.front_matter = Some(FrontMatter {
-            text: t.to_string(),
-            span,
-          });
-        }
+        && self.in_metadata == Some(0) =>
+      {
+        self.doc.front_matter = Some(FrontMatter {
+          text: t.to_string(),
+          span,
+        });
       }
       Event::End(TagEnd::MetadataBlock(_)) => {
         if self.in_metadata == Some(0) && self.doc.front_matter.is_none() {
@@ -169,7 +170,9 @@ impl Walk {
         };
         // Overwritten by the first text event; this is where an empty body sits.
         let body_start = match fence {
-          Some(_) => src[span.start..].find('\n').map_or(span.end, |i| span.start + i + 1),
+          Some(_) => src[span.start..]
+            .find('\n')
+            .map_or(span.end, |i| span.start + i + 1),
           None => span.start,
         };
         self.code = Some(CodeBlock {
@@ -198,12 +201,11 @@ impl Walk {
         self.blockquote_depth = self.blockquote_depth.saturating_sub(1);
       }
       Event::End(TagEnd::Paragraph) | Event::End(TagEnd::Item) => {
-        if matches!(event, Event::End(TagEnd::Item)) {
-          if let Some(&(_, depth)) = self.tasks.last() {
-            if depth == self.list_depth {
-              self.tasks.pop();
-            }
-          }
+        if matches!(event, Event::End(TagEnd::Item))
+          && let Some(&(_, depth)) = self.tasks.last()
+          && depth == self.list_depth
+        {
+          self.tasks.pop();
         }
         self.flush_prose();
       }
@@ -231,12 +233,11 @@ impl Walk {
     if self.in_heading {
       return;
     }
-    if let Some(&(index, depth)) = self.tasks.last() {
-      if depth == self.list_depth {
-        if let Some(Item::Task(task)) = self.doc.items.get_mut(index) {
-          task.text.push_str(t);
-        }
-      }
+    if let Some(&(index, depth)) = self.tasks.last()
+      && depth == self.list_depth
+      && let Some(Item::Task(task)) = self.doc.items.get_mut(index)
+    {
+      task.text.push_str(t);
     }
   }
 }
@@ -282,7 +283,10 @@ mod tests {
       .iter()
       .map(|item| match item {
         Item::Code(c) => (
-          format!("code:{}", c.fence.as_ref().map_or("<indented>", |f| f.info.as_str())),
+          format!(
+            "code:{}",
+            c.fence.as_ref().map_or("<indented>", |f| f.info.as_str())
+          ),
           src.line(c.span.start),
         ),
         Item::Task(t) => (format!("task:{}", t.text), src.line(t.span.start)),
@@ -316,8 +320,13 @@ mod tests {
   #[test]
   fn context_is_heading_path_and_prose() {
     let doc = parse("# Top\n## Logs\nLook for errors.\n\n```sh\ngrep\n```\n");
-    let Item::Code(code) = &doc.items[0] else { panic!("expected code") };
-    assert_eq!(&*code.context.headings, ["Top".to_string(), "Logs".to_string()]);
+    let Item::Code(code) = &doc.items[0] else {
+      panic!("expected code")
+    };
+    assert_eq!(
+      &*code.context.headings,
+      ["Top".to_string(), "Logs".to_string()]
+    );
     assert_eq!(code.context.prose.as_deref(), Some("Look for errors."));
     assert_eq!(code.body, "grep\n");
     assert_eq!(code.body_start, 38);
@@ -337,7 +346,10 @@ mod tests {
       .collect();
     assert_eq!(
       spans,
-      vec![Some((Span::new(3, 16), true)), Some((Span::new(27, 29), false))]
+      vec![
+        Some((Span::new(3, 16), true)),
+        Some((Span::new(27, 29), false))
+      ]
     );
   }
 }

@@ -1,0 +1,341 @@
+//! Command-line flags → validated settings → the library. Only this module
+//! prints results; messages come from the error and diagnostic types.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::check::{Checked, check};
+use crate::error::Error;
+use crate::exec::{self, Answer, Approval, Console, RunOptions};
+use crate::params::{Given, Params, resolve};
+use crate::source::Source;
+use crate::{clock, plan, transcript};
+
+#[derive(Parser)]
+#[command(
+  name = "litops",
+  version,
+  about = "Walk Markdown runbooks step by step, with a transcript auditors can trust"
+)]
+struct Cli {
+  #[command(subcommand)]
+  command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+  /// Walk a runbook step by step, asking before each action
+  Run(RunArgs),
+  /// Report every problem in runbooks (files or directories of .md files)
+  Check {
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+  },
+  /// Print every step and exactly what it would run; runs nothing
+  Plan {
+    file: PathBuf,
+    #[command(flatten)]
+    params: ParamArgs,
+    /// Print the plan as JSON
+    #[arg(long)]
+    json: bool,
+  },
+}
+
+#[derive(Args)]
+struct ParamArgs {
+  /// Set a parameter (repeatable)
+  #[arg(long = "param", value_name = "NAME=VALUE")]
+  param: Vec<String>,
+  /// Read parameters from a YAML mapping
+  #[arg(long = "params", value_name = "FILE")]
+  params_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+  file: PathBuf,
+  #[command(flatten)]
+  params: ParamArgs,
+  /// Approve every step without asking (manual checklist items still need a person)
+  #[arg(long, conflicts_with = "yes_readonly")]
+  yes: bool,
+  /// Approve read-only steps without asking; still ask before anything that changes state
+  #[arg(long)]
+  yes_readonly: bool,
+  /// Start at this step
+  #[arg(long, value_name = "ID")]
+  from: Option<String>,
+  /// Run only these steps
+  #[arg(long, value_name = "ID,…", value_delimiter = ',')]
+  only: Option<Vec<String>>,
+  /// Write the transcript to this file
+  #[arg(long, value_name = "PATH", conflicts_with = "transcript_dir")]
+  transcript: Option<PathBuf>,
+  /// Write the transcript under this directory (default: transcripts)
+  #[arg(long, value_name = "DIR")]
+  transcript_dir: Option<PathBuf>,
+}
+
+pub fn main() -> i32 {
+  let cli = Cli::parse();
+  let result = match cli.command {
+    Command::Run(args) => run(args),
+    Command::Check { paths } => Ok(check_paths(&paths)),
+    Command::Plan { file, params, json } => plan_file(&file, &params, json),
+  };
+  result.unwrap_or_else(|error| {
+    eprintln!("{}", error.to_string().trim_end());
+    error.exit_code()
+  })
+}
+
+fn out(text: &str) {
+  // A closed pipe (`litops plan x | head`) is not an error worth a panic.
+  let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn load(path: &Path) -> Result<(Source, Checked), Error> {
+  let source = Source::load(path).map_err(|error| Error::Load {
+    path: path.to_path_buf(),
+    error,
+  })?;
+  let checked = check(&source);
+  for diagnostic in &checked.diagnostics {
+    eprint!("{}", diagnostic.render(&source));
+  }
+  if checked.has_errors() {
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    return Err(Error::Invalid {
+      path: path.to_path_buf(),
+      errors,
+    });
+  }
+  Ok((source, checked))
+}
+
+fn check_paths(paths: &[PathBuf]) -> i32 {
+  let mut files = Vec::new();
+  let mut problems = 0;
+  for path in paths {
+    if path.is_dir() {
+      let before = files.len();
+      markdown_files(path, &mut files);
+      if files.len() == before {
+        eprintln!("{}", Error::NoRunbooks(path.clone()));
+        problems += 1;
+      }
+    } else {
+      files.push(path.clone());
+    }
+  }
+  let (mut errors, mut warnings, mut steps) = (0, 0, 0);
+  for file in &files {
+    match Source::load(file) {
+      Err(error) => {
+        eprintln!(
+          "{}",
+          Error::Load {
+            path: file.clone(),
+            error
+          }
+        );
+        errors += 1;
+      }
+      Ok(source) => {
+        let checked = check(&source);
+        for d in &checked.diagnostics {
+          eprint!("{}", d.render(&source));
+          if d.is_error() {
+            errors += 1
+          } else {
+            warnings += 1
+          }
+        }
+        steps += checked.runbook.steps.len();
+      }
+    }
+  }
+  problems += errors;
+  out(&format!(
+    "checked {} file{}, {steps} steps: {errors} error{}, {warnings} warning{}\n",
+    files.len(),
+    if files.len() == 1 { "" } else { "s" },
+    if errors == 1 { "" } else { "s" },
+    if warnings == 1 { "" } else { "s" },
+  ));
+  i32::from(problems > 0)
+}
+
+fn markdown_files(dir: &Path, files: &mut Vec<PathBuf>) {
+  let Ok(entries) = std::fs::read_dir(dir) else {
+    return;
+  };
+  let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+  entries.sort();
+  for path in entries {
+    let hidden = path
+      .file_name()
+      .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    if hidden {
+      continue;
+    }
+    if path.is_dir() {
+      markdown_files(&path, files);
+    } else if path
+      .extension()
+      .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+    {
+      files.push(path);
+    }
+  }
+}
+
+fn plan_file(file: &Path, args: &ParamArgs, json: bool) -> Result<i32, Error> {
+  let (source, checked) = load(file)?;
+  let given = Given::new(&args.param, args.params_file.as_deref()).map_err(Error::Params)?;
+  // Planning never prompts: what nobody gave stays visible as `{{ name }}`.
+  let mut missing = Vec::new();
+  let params = resolve(&checked.runbook.meta, &given, |p| {
+    missing.push(p.name.clone());
+    Some(format!("{{{{ {} }}}}", p.name))
+  })
+  .map_err(Error::Params)?;
+  let plan = plan::plan(&source, &checked.runbook, &params, &checked.blocks);
+  if json {
+    out(&format!(
+      "{}\n",
+      serde_json::to_string_pretty(&plan).unwrap_or_default()
+    ));
+  } else {
+    for name in missing {
+      eprintln!(
+        "note: parameter `{name}` has no value; pass --param {name}=VALUE to see it substituted"
+      );
+    }
+    out(&plan.render());
+  }
+  Ok(0)
+}
+
+fn run(args: RunArgs) -> Result<i32, Error> {
+  let (source, checked) = load(&args.file)?;
+  let runbook = &checked.runbook;
+  let not_runnable: Vec<_> = runbook
+    .steps
+    .iter()
+    .filter(|s| s.action().is_some_and(|a| !exec::can_execute(a.kind)))
+    .map(|s| (s.id.clone(), s.line, s.kind_name()))
+    .collect();
+  if !not_runnable.is_empty() {
+    return Err(Error::NotRunnable {
+      path: args.file.clone(),
+      steps: not_runnable,
+    });
+  }
+  let from = match &args.from {
+    Some(id) => Some(runbook.step_index(id).ok_or_else(|| Error::UnknownStep {
+      flag: "--from",
+      id: id.clone(),
+    })?),
+    None => None,
+  };
+  for id in args.only.iter().flatten() {
+    if runbook.step_index(id).is_none() {
+      return Err(Error::UnknownStep {
+        flag: "--only",
+        id: id.clone(),
+      });
+    }
+  }
+  let console = Arc::new(Console::new().map_err(Error::Console)?);
+  let params = resolve_params(&args.params, runbook, &console)?;
+  let started = clock::now();
+  let run_id = format!(
+    "{}-{}",
+    started.compact(),
+    &transcript::sha256_hex(format!("{}:{}", std::process::id(), started.nanos()).as_bytes())[..8]
+  );
+  let path = match (&args.transcript, &args.transcript_dir) {
+    (Some(path), _) => path.clone(),
+    (None, dir) => {
+      let stem = args
+        .file
+        .file_stem()
+        .map_or_else(|| "runbook".into(), |s| s.to_string_lossy().into_owned());
+      dir
+        .clone()
+        .unwrap_or_else(|| "transcripts".into())
+        .join(stem)
+        .join(format!("{run_id}.md"))
+    }
+  };
+  let options = RunOptions {
+    approval: match (args.yes, args.yes_readonly) {
+      (true, _) => Approval::Yes,
+      (_, true) => Approval::YesReadonly,
+      _ => Approval::Ask,
+    },
+    from,
+    only: args.only,
+    transcript: path.clone(),
+    operator: operator(),
+    run_id,
+  };
+  let summary =
+    exec::run(&source, runbook, &params, console, &options).map_err(|error| Error::Transcript {
+      path: path.clone(),
+      error,
+    })?;
+  let mut table = comfy_table::Table::new();
+  table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+  table.set_header(["step", "status", "duration"]);
+  for (id, status, ms) in &summary.rows {
+    table.add_row([id.clone(), status.to_string(), transcript::seconds(*ms)]);
+  }
+  let reason = summary.reason.map(|r| format!(": {r}")).unwrap_or_default();
+  out(&format!(
+    "\n{table}\n\nrun {}{reason} (exit {})\ntranscript: {}\n",
+    summary.result,
+    summary.exit_code,
+    path.display()
+  ));
+  Ok(summary.exit_code)
+}
+
+fn resolve_params(
+  args: &ParamArgs,
+  runbook: &crate::model::Runbook,
+  console: &Console,
+) -> Result<Params, Error> {
+  let given = Given::new(&args.param, args.params_file.as_deref()).map_err(Error::Params)?;
+  resolve(&runbook.meta, &given, |param| {
+    let mut prompt = format!("parameter `{}`", param.name);
+    if let Some(d) = &param.description {
+      prompt.push_str(&format!(" — {d}"));
+    }
+    if !param.choices.is_empty() {
+      prompt.push_str(&format!(" [{}]", param.choices.join("|")));
+    }
+    prompt.push_str(" › ");
+    match console.ask(&prompt, param.secret) {
+      Answer::Line(value) => Some(value),
+      Answer::Unavailable | Answer::Interrupted => None,
+    }
+  })
+  .map_err(Error::Params)
+}
+
+fn operator() -> String {
+  let user = std::env::var("USER")
+    .or_else(|_| std::env::var("LOGNAME"))
+    .unwrap_or_else(|_| format!("uid{}", nix::unistd::getuid()));
+  let host = nix::unistd::gethostname()
+    .ok()
+    .and_then(|h| h.into_string().ok())
+    .unwrap_or_else(|| "unknown-host".into());
+  format!("{user}@{host}")
+}

@@ -1,0 +1,84 @@
+//! Errors that end a command before or around the walk, each with its exit code.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::params::ParamError;
+use crate::source::LoadError;
+
+#[derive(Debug)]
+pub enum Error {
+  Load {
+    path: PathBuf,
+    error: LoadError,
+  },
+  /// The runbook has errors; they were printed with their positions.
+  Invalid {
+    path: PathBuf,
+    errors: usize,
+  },
+  Params(ParamError),
+  UnknownStep {
+    flag: &'static str,
+    id: String,
+  },
+  NotRunnable {
+    path: PathBuf,
+    steps: Vec<(String, usize, &'static str)>,
+  },
+  NoRunbooks(PathBuf),
+  Transcript {
+    path: PathBuf,
+    error: std::io::Error,
+  },
+  Console(std::io::Error),
+}
+
+impl Error {
+  pub fn exit_code(&self) -> i32 {
+    match self {
+      Self::Transcript { .. } | Self::Console(_) => 1,
+      _ => 2,
+    }
+  }
+}
+
+impl fmt::Display for Error {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    match self {
+      Self::Load { path, error } => write!(f, "{}: error: {error}", path.display()),
+      Self::Invalid { path, errors } => write!(
+        f,
+        "{}: {errors} error{} found; nothing was run",
+        path.display(),
+        if *errors == 1 { "" } else { "s" }
+      ),
+      Self::Params(e) => write!(f, "error: {e}; nothing was run"),
+      Self::UnknownStep { flag, id } => {
+        write!(
+          f,
+          "error: `{flag} {id}`: no step has this id (see `litops plan`)"
+        )
+      }
+      Self::NotRunnable { path, steps } => {
+        writeln!(
+          f,
+          "error: this version of litops cannot run these steps; nothing was run:"
+        )?;
+        for (id, line, kind) in steps {
+          writeln!(f, "  {}:{line}: `{id}` ({kind})", path.display())?;
+        }
+        Ok(())
+      }
+      Self::NoRunbooks(dir) => write!(f, "{}: error: no runbooks (.md files) here", dir.display()),
+      Self::Transcript { path, error } => {
+        write!(
+          f,
+          "{}: error: cannot write the transcript: {error}",
+          path.display()
+        )
+      }
+      Self::Console(e) => write!(f, "error: cannot set up the terminal: {e}"),
+    }
+  }
+}

@@ -1,0 +1,76 @@
+//! The one interface every action kind implements. A kind gets the step,
+//! its substituted text and the run's state; it returns the step's output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::console::Console;
+use super::status::Status;
+use crate::model::Step;
+use crate::params::Params;
+use crate::source::Source;
+
+pub struct StepRun<'a> {
+  pub step: &'a Step,
+  /// The action as it runs: substituted for declarative kinds.
+  pub text: &'a str,
+  pub source: &'a Source,
+  pub params: &'a Params,
+  /// Outputs of earlier steps, by id.
+  pub outputs: &'a Map<String, Value>,
+  pub last: Option<&'a Value>,
+  pub vars: &'a mut Map<String, Value>,
+  pub console: &'a Arc<Console>,
+  pub timeout: Option<Duration>,
+}
+
+impl StepRun<'_> {
+  /// Parameters and variables as environment variables for processes.
+  pub fn environment(&self) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = self.params.values.clone();
+    for (name, value) in self.vars.iter() {
+      let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+      };
+      env.push((name.clone(), text));
+    }
+    env
+  }
+}
+
+#[derive(Debug)]
+pub struct Output {
+  pub status: Status,
+  /// Kind-specific fields: `stdout`, `exit_code`, `value`, …
+  pub fields: Map<String, Value>,
+  pub error: Option<String>,
+  pub goto: Option<String>,
+  /// A question the step needed could not be asked: the run stops here.
+  pub unanswered: bool,
+}
+
+impl Output {
+  pub fn new(status: Status) -> Self {
+    Self {
+      status,
+      fields: Map::new(),
+      error: None,
+      goto: None,
+      unanswered: false,
+    }
+  }
+
+  pub fn failed(status: Status, error: impl Into<String>) -> Self {
+    Self {
+      error: Some(error.into()),
+      ..Self::new(status)
+    }
+  }
+}
+
+pub trait Execute {
+  fn execute(&self, run: &mut StepRun) -> Output;
+}

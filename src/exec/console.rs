@@ -1,0 +1,172 @@
+//! Where the walk meets the operator and the operating system: prompts on
+//! stderr, answers from stdin, Ctrl-C, and child processes ending — all as
+//! events on one channel, so a step can wait for "the child exited, the
+//! timeout passed, or the operator pressed Ctrl-C" without polling.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+pub enum Event {
+  Line(Option<String>),
+  Exited(std::io::Result<ExitStatus>),
+  Interrupt,
+}
+
+/// An answer read from the operator.
+pub enum Answer {
+  Line(String),
+  /// Nothing to read from: no terminal, stdin closed.
+  Unavailable,
+  Interrupted,
+}
+
+enum Read {
+  Line,
+  Hidden,
+}
+
+pub struct Console {
+  tx: Sender<Event>,
+  rx: Mutex<Receiver<Event>>,
+  reader: OnceLock<Sender<Read>>,
+  interrupted: Arc<AtomicBool>,
+  /// stdin is a terminal: a person is there to ask.
+  pub interactive: bool,
+}
+
+pub enum Wait {
+  Exited(std::io::Result<ExitStatus>),
+  TimedOut,
+  Interrupted,
+}
+
+impl Console {
+  pub fn new() -> std::io::Result<Self> {
+    let (tx, rx) = mpsc::channel();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let flag = interrupted.clone();
+    let signal_tx = tx.clone();
+    std::thread::spawn(move || {
+      for _ in signals.forever() {
+        flag.store(true, Ordering::SeqCst);
+        if signal_tx.send(Event::Interrupt).is_err() {
+          break;
+        }
+      }
+    });
+    Ok(Self {
+      tx,
+      rx: Mutex::new(rx),
+      reader: OnceLock::new(),
+      interrupted,
+      interactive: std::io::stdin().is_terminal(),
+    })
+  }
+
+  pub fn sender(&self) -> Sender<Event> {
+    self.tx.clone()
+  }
+
+  pub fn interrupted(&self) -> bool {
+    self.interrupted.load(Ordering::SeqCst)
+  }
+
+  pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+    self.interrupted.clone()
+  }
+
+  /// How an answer typed now would be recorded.
+  pub fn how(&self) -> &'static str {
+    if self.interactive { "typed" } else { "piped" }
+  }
+
+  pub fn say(&self, text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+  }
+
+  /// Prints `prompt` on stderr and reads one line. Reads happen on one
+  /// thread, only when asked, so hidden input never races a line read.
+  pub fn ask(&self, prompt: &str, hidden: bool) -> Answer {
+    if self.interrupted() {
+      return Answer::Interrupted;
+    }
+    self.say(prompt);
+    let reader = self.reader.get_or_init(|| spawn_reader(self.tx.clone()));
+    if reader
+      .send(if hidden { Read::Hidden } else { Read::Line })
+      .is_err()
+    {
+      return Answer::Unavailable;
+    }
+    let Ok(rx) = self.rx.lock() else {
+      return Answer::Unavailable;
+    };
+    loop {
+      match rx.recv() {
+        Ok(Event::Line(Some(line))) => return Answer::Line(line),
+        Ok(Event::Line(None)) | Err(_) => return Answer::Unavailable,
+        Ok(Event::Interrupt) => return Answer::Interrupted,
+        Ok(Event::Exited(_)) => {}
+      }
+    }
+  }
+
+  /// Waits for a child started with [`Console::sender`] to report its exit.
+  pub fn wait(&self, deadline: Option<Instant>) -> Wait {
+    let Ok(rx) = self.rx.lock() else {
+      return Wait::Interrupted;
+    };
+    loop {
+      let event = match deadline {
+        Some(deadline) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+          Ok(e) => e,
+          Err(RecvTimeoutError::Timeout) => return Wait::TimedOut,
+          Err(RecvTimeoutError::Disconnected) => return Wait::Interrupted,
+        },
+        None => match rx.recv() {
+          Ok(e) => e,
+          Err(_) => return Wait::Interrupted,
+        },
+      };
+      match event {
+        Event::Exited(status) => return Wait::Exited(status),
+        Event::Interrupt => return Wait::Interrupted,
+        Event::Line(_) => {}
+      }
+    }
+  }
+}
+
+fn spawn_reader(tx: Sender<Event>) -> Sender<Read> {
+  let (req_tx, req_rx) = mpsc::channel::<Read>();
+  std::thread::spawn(move || {
+    let stdin = std::io::stdin();
+    for request in req_rx {
+      let line = match request {
+        Read::Hidden if stdin.is_terminal() => rpassword::read_password().ok(),
+        _ => {
+          let mut line = String::new();
+          match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_string()),
+          }
+        }
+      };
+      if tx.send(Event::Line(line)).is_err() {
+        break;
+      }
+    }
+  });
+  req_tx
+}

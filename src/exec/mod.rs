@@ -1,0 +1,494 @@
+//! The walk: show each step, ask, run it through its kind's [`Execute`],
+//! record it. One file per action kind.
+
+mod action;
+mod console;
+mod rhai;
+mod shell;
+mod status;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub use action::{Execute, Output, StepRun};
+pub use console::{Answer, Console};
+pub use status::Status;
+
+use crate::clock::{self, Instant};
+use crate::model::{ActionKind, Confirm, OnFailure, Runbook, Step, StepBody};
+use crate::params::Params;
+use crate::plan::action_text;
+use crate::source::Source;
+use crate::transcript::{self, Decision, Event, Transcript};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+  Ask,
+  YesReadonly,
+  Yes,
+}
+
+impl Approval {
+  fn name(self) -> &'static str {
+    match self {
+      Self::Ask => "ask for every action",
+      Self::YesReadonly => "--yes-readonly",
+      Self::Yes => "--yes",
+    }
+  }
+}
+
+pub struct RunOptions {
+  pub approval: Approval,
+  pub from: Option<usize>,
+  pub only: Option<Vec<String>>,
+  pub transcript: PathBuf,
+  pub operator: String,
+  pub run_id: String,
+}
+
+pub struct Summary {
+  pub rows: Vec<(String, Status, u64)>,
+  pub result: &'static str,
+  pub exit_code: i32,
+  pub reason: Option<String>,
+}
+
+fn executor(kind: ActionKind) -> Option<Box<dyn Execute>> {
+  match kind {
+    ActionKind::Shell(shell) => Some(Box::new(shell::ShellAction(shell))),
+    ActionKind::Rhai => Some(Box::new(rhai::RhaiAction)),
+    _ => None,
+  }
+}
+
+/// Kinds this build recognises but cannot run yet.
+pub fn can_execute(kind: ActionKind) -> bool {
+  executor(kind).is_some()
+}
+
+/// How one step ended, as the walk decides what comes next.
+enum Next {
+  Continue,
+  Goto(String),
+  Stop {
+    result: &'static str,
+    exit_code: i32,
+    reason: Option<String>,
+  },
+}
+
+struct Walk<'a> {
+  source: &'a Source,
+  runbook: &'a Runbook,
+  params: &'a Params,
+  console: Arc<Console>,
+  options: &'a RunOptions,
+  transcript: Transcript,
+  outputs: Map<String, Value>,
+  vars: Map<String, Value>,
+  last: Option<Value>,
+  rows: Vec<(String, Status, u64)>,
+}
+
+pub fn run(
+  source: &Source,
+  runbook: &Runbook,
+  params: &Params,
+  console: Arc<Console>,
+  options: &RunOptions,
+) -> io::Result<Summary> {
+  let started = clock::now();
+  let transcript = Transcript::create(
+    &options.transcript,
+    Event::RunStarted {
+      run_id: options.run_id.clone(),
+      runbook: source.path.display().to_string(),
+      runbook_sha256: transcript::sha256_hex(source.text.as_bytes()),
+      title: runbook.title().to_string(),
+      kind: runbook.meta.kind.name().to_string(),
+      litops_version: env!("CARGO_PKG_VERSION").to_string(),
+      operator: options.operator.clone(),
+      params: params.shown(&runbook.meta),
+      approval: options.approval.name().to_string(),
+      started_at: started.rfc3339(),
+    },
+  )?;
+  console.say(&format!(
+    "litops: running {} ({} steps)\nlitops: transcript {}\n",
+    source.path.display(),
+    runbook.steps.len(),
+    options.transcript.display()
+  ));
+  let mut walk = Walk {
+    source,
+    runbook,
+    params,
+    console,
+    options,
+    transcript,
+    outputs: Map::new(),
+    vars: Map::new(),
+    last: None,
+    rows: Vec::new(),
+  };
+  let (result, exit_code, reason, stopped_at) = walk.steps()?;
+  let finished = clock::now();
+  walk.transcript.finish(Event::RunFinished {
+    result: result.to_string(),
+    exit_code,
+    finished_at: finished.rfc3339(),
+    duration_ms: finished.millis_since(started),
+    reason: reason.clone(),
+    stopped_at,
+  })?;
+  Ok(Summary {
+    rows: walk.rows,
+    result,
+    exit_code,
+    reason,
+  })
+}
+
+impl Walk<'_> {
+  #[allow(clippy::type_complexity)]
+  fn steps(&mut self) -> io::Result<(&'static str, i32, Option<String>, Option<String>)> {
+    let steps = &self.runbook.steps;
+    // A playbook may loop back with goto; bound it so `--yes` cannot spin.
+    let mut budget = steps.len() * 100 + 1000;
+    let mut i = self.options.from.unwrap_or(0);
+    while i < steps.len() {
+      let step = &steps[i];
+      let selected = self
+        .options
+        .only
+        .as_ref()
+        .is_none_or(|only| only.contains(&step.id));
+      if !selected {
+        i += 1;
+        continue;
+      }
+      budget = budget.saturating_sub(1);
+      if budget == 0 {
+        return Ok((
+          "stopped",
+          1,
+          Some("goto loop: too many steps run".into()),
+          Some(step.id.clone()),
+        ));
+      }
+      let next = match &step.body {
+        StepBody::Manual { text, .. } => self.manual(i, step, text)?,
+        StepBody::Action(_) => self.action(i, step)?,
+      };
+      match next {
+        Next::Continue => i += 1,
+        Next::Goto(target) => match self.runbook.step_index(&target) {
+          Some(t) => i = t,
+          None => {
+            let reason = format!("goto(\"{target}\") names no step");
+            return Ok(("failed", 1, Some(reason), Some(step.id.clone())));
+          }
+        },
+        Next::Stop {
+          result,
+          exit_code,
+          reason,
+        } => {
+          return Ok((result, exit_code, reason, Some(step.id.clone())));
+        }
+      }
+    }
+    let statuses = self.rows.iter().map(|(_, s, _)| *s);
+    let (result, exit_code) = if statuses.clone().all(Status::is_ok) {
+      ("passed", 0)
+    } else if statuses.clone().any(Status::is_failure) {
+      ("failed", 1)
+    } else {
+      ("incomplete", 1)
+    };
+    Ok((result, exit_code, None, None))
+  }
+
+  fn show(&self, index: usize, step: &Step, text: &str) {
+    let total = self.runbook.steps.len();
+    let effect = match &step.body {
+      StepBody::Manual { .. } => "checklist",
+      StepBody::Action(a) if a.mutating => "mutating",
+      StepBody::Action(_) => "read-only",
+    };
+    let mut out = format!(
+      "\n━━ [{}/{total}] {} · {} · {effect} · {}:{}\n",
+      index + 1,
+      step.id,
+      step.kind_name(),
+      self.source.path.display(),
+      step.line
+    );
+    if !step.headings.is_empty() {
+      out.push_str(&format!("   {}\n", step.heading_path()));
+    }
+    if let Some(prose) = &step.prose {
+      out.push_str(&format!("   {}\n", self.params.redactor.text(prose)));
+    }
+    for line in text.lines() {
+      out.push_str(&format!("   │ {line}\n"));
+    }
+    self.console.say(&out);
+  }
+
+  fn decision(&self, answer: &str, how: &str, reason: Option<String>) -> Decision {
+    Decision {
+      answer: answer.into(),
+      by: self.options.operator.clone(),
+      how: how.into(),
+      at: clock::now().rfc3339(),
+      reason: reason
+        .filter(|r| !r.is_empty())
+        .map(|r| self.params.redactor.text(&r)),
+    }
+  }
+
+  /// Asks until one of `choices` (by first letter or whole word) is typed.
+  fn choose(&self, prompt: &str, choices: &[&'static str]) -> Result<&'static str, Next> {
+    loop {
+      match self.console.ask(prompt, false) {
+        Answer::Line(line) => {
+          let line = line.trim().to_lowercase();
+          let pick = choices
+            .iter()
+            .find(|c| **c == line || (!line.is_empty() && c.starts_with(&line) && line.len() == 1));
+          if let Some(pick) = pick {
+            return Ok(pick);
+          }
+        }
+        Answer::Unavailable => {
+          return Err(Next::Stop {
+            result: "stopped",
+            exit_code: 1,
+            reason: Some(
+              "no terminal to ask whether to run this step: run in a terminal, or pass \
+             --yes-readonly or --yes"
+                .into(),
+            ),
+          });
+        }
+        Answer::Interrupted => return Err(interrupted()),
+      }
+    }
+  }
+
+  fn note(&self, prompt: &str) -> Result<Option<String>, Next> {
+    match self.console.ask(prompt, false) {
+      Answer::Line(line) => Ok(Some(line.trim().to_string()).filter(|l| !l.is_empty())),
+      Answer::Unavailable => Ok(None),
+      Answer::Interrupted => Err(interrupted()),
+    }
+  }
+
+  fn manual(&mut self, index: usize, step: &Step, text: &str) -> io::Result<Next> {
+    self.show(index, step, &format!("[ ] {text}"));
+    let started = clock::now();
+    let (status, decision) = if !self.console.interactive {
+      // A checklist item needs a person; nobody answered, so it is not done.
+      (
+        Status::Unconfirmed,
+        self.decision("unconfirmed", "none", None),
+      )
+    } else {
+      let answer = match self.choose(
+        "[d]one / [n]ot done / n/a / [q]uit › ",
+        &["done", "not-done", "n/a", "quit"],
+      ) {
+        Ok(a) => a,
+        Err(stop) => return Ok(stop),
+      };
+      if answer == "quit" {
+        return Ok(quit());
+      }
+      let note = match self.note("note (optional) › ") {
+        Ok(n) => n,
+        Err(stop) => return Ok(stop),
+      };
+      let status = match answer {
+        "done" => Status::Done,
+        "not-done" => Status::NotDone,
+        _ => Status::NotApplicable,
+      };
+      (status, self.decision(answer, self.console.how(), note))
+    };
+    let mut output = Output::new(status);
+    output
+      .fields
+      .insert("text".into(), Value::String(text.into()));
+    output.fields.insert(
+      "note".into(),
+      decision.reason.clone().map_or(Value::Null, Value::String),
+    );
+    self.finish(index, step, output, started, Some(decision))?;
+    Ok(Next::Continue)
+  }
+
+  fn action(&mut self, index: usize, step: &Step) -> io::Result<Next> {
+    let text = action_text(step, self.params, &self.vars);
+    self.show(index, step, &text);
+    let auto = match (step.policy.confirm, self.options.approval) {
+      (Confirm::Always, _) | (_, Approval::Ask) => None,
+      (_, Approval::Yes) => Some("--yes"),
+      (_, Approval::YesReadonly) => (!step.is_mutating()).then_some("--yes-readonly"),
+    };
+    let decision = match auto {
+      Some(how) => self.decision("run", how, None),
+      None => {
+        let answer = match self.choose(
+          "run this step? [r]un / [s]kip / [q]uit › ",
+          &["run", "skip", "quit"],
+        ) {
+          Ok(a) => a,
+          Err(stop) => return Ok(stop),
+        };
+        match answer {
+          "quit" => return Ok(quit()),
+          "skip" => {
+            let reason = match self.note("reason for skipping (optional) › ") {
+              Ok(r) => r,
+              Err(stop) => return Ok(stop),
+            };
+            let decision = self.decision("skip", self.console.how(), reason);
+            self.finish(
+              index,
+              step,
+              Output::new(Status::Skipped),
+              clock::now(),
+              Some(decision),
+            )?;
+            return Ok(Next::Continue);
+          }
+          _ => self.decision("run", self.console.how(), None),
+        }
+      }
+    };
+    let started = clock::now();
+    self.transcript.append(Event::StepStarted {
+      step: step.id.clone(),
+      index: index + 1,
+      total: self.runbook.steps.len(),
+      line: step.line,
+      headings: step.headings.to_vec(),
+      kind: step.kind_name().into(),
+      mutating: step.is_mutating(),
+      action: text.clone(),
+      decision,
+      started_at: started.rfc3339(),
+    })?;
+    let output = match step.action().and_then(|a| executor(a.kind)) {
+      Some(executor) => {
+        let mut run = StepRun {
+          step,
+          text: &text,
+          source: self.source,
+          params: self.params,
+          outputs: &self.outputs,
+          last: self.last.as_ref(),
+          vars: &mut self.vars,
+          console: &self.console,
+          timeout: step.policy.timeout,
+        };
+        executor.execute(&mut run)
+      }
+      None => Output::failed(
+        Status::Failed,
+        format!(
+          "`{}` actions cannot run in this version of litops",
+          step.kind_name()
+        ),
+      ),
+    };
+    let (status, goto, unanswered) = (output.status, output.goto.clone(), output.unanswered);
+    self.finish(index, step, output, started, None)?;
+    if status == Status::Interrupted {
+      return Ok(interrupted());
+    }
+    if unanswered {
+      return Ok(Next::Stop {
+        result: "stopped",
+        exit_code: 1,
+        reason: Some("a question could not be asked: no terminal".into()),
+      });
+    }
+    if status.is_failure() && step.policy.on_failure == OnFailure::Stop {
+      return Ok(Next::Stop {
+        result: "failed",
+        exit_code: 1,
+        reason: Some(format!("step `{}` {status} (on-failure=stop)", step.id)),
+      });
+    }
+    Ok(goto.map_or(Next::Continue, Next::Goto))
+  }
+
+  fn finish(
+    &mut self,
+    index: usize,
+    step: &Step,
+    output: Output,
+    started: Instant,
+    decision: Option<Decision>,
+  ) -> io::Result<()> {
+    let finished = clock::now();
+    let duration_ms = finished.millis_since(started);
+    let mut fields = output.fields;
+    fields.insert("status".into(), Value::String(output.status.name().into()));
+    let value = Value::Object(fields);
+    let mut recorded = self.params.redactor.value(&value);
+    let sidecars = self.transcript.cut_long_fields(&step.id, &mut recorded)?;
+    let error = output.error.map(|e| self.params.redactor.text(&e));
+    if let Some(error) = &error {
+      self.console.say(&format!("   ✗ {error}\n"));
+    }
+    self.console.say(&format!(
+      "   → {} ({})\n",
+      output.status,
+      transcript::seconds(duration_ms)
+    ));
+    self.transcript.append(Event::StepFinished {
+      step: step.id.clone(),
+      index: index + 1,
+      total: self.runbook.steps.len(),
+      line: step.line,
+      kind: step.kind_name().into(),
+      status: output.status.name().into(),
+      finished_at: finished.rfc3339(),
+      duration_ms,
+      output: recorded,
+      sidecars,
+      error,
+      decision,
+      goto: output.goto,
+    })?;
+    self.outputs.insert(step.id.clone(), value.clone());
+    self.last = Some(value);
+    self
+      .rows
+      .push((step.id.clone(), output.status, duration_ms));
+    Ok(())
+  }
+}
+
+fn quit() -> Next {
+  Next::Stop {
+    result: "quit",
+    exit_code: 1,
+    reason: Some("the operator quit".into()),
+  }
+}
+
+fn interrupted() -> Next {
+  Next::Stop {
+    result: "interrupted",
+    exit_code: 130,
+    reason: Some("interrupted (Ctrl-C)".into()),
+  }
+}

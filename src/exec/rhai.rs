@@ -1,0 +1,269 @@
+//! rhai blocks: the glue between steps. A script sees `params`, earlier
+//! outputs as `steps["id"]` and `last`, sets `vars.x`, and can `fail`,
+//! `assert`, `goto` and ask the operator. See `script` for the sandbox.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rhai::{Array, Dynamic, EvalAltResult, Map as RhaiMap, Position, Scope};
+use serde_json::{Map, Value};
+
+use super::action::{Execute, Output, StepRun};
+use super::console::{Answer, Console};
+use super::status::Status;
+use crate::script::{self, GOTO};
+
+/// Wall-time budget of a script when its step sets no `timeout=`; time
+/// spent waiting for the operator does not count.
+const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
+
+const INTERRUPTED: &str = "litops:interrupted";
+const TIMED_OUT: &str = "litops:timed-out";
+const UNANSWERED: &str = "litops:unanswered";
+
+#[derive(Default)]
+struct State {
+  printed: String,
+  answers: Vec<Value>,
+  waited: Duration,
+}
+
+pub struct RhaiAction;
+
+impl Execute for RhaiAction {
+  fn execute(&self, run: &mut StepRun) -> Output {
+    let state = Arc::new(Mutex::new(State::default()));
+    let mut engine = script::sandbox();
+    let redactor = run.params.redactor.clone();
+    {
+      let state = state.clone();
+      let console = run.console.clone();
+      engine.on_print(move |text| {
+        console.say(&format!("{}\n", redactor.text(text)));
+        if let Ok(mut s) = state.lock() {
+          s.printed.push_str(text);
+          s.printed.push('\n');
+        }
+      });
+    }
+    engine.register_fn("fail", |why: &str| -> Result<(), Box<EvalAltResult>> {
+      Err(why.into())
+    });
+    engine.register_fn(
+      "assert",
+      |ok: bool, why: &str| -> Result<(), Box<EvalAltResult>> {
+        if ok {
+          Ok(())
+        } else {
+          Err(format!("assertion failed: {why}").into())
+        }
+      },
+    );
+    let asker = Asker {
+      console: run.console.clone(),
+      state: state.clone(),
+    };
+    let a = asker.clone();
+    engine.register_fn("ask", move |q: &str| a.ask(q, None).map(Dynamic::from));
+    let a = asker.clone();
+    engine.register_fn("choose", move |q: &str, options: Array| {
+      let options: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+      a.ask(q, Some(&options)).map(Dynamic::from)
+    });
+    let a = asker;
+    engine.register_fn("confirm", move |q: &str| {
+      let yes_no = ["yes".to_string(), "no".to_string()];
+      a.ask(q, Some(&yes_no)).map(|answer| answer == "yes")
+    });
+
+    let started = Instant::now();
+    let limit = run.timeout.unwrap_or(DEFAULT_LIMIT);
+    let interrupted = run.console.interrupt_flag();
+    let progress_state = state.clone();
+    engine.on_progress(move |_| {
+      if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        return Some(INTERRUPTED.into());
+      }
+      let waited = progress_state.lock().map(|s| s.waited).unwrap_or_default();
+      (started.elapsed().saturating_sub(waited) > limit).then(|| TIMED_OUT.into())
+    });
+
+    let mut scope = Scope::new();
+    let params: RhaiMap = run
+      .params
+      .values
+      .iter()
+      .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
+      .collect();
+    scope.push_constant("params", params);
+    scope.push_constant("steps", to_dynamic(&Value::Object(run.outputs.clone())));
+    scope.push_constant("last", run.last.map_or(Dynamic::UNIT, to_dynamic));
+    scope.push("vars", to_dynamic(&Value::Object(run.vars.clone())));
+
+    let result = engine.eval_with_scope::<Dynamic>(&mut scope, run.text);
+    if let Some(Value::Object(vars)) = scope.get_value::<Dynamic>("vars").map(|v| to_json(&v)) {
+      *run.vars = vars;
+    }
+    let mut output = match result {
+      Ok(value) => {
+        let mut output = Output::new(Status::Done);
+        output.fields.insert("value".into(), to_json(&value));
+        output
+      }
+      Err(error) => outcome_of(*error, run, limit),
+    };
+    if let Ok(state) = state.lock() {
+      output
+        .fields
+        .insert("printed".into(), Value::String(state.printed.clone()));
+      if !state.answers.is_empty() {
+        output
+          .fields
+          .insert("answers".into(), Value::Array(state.answers.clone()));
+      }
+    }
+    output
+  }
+}
+
+fn outcome_of(error: EvalAltResult, run: &StepRun, limit: Duration) -> Output {
+  match error {
+    EvalAltResult::ErrorTerminated(token, _) => {
+      if let Some(target) = token
+        .read_lock::<RhaiMap>()
+        .and_then(|m| m.get(GOTO).map(|t| t.to_string()))
+      {
+        let mut output = Output::new(Status::Done);
+        output.goto = Some(target);
+        return output;
+      }
+      match token.to_string().as_str() {
+        INTERRUPTED => Output::failed(Status::Interrupted, "interrupted (Ctrl-C)"),
+        TIMED_OUT => Output::failed(
+          Status::TimedOut,
+          format!(
+            "script ran longer than {}",
+            humantime::format_duration(limit)
+          ),
+        ),
+        other => {
+          let question = other
+            .strip_prefix(UNANSWERED)
+            .unwrap_or(other)
+            .trim_start_matches(':');
+          let mut output = Output::failed(
+            Status::Failed,
+            format!("cannot ask “{question}”: no terminal; run interactively to answer it"),
+          );
+          output.unanswered = true;
+          output
+        }
+      }
+    }
+    EvalAltResult::ErrorRuntime(why, position) => {
+      Output::failed(Status::Failed, format!("{}{}", why, at(run, position)))
+    }
+    other => {
+      let position = other.position();
+      let mut message = other.to_string();
+      if let Some(i) = message.find(" (line ") {
+        message.truncate(i);
+      }
+      Output::failed(Status::Failed, format!("{message}{}", at(run, position)))
+    }
+  }
+}
+
+/// ` (at runbook.md:LINE)` for a position inside the script.
+fn at(run: &StepRun, position: Position) -> String {
+  match position.line() {
+    Some(line) => {
+      let first = run
+        .source
+        .line(run.step.action().map_or(0, |a| a.code_start));
+      format!(" (at {}:{})", run.source.path.display(), first + line - 1)
+    }
+    None => String::new(),
+  }
+}
+
+#[derive(Clone)]
+struct Asker {
+  console: Arc<Console>,
+  state: Arc<Mutex<State>>,
+}
+
+impl Asker {
+  fn ask(&self, question: &str, options: Option<&[String]>) -> Result<String, Box<EvalAltResult>> {
+    let mut prompt = format!("\n? {question}\n");
+    if let Some(options) = options {
+      for (i, option) in options.iter().enumerate() {
+        prompt.push_str(&format!("  {}) {option}\n", i + 1));
+      }
+    }
+    prompt.push_str("› ");
+    let waiting = Instant::now();
+    let answer = loop {
+      match self.console.ask(&prompt, false) {
+        Answer::Line(line) => {
+          let line = line.trim().to_string();
+          match options {
+            None => break line,
+            Some(options) => {
+              let pick = line
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| options.get(n.wrapping_sub(1)))
+                .or_else(|| options.iter().find(|o| o.eq_ignore_ascii_case(&line)))
+                .or_else(|| {
+                  // `y`/`n` for confirm, or any unambiguous prefix.
+                  let matching: Vec<_> = options
+                    .iter()
+                    .filter(|o| {
+                      !line.is_empty() && o.to_lowercase().starts_with(&line.to_lowercase())
+                    })
+                    .collect();
+                  (matching.len() == 1).then(|| matching[0])
+                });
+              match pick {
+                Some(choice) => break choice.clone(),
+                None => self
+                  .console
+                  .say(&format!("  please answer one of: {}\n", options.join(", "))),
+              }
+            }
+          }
+        }
+        Answer::Unavailable => {
+          return Err(Box::new(EvalAltResult::ErrorTerminated(
+            format!("{UNANSWERED}:{question}").into(),
+            Position::NONE,
+          )));
+        }
+        Answer::Interrupted => {
+          return Err(Box::new(EvalAltResult::ErrorTerminated(
+            INTERRUPTED.into(),
+            Position::NONE,
+          )));
+        }
+      }
+    };
+    if let Ok(mut state) = self.state.lock() {
+      state.waited += waiting.elapsed();
+      let mut record = Map::new();
+      record.insert("question".into(), Value::String(question.into()));
+      record.insert("answer".into(), Value::String(answer.clone()));
+      record.insert("how".into(), Value::String(self.console.how().into()));
+      state.answers.push(Value::Object(record));
+    }
+    Ok(answer)
+  }
+}
+
+fn to_dynamic(value: &Value) -> Dynamic {
+  rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+fn to_json(value: &Dynamic) -> Value {
+  rhai::serde::from_dynamic::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()))
+}

@@ -1,0 +1,175 @@
+//! Shell blocks: run by the named shell in their own process group, with
+//! parameters and variables as environment variables. Output is shown live
+//! (redacted) and captured; a timeout or Ctrl-C kills the whole group.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use super::action::{Execute, Output, StepRun};
+use super::console::{Event, Wait};
+use super::status::Status;
+use crate::model::Shell;
+use crate::redact::Redactor;
+
+/// More than this per stream is counted but not kept.
+const CAPTURE_LIMIT: usize = 16 << 20;
+/// How long to keep reading after the shell exits, for output still held by
+/// background processes it started.
+const DRAIN: Duration = Duration::from_secs(2);
+
+pub struct ShellAction(pub Shell);
+
+impl Execute for ShellAction {
+  fn execute(&self, run: &mut StepRun) -> Output {
+    let program = match self.0 {
+      Shell::Sh => "sh",
+      Shell::Bash => "bash",
+      Shell::Zsh => "zsh",
+    };
+    let mut command = Command::new(program);
+    command
+      .arg("-c")
+      .arg(run.text)
+      .envs(run.environment())
+      .env("LITOPS_STEP", &run.step.id)
+      .stdin(Stdio::null())
+      .stdout(Stdio::piped())
+      .stderr(Stdio::piped())
+      // Its own group, so Ctrl-C reaches litops only and a kill reaches
+      // every process the step started.
+      .process_group(0);
+    let mut child = match command.spawn() {
+      Ok(child) => child,
+      Err(e) => return Output::failed(Status::Failed, format!("cannot start `{program}`: {e}")),
+    };
+    let pgid = Pid::from_raw(child.id() as i32);
+    let (out_tx, out_rx) = mpsc::channel();
+    let redactor = run.params.redactor.clone();
+    if let Some(stdout) = child.stdout.take() {
+      spawn_capture(stdout, "stdout", out_tx.clone(), redactor.clone(), false);
+    }
+    if let Some(stderr) = child.stderr.take() {
+      spawn_capture(stderr, "stderr", out_tx, redactor, true);
+    }
+    let exit_tx = run.console.sender();
+    std::thread::spawn(move || {
+      let _ = exit_tx.send(Event::Exited(child.wait()));
+    });
+
+    let deadline = run.timeout.map(|t| Instant::now() + t);
+    let (status, error, exit) = match run.console.wait(deadline) {
+      Wait::Exited(Ok(exit)) => {
+        let (status, error) = if exit.success() {
+          (Status::Done, None)
+        } else {
+          (Status::Failed, Some(describe(exit)))
+        };
+        (status, error, Some(exit))
+      }
+      Wait::Exited(Err(e)) => (Status::Failed, Some(format!("lost the child: {e}")), None),
+      Wait::TimedOut => {
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let timeout = run.timeout.unwrap_or_default();
+        let exit = reap(run);
+        (
+          Status::TimedOut,
+          Some(format!(
+            "timed out after {}: killed",
+            humantime::format_duration(timeout)
+          )),
+          exit,
+        )
+      }
+      Wait::Interrupted => {
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let exit = reap(run);
+        (
+          Status::Interrupted,
+          Some("interrupted (Ctrl-C): killed".into()),
+          exit,
+        )
+      }
+    };
+
+    let mut output = Output::new(status);
+    output.error = error;
+    let drain_until = Instant::now() + DRAIN;
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+      match out_rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
+        Ok(captured) => streams.push(captured),
+        Err(_) => break,
+      }
+    }
+    for name in ["stdout", "stderr"] {
+      let text = streams
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or_else(String::new, |(_, t)| t.clone());
+      output.fields.insert(name.into(), Value::String(text));
+    }
+    let code = exit.map(|e| e.code().unwrap_or_else(|| 128 + e.signal().unwrap_or(0)));
+    output
+      .fields
+      .insert("exit_code".into(), code.map_or(Value::Null, Value::from));
+    output
+  }
+}
+
+/// After a kill, wait for the exit event so no zombie is left behind.
+fn reap(run: &StepRun) -> Option<std::process::ExitStatus> {
+  match run
+    .console
+    .wait(Some(Instant::now() + Duration::from_secs(5)))
+  {
+    Wait::Exited(Ok(exit)) => Some(exit),
+    _ => None,
+  }
+}
+
+fn describe(exit: std::process::ExitStatus) -> String {
+  match (exit.code(), exit.signal()) {
+    (Some(code), _) => format!("exit status {code}"),
+    (None, Some(sig)) => format!("killed by signal {sig}"),
+    _ => "failed".into(),
+  }
+}
+
+fn spawn_capture(
+  stream: impl Read + Send + 'static,
+  name: &'static str,
+  tx: mpsc::Sender<(&'static str, String)>,
+  redactor: Redactor,
+  to_stderr: bool,
+) {
+  std::thread::spawn(move || {
+    let mut reader = BufReader::new(stream);
+    let mut captured = Vec::new();
+    let mut line = Vec::new();
+    loop {
+      line.clear();
+      match reader.read_until(b'\n', &mut line) {
+        Ok(0) | Err(_) => break,
+        Ok(_) => {}
+      }
+      let shown = redactor.text(&String::from_utf8_lossy(&line));
+      let _ = if to_stderr {
+        std::io::stderr().lock().write_all(shown.as_bytes())
+      } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(shown.as_bytes()).and_then(|()| out.flush())
+      };
+      if captured.len() + line.len() <= CAPTURE_LIMIT {
+        captured.extend_from_slice(&line);
+      }
+    }
+    let _ = tx.send((name, String::from_utf8_lossy(&captured).into_owned()));
+  });
+}

@@ -1,0 +1,131 @@
+//! Runbook + parameters → the ordered steps with their actions as they
+//! would run. `litops plan` prints this; `run` shows one entry per step.
+
+use serde::Serialize;
+
+use crate::check::Block;
+use crate::model::{Runbook, Step, StepBody};
+use crate::params::Params;
+use crate::source::Source;
+use crate::template;
+
+#[derive(Debug, Serialize)]
+pub struct PlannedStep {
+  pub index: usize,
+  pub id: String,
+  pub kind: &'static str,
+  pub mutating: bool,
+  pub file: String,
+  pub line: usize,
+  pub headings: Vec<String>,
+  /// The action after `{{ }}` substitution (secrets masked), or the
+  /// checklist text of a manual step.
+  pub action: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Plan<'a> {
+  pub runbook: String,
+  pub title: &'a str,
+  pub kind: &'static str,
+  pub params: Vec<(String, String)>,
+  pub steps: Vec<PlannedStep>,
+  pub blocks: &'a [Block],
+}
+
+/// The text a step runs: declarative bodies get parameter and variable
+/// values; shell and rhai are shown exactly as written.
+pub fn action_text(
+  step: &Step,
+  params: &Params,
+  vars: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+  let text = match &step.body {
+    StepBody::Manual { text, .. } => return text.clone(),
+    StepBody::Action(action) if action.kind.is_declarative() => {
+      template::render(&action.code, |name| {
+        params.get(name).map(str::to_string).or_else(|| {
+          vars.get(name).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+          })
+        })
+      })
+    }
+    StepBody::Action(action) => action.code.clone(),
+  };
+  params.redactor.text(&text)
+}
+
+pub fn plan<'a>(
+  source: &Source,
+  runbook: &'a Runbook,
+  params: &Params,
+  blocks: &'a [Block],
+) -> Plan<'a> {
+  let vars = serde_json::Map::new();
+  Plan {
+    runbook: source.path.display().to_string(),
+    title: runbook.title(),
+    kind: runbook.meta.kind.name(),
+    params: params.shown(&runbook.meta),
+    steps: runbook
+      .steps
+      .iter()
+      .enumerate()
+      .map(|(i, step)| PlannedStep {
+        index: i + 1,
+        id: step.id.clone(),
+        kind: step.kind_name(),
+        mutating: step.is_mutating(),
+        file: source.path.display().to_string(),
+        line: step.line,
+        headings: step.headings.to_vec(),
+        action: action_text(step, params, &vars),
+      })
+      .collect(),
+    blocks,
+  }
+}
+
+impl Plan<'_> {
+  pub fn render(&self) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+      "{} ({}) — {}, {} step{}\n",
+      self.title,
+      self.kind,
+      self.runbook,
+      self.steps.len(),
+      if self.steps.len() == 1 { "" } else { "s" }
+    );
+    for (name, value) in &self.params {
+      let _ = writeln!(out, "  param {name} = {value}");
+    }
+    for step in &self.steps {
+      let effect = match (step.kind, step.mutating) {
+        ("manual", _) => "person",
+        (_, true) => "mutating",
+        (_, false) => "read-only",
+      };
+      let _ = writeln!(
+        out,
+        "\n[{}/{}] {}  {} · {} · {}:{}",
+        step.index,
+        self.steps.len(),
+        step.id,
+        step.kind,
+        effect,
+        step.file,
+        step.line
+      );
+      if !step.headings.is_empty() {
+        let _ = writeln!(out, "      {}", step.headings.join(" › "));
+      }
+      for line in step.action.lines() {
+        let _ = writeln!(out, "      │ {line}");
+      }
+    }
+    out
+  }
+}

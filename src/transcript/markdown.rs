@@ -1,0 +1,173 @@
+//! The human half of each record: Markdown that renders on GitHub. It is
+//! derived only from the record's own fields, so a reader of the JSON can
+//! render it again and compare.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::record::{Decision, Event};
+
+pub fn render(event: &Event) -> String {
+  let mut out = String::new();
+  match event {
+    Event::RunStarted {
+      title,
+      runbook,
+      operator,
+      started_at,
+      approval,
+      params,
+      ..
+    } => {
+      let _ = writeln!(out, "# Run of {title}\n");
+      let _ = writeln!(out, "- runbook: `{runbook}`");
+      let _ = writeln!(out, "- operator: {operator}");
+      let _ = writeln!(out, "- started: {started_at}");
+      let _ = writeln!(out, "- approval: {approval}");
+      for (name, value) in params {
+        let _ = writeln!(out, "- param `{name}` = `{value}`");
+      }
+      out.push('\n');
+    }
+    Event::StepStarted {
+      step,
+      index,
+      total,
+      line,
+      headings,
+      kind,
+      mutating,
+      action,
+      decision,
+      started_at,
+    } => {
+      let _ = writeln!(out, "## [{index}/{total}] `{step}`\n");
+      if !headings.is_empty() {
+        let _ = write!(out, "*{}* · ", headings.join(" › "));
+      }
+      let effect = if *mutating { "mutating" } else { "read-only" };
+      let _ = writeln!(out, "line {line} · `{kind}` · {effect}\n");
+      out.push_str(&fenced(kind, action));
+      let _ = writeln!(out, "\n{}", decision_line(decision));
+      let _ = writeln!(out, "\n**Started** {started_at}\n");
+    }
+    Event::StepFinished {
+      step,
+      index,
+      total,
+      line,
+      kind,
+      status,
+      duration_ms,
+      output,
+      sidecars,
+      error,
+      decision,
+      goto,
+      ..
+    } => {
+      if let Some(decision) = decision {
+        let _ = writeln!(out, "## [{index}/{total}] `{step}`\n");
+        let _ = writeln!(out, "line {line} · `{kind}`\n");
+        if let Some(text) = output.get("text").and_then(Value::as_str) {
+          let _ = writeln!(out, "> {}\n", text.replace('\n', " "));
+        }
+        let _ = writeln!(out, "{}\n", decision_line(decision));
+      }
+      let _ = writeln!(out, "**Result:** {status} · {}\n", seconds(*duration_ms));
+      if let Some(error) = error {
+        let _ = writeln!(out, "**Error:** {}\n", error.replace('\n', " "));
+      }
+      if let Some(target) = goto {
+        let _ = writeln!(out, "**Next:** goto `{target}`\n");
+      }
+      if let Value::Object(fields) = output {
+        for (name, value) in fields {
+          if matches!(name.as_str(), "status" | "text" | "exit_code") {
+            continue;
+          }
+          let text = match value {
+            Value::String(s) if s.is_empty() => continue,
+            Value::String(s) => s.clone(),
+            Value::Null => continue,
+            Value::Array(a) if a.is_empty() => continue,
+            other => serde_json::to_string_pretty(other).unwrap_or_default(),
+          };
+          let _ = writeln!(out, "{name}:\n");
+          out.push_str(&fenced("text", &text));
+          if let Some(sidecar) = sidecars.iter().find(|s| &s.field == name) {
+            let _ = writeln!(
+              out,
+              "\n*Cut here: all {} bytes are in [`{}`]({}).*",
+              sidecar.bytes, sidecar.file, sidecar.file
+            );
+          }
+          out.push('\n');
+        }
+      }
+    }
+    Event::RunFinished {
+      result,
+      exit_code,
+      finished_at,
+      duration_ms,
+      reason,
+      stopped_at,
+    } => {
+      let _ = writeln!(out, "## Run {result}\n");
+      let _ = writeln!(
+        out,
+        "- finished: {finished_at} · {} · exit {exit_code}",
+        seconds(*duration_ms)
+      );
+      if let Some(step) = stopped_at {
+        let _ = writeln!(out, "- stopped at: `{step}`");
+      }
+      if let Some(reason) = reason {
+        let _ = writeln!(out, "- reason: {reason}");
+      }
+      out.push('\n');
+    }
+  }
+  out
+}
+
+fn decision_line(d: &Decision) -> String {
+  let mut line = format!(
+    "**Decision:** {} — by {} via {} at {}",
+    d.answer, d.by, d.how, d.at
+  );
+  if let Some(reason) = &d.reason {
+    let _ = write!(line, " — “{}”", reason.replace('\n', " "));
+  }
+  line
+}
+
+pub fn seconds(ms: u64) -> String {
+  format!("{}.{:03} s", ms / 1000, ms % 1000)
+}
+
+/// A fenced block whose fence is longer than any backtick run inside.
+pub fn fenced(info: &str, text: &str) -> String {
+  let mut longest = 0;
+  let mut run = 0;
+  for c in text.chars() {
+    run = if c == '`' { run + 1 } else { 0 };
+    longest = longest.max(run);
+  }
+  let fence = "`".repeat((longest + 1).max(3));
+  let newline = if text.ends_with('\n') { "" } else { "\n" };
+  format!("{fence}{info}\n{text}{newline}{fence}\n")
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn fence_outgrows_content() {
+    assert_eq!(fenced("sh", "ls"), "```sh\nls\n```\n");
+    assert_eq!(fenced("text", "a ```` b\n"), "`````text\na ```` b\n`````\n");
+  }
+}

@@ -1,0 +1,200 @@
+//! The durable, tamper-evident record of a run. See docs/transcript.md.
+//!
+//! Every record is appended and fsync'd before the walk moves on, so
+//! `kill -9` at any moment leaves every finished step on disk and the step
+//! in flight visible as started-but-not-finished.
+
+mod markdown;
+mod record;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+pub use markdown::{fenced, seconds};
+pub use record::{Decision, Event, GENESIS, MARKER, Record, Sidecar, sha256_hex};
+
+/// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.
+const INLINE_BYTES: usize = 8 * 1024;
+const INLINE_LINES: usize = 200;
+const END_WIDTH: usize = 40;
+
+pub struct Transcript {
+  file: File,
+  pub path: PathBuf,
+  prev: String,
+  seq: u64,
+  /// Where the `end:` line of the front matter sits, rewritten in place
+  /// (same length) when the run finishes.
+  end_offset: u64,
+}
+
+impl Transcript {
+  pub fn create(path: &Path, start: Event) -> io::Result<Self> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+      fs::create_dir_all(dir)?;
+    }
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    let front = front_matter(&start);
+    let end_offset = front.find("\nend: ").map_or(0, |i| i + 1) as u64;
+    file.write_all(front.as_bytes())?;
+    file.sync_all()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+      // The file's directory entry must survive a crash too.
+      File::open(dir)?.sync_all()?;
+    }
+    let mut transcript = Self {
+      file,
+      path: path.to_path_buf(),
+      prev: GENESIS.to_string(),
+      seq: 0,
+      end_offset,
+    };
+    transcript.append(start)?;
+    Ok(transcript)
+  }
+
+  pub fn append(&mut self, event: Event) -> io::Result<()> {
+    self.seq += 1;
+    let record = Record {
+      seq: self.seq,
+      prev: std::mem::take(&mut self.prev),
+      event,
+    };
+    let (line, hash) = record.seal().map_err(io::Error::other)?;
+    let mut chunk = markdown::render(&record.event);
+    chunk.push_str(&line);
+    chunk.push('\n');
+    self.file.write_all(chunk.as_bytes())?;
+    self.file.sync_data()?;
+    self.prev = hash;
+    Ok(())
+  }
+
+  /// Appends the last record and fills in the front matter's `end` and `result`.
+  pub fn finish(&mut self, event: Event) -> io::Result<()> {
+    let line = match &event {
+      Event::RunFinished {
+        result,
+        finished_at,
+        ..
+      } => format!("end: {finished_at} # {result}"),
+      _ => String::new(),
+    };
+    self.append(event)?;
+    if self.end_offset > 0 && line.len() <= END_WIDTH {
+      self
+        .file
+        .write_all_at(format!("{line:END_WIDTH$}").as_bytes(), self.end_offset)?;
+      self.file.sync_data()?;
+    }
+    Ok(())
+  }
+
+  /// Cuts long string fields of a step's output, keeping each whole in a
+  /// sidecar file beside the transcript. Returns the sidecars written.
+  pub fn cut_long_fields(&mut self, step: &str, output: &mut Value) -> io::Result<Vec<Sidecar>> {
+    let mut sidecars = Vec::new();
+    let Value::Object(fields) = output else {
+      return Ok(sidecars);
+    };
+    for (name, value) in fields.iter_mut() {
+      let Value::String(text) = value else { continue };
+      if text.len() <= INLINE_BYTES && text.lines().count() <= INLINE_LINES {
+        continue;
+      }
+      let dir = self.path.with_extension("d");
+      fs::create_dir_all(&dir)?;
+      let file_name = format!("{:03}-{step}.{name}.txt", self.seq + 1);
+      let full = dir.join(&file_name);
+      let mut side = File::create(&full)?;
+      side.write_all(text.as_bytes())?;
+      side.sync_all()?;
+      let relative = format!(
+        "{}/{file_name}",
+        dir
+          .file_name()
+          .map_or_else(String::new, |d| d.to_string_lossy().into_owned())
+      );
+      sidecars.push(Sidecar {
+        field: name.clone(),
+        file: relative,
+        sha256: sha256_hex(text.as_bytes()),
+        bytes: text.len() as u64,
+      });
+      *text = cut(text);
+    }
+    Ok(sidecars)
+  }
+}
+
+fn cut(text: &str) -> String {
+  let mut end = 0;
+  for (n, line) in text.split_inclusive('\n').enumerate() {
+    if n == INLINE_LINES || end + line.len() > INLINE_BYTES {
+      break;
+    }
+    end += line.len();
+  }
+  if end == 0 {
+    end = text.floor_char_boundary(INLINE_BYTES);
+  }
+  format!(
+    "{}\n… [cut: {} more bytes]\n",
+    &text[..end],
+    text.len() - end
+  )
+}
+
+fn front_matter(start: &Event) -> String {
+  let Event::RunStarted {
+    run_id,
+    runbook,
+    runbook_sha256,
+    title,
+    litops_version,
+    operator,
+    params,
+    started_at,
+    ..
+  } = start
+  else {
+    return String::new();
+  };
+  let mut map = serde_yaml::Mapping::new();
+  let mut put = |k: &str, v: serde_yaml::Value| {
+    map.insert(k.into(), v);
+  };
+  put("litops_transcript", 1.into());
+  put("run_id", run_id.as_str().into());
+  put("runbook", runbook.as_str().into());
+  put("runbook_sha256", runbook_sha256.as_str().into());
+  put("title", title.as_str().into());
+  put("litops_version", litops_version.as_str().into());
+  put("operator", operator.as_str().into());
+  let mut p = serde_yaml::Mapping::new();
+  for (k, v) in params {
+    p.insert(k.as_str().into(), v.as_str().into());
+  }
+  put("params", p.into());
+  put("start", started_at.as_str().into());
+  let yaml = serde_yaml::to_string(&map).unwrap_or_default();
+  // `end` is last and padded so finishing can rewrite it in place.
+  format!("---\n{yaml}{:END_WIDTH$}\n---\n\n", "end: ~")
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn cut_keeps_whole_lines_and_says_how_much_is_missing() {
+    let text = "line\n".repeat(300);
+    let out = cut(&text);
+    assert!(out.starts_with(&"line\n".repeat(200)));
+    assert!(out.ends_with("… [cut: 500 more bytes]\n"), "{out}");
+  }
+}

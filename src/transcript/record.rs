@@ -1,0 +1,149 @@
+//! Transcript records and their hash chain.
+//!
+//! Each record is stored as one line, `<!-- litops:record sha256=H {JSON} -->`.
+//! `H` is the SHA-256 of the JSON text exactly as stored, and the JSON holds
+//! `prev`, the previous record's `H` (64 zeros for the first), so changing,
+//! removing or reordering any record breaks every hash after it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub const MARKER: &str = "<!-- litops:record sha256=";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Decision {
+  /// `run`, `skip`, `done`, `not-done`, `n/a`, `unconfirmed`.
+  pub answer: String,
+  /// `user@host` of the operator.
+  pub by: String,
+  /// `typed` (a terminal), `piped` (stdin not a terminal), `--yes`,
+  /// `--yes-readonly`, or `none` (nobody could be asked).
+  pub how: String,
+  pub at: String,
+  #[serde(skip_serializing_if = "Option::is_none", default)]
+  pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sidecar {
+  pub field: String,
+  pub file: String,
+  pub sha256: String,
+  pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+  RunStarted {
+    run_id: String,
+    runbook: String,
+    runbook_sha256: String,
+    title: String,
+    kind: String,
+    litops_version: String,
+    operator: String,
+    params: Vec<(String, String)>,
+    approval: String,
+    started_at: String,
+  },
+  StepStarted {
+    step: String,
+    index: usize,
+    total: usize,
+    line: usize,
+    headings: Vec<String>,
+    kind: String,
+    mutating: bool,
+    action: String,
+    decision: Decision,
+    started_at: String,
+  },
+  StepFinished {
+    step: String,
+    index: usize,
+    total: usize,
+    line: usize,
+    kind: String,
+    status: String,
+    finished_at: String,
+    duration_ms: u64,
+    output: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    sidecars: Vec<Sidecar>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    error: Option<String>,
+    /// For steps that never started: skipped actions and manual items.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    decision: Option<Decision>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    goto: Option<String>,
+  },
+  RunFinished {
+    result: String,
+    exit_code: i32,
+    finished_at: String,
+    duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    stopped_at: Option<String>,
+  },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Record {
+  pub seq: u64,
+  pub prev: String,
+  #[serde(flatten)]
+  pub event: Event,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+  Sha256::digest(bytes)
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect()
+}
+
+impl Record {
+  /// The stored line and its hash. `>` is written as `\u003e` so no JSON
+  /// string can close the HTML comment.
+  pub fn seal(&self) -> Result<(String, String), serde_json::Error> {
+    let json = serde_json::to_string(self)?.replace('>', "\\u003e");
+    let hash = sha256_hex(json.as_bytes());
+    Ok((format!("{MARKER}{hash} {json} -->\n"), hash))
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn sealed_line_hashes_its_json_and_hides_comment_closers() {
+    let record = Record {
+      seq: 1,
+      prev: GENESIS.into(),
+      event: Event::RunFinished {
+        result: "passed -->".into(),
+        exit_code: 0,
+        finished_at: "t".into(),
+        duration_ms: 5,
+        reason: None,
+        stopped_at: None,
+      },
+    };
+    let (line, hash) = record.seal().expect("serialises");
+    let json = line
+      .strip_prefix(&format!("{MARKER}{hash} "))
+      .and_then(|l| l.strip_suffix(" -->\n"))
+      .expect("framed");
+    assert!(!json.contains("-->"));
+    assert_eq!(sha256_hex(json.as_bytes()), hash);
+    let back: Record = serde_json::from_str(json).expect("parses back");
+    assert_eq!(back.event, record.event);
+  }
+}
