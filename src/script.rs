@@ -91,7 +91,10 @@ fn string_calls<'a>(code: &'a str, function: &str) -> Vec<(usize, &'a str)> {
     let Some(arg) = rest.strip_prefix('"') else {
       continue;
     };
-    if let Some(end) = arg.find('"') {
+    // Only a whole literal can be checked; `goto("fix-" + cause)` is
+    // resolved when it runs.
+    let Some(end) = arg.find('"') else { continue };
+    if arg[end + 1..].trim_start().starts_with(')') {
       out.push((i, &arg[..end]));
     }
   }
@@ -104,7 +107,7 @@ mod tests {
 
   #[test]
   fn finds_goto_targets_and_vars() {
-    let code = "if x { goto(\"fix-image\") } else { goto( \"b\" ) }\nnogoto(\"c\");\nvars.verdict = 1; vars[\"n\"] = 2; if vars.a == 1 {}";
+    let code = "if x { goto(\"fix-image\") } else { goto( \"b\" ) }\nnogoto(\"c\"); goto(\"fix-\" + cause);\nvars.verdict = 1; vars[\"n\"] = 2; if vars.a == 1 {}";
     let targets: Vec<_> = goto_targets(code).into_iter().map(|(_, t)| t).collect();
     assert_eq!(targets, ["fix-image", "b"]);
     assert_eq!(assigned_vars(code), ["verdict", "n"]);

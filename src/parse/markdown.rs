@@ -201,13 +201,19 @@ impl Walk {
         self.blockquote_depth = self.blockquote_depth.saturating_sub(1);
       }
       Event::End(TagEnd::Paragraph) | Event::End(TagEnd::Item) => {
-        if matches!(event, Event::End(TagEnd::Item))
-          && let Some(&(_, depth)) = self.tasks.last()
-          && depth == self.list_depth
-        {
-          self.tasks.pop();
+        // A checklist item's text is its step, not prose for the next one.
+        let in_task = self
+          .tasks
+          .last()
+          .is_some_and(|&(_, depth)| depth == self.list_depth);
+        if in_task {
+          self.text.clear();
+          if matches!(event, Event::End(TagEnd::Item)) {
+            self.tasks.pop();
+          }
+        } else {
+          self.flush_prose();
         }
-        self.flush_prose();
       }
       Event::TaskListMarker(checked) => {
         self.text.clear();
@@ -319,8 +325,8 @@ mod tests {
 
   #[test]
   fn context_is_heading_path_and_prose() {
-    let doc = parse("# Top\n## Logs\nLook for errors.\n\n```sh\ngrep\n```\n");
-    let Item::Code(code) = &doc.items[0] else {
+    let doc = parse("# Top\n## Logs\nLook for errors.\n\n- [ ] an item\n\n```sh\ngrep\n```\n");
+    let Item::Code(code) = &doc.items[1] else {
       panic!("expected code")
     };
     assert_eq!(
@@ -329,7 +335,7 @@ mod tests {
     );
     assert_eq!(code.context.prose.as_deref(), Some("Look for errors."));
     assert_eq!(code.body, "grep\n");
-    assert_eq!(code.body_start, 38);
+    assert_eq!(code.body_start, 53);
   }
 
   #[test]

@@ -1,0 +1,207 @@
+//! One integration-test binary: every test drives the real `litops`
+//! executable through the [`Test`] builder.
+
+mod bad_input;
+mod check_plan;
+mod corpus;
+mod pty;
+mod run;
+mod signals;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_litops");
+
+pub struct Test {
+  pub dir: tempfile::TempDir,
+  args: Vec<String>,
+  stdin: Option<String>,
+}
+
+pub struct Ran {
+  pub dir: tempfile::TempDir,
+  pub status: i32,
+  pub stdout: String,
+  pub stderr: String,
+}
+
+impl Default for Test {
+  fn default() -> Self {
+    Self {
+      dir: tempfile::tempdir().expect("temp dir"),
+      args: Vec::new(),
+      stdin: None,
+    }
+  }
+}
+
+impl Test {
+  pub fn new() -> Self {
+    Self::default()
+  }
+
+  pub fn file(self, path: &str, contents: impl AsRef<[u8]>) -> Self {
+    let full = self.dir.path().join(path);
+    if let Some(parent) = full.parent() {
+      std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(full, contents).expect("write fixture");
+    self
+  }
+
+  pub fn runbook(self, text: &str) -> Self {
+    self.file("rb.md", text)
+  }
+
+  pub fn args(mut self, args: &[&str]) -> Self {
+    self.args.extend(args.iter().map(|a| a.to_string()));
+    self
+  }
+
+  pub fn stdin(mut self, text: &str) -> Self {
+    self.stdin = Some(text.to_string());
+    self
+  }
+
+  /// The command with a clean environment: nothing from the developer's
+  /// shell (AWS profiles, NO_COLOR, …) leaks into a test.
+  pub fn command(&self) -> Command {
+    command(self.dir.path(), &self.args)
+  }
+
+  pub fn run(self) -> Ran {
+    let mut command = self.command();
+    command.stdin(if self.stdin.is_some() {
+      Stdio::piped()
+    } else {
+      Stdio::null()
+    });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn litops");
+    if let Some(input) = &self.stdin {
+      use std::io::Write;
+      let mut stdin = child.stdin.take().expect("stdin");
+      // The run may stop reading early; a broken pipe is part of the test.
+      let _ = stdin.write_all(input.as_bytes());
+    }
+    let Output {
+      status,
+      stdout,
+      stderr,
+    } = child.wait_with_output().expect("wait");
+    let ran = Ran {
+      dir: self.dir,
+      status: status.code().unwrap_or(-1),
+      stdout: String::from_utf8_lossy(&stdout).into_owned(),
+      stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    assert!(
+      !ran.stderr.contains("panicked"),
+      "litops panicked:\n{}",
+      ran.stderr
+    );
+    ran
+  }
+}
+
+pub fn command(dir: &Path, args: &[String]) -> Command {
+  let mut command = Command::new(BIN);
+  command
+    .args(args)
+    .current_dir(dir)
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("USER", "tester")
+    .env("HOME", dir);
+  command
+}
+
+impl Ran {
+  pub fn assert(&self, status: i32) -> &Self {
+    assert_eq!(
+      self.status, status,
+      "exit status\n--- stdout\n{}\n--- stderr\n{}",
+      self.stdout, self.stderr
+    );
+    self
+  }
+
+  pub fn transcript_path(&self) -> PathBuf {
+    find_transcript(self.dir.path()).expect("a transcript was written")
+  }
+
+  pub fn transcript(&self) -> String {
+    std::fs::read_to_string(self.transcript_path()).expect("read transcript")
+  }
+}
+
+pub fn find_transcript(dir: &Path) -> Option<PathBuf> {
+  let mut found = Vec::new();
+  collect(&dir.join("transcripts"), &mut found);
+  found.sort();
+  found.pop()
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+  for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    let path = entry.path();
+    if path.is_dir() {
+      collect(&path, out);
+    } else if path.extension().is_some_and(|e| e == "md") {
+      out.push(path);
+    }
+  }
+}
+
+/// Times and durations replaced, so transcripts compare across runs.
+pub fn normalise(text: &str) -> String {
+  let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").expect("regex");
+  let stamp = regex::Regex::new(r"\d{8}T\d{6}Z-[0-9a-f]{8}").expect("regex");
+  let duration = regex::Regex::new(r"\d+\.\d{3} s").expect("regex");
+  let text = time.replace_all(text, "[TIME]");
+  let text = stamp.replace_all(&text, "[RUN]");
+  duration.replace_all(&text, "[DUR]").into_owned()
+}
+
+/// The records of a transcript as JSON values, checking the hash chain on
+/// the way: each record's hash is the SHA-256 of its JSON and the next
+/// record names it as `prev`.
+pub fn records(transcript: &str) -> Vec<serde_json::Value> {
+  let mut prev = litops::transcript::GENESIS.to_string();
+  let mut out = Vec::new();
+  for line in transcript.lines() {
+    let Some(rest) = line.strip_prefix(litops::transcript::MARKER) else {
+      continue;
+    };
+    let (hash, json) = rest.split_once(' ').expect("hash then JSON");
+    let json = json.strip_suffix(" -->").expect("closed comment");
+    assert_eq!(
+      litops::transcript::sha256_hex(json.as_bytes()),
+      hash,
+      "record hash"
+    );
+    let value: serde_json::Value = serde_json::from_str(json).expect("record JSON");
+    assert_eq!(value["prev"], prev.as_str(), "chain broken at {value}");
+    prev = hash.to_string();
+    out.push(value);
+  }
+  out
+}
+
+/// `(type, step, status)` of each record, the shape tests usually assert.
+pub fn shape(transcript: &str) -> Vec<String> {
+  records(transcript)
+    .iter()
+    .map(|r| {
+      let mut s = r["type"].as_str().unwrap_or("?").to_string();
+      for key in ["step", "status", "result"] {
+        if let Some(v) = r[key].as_str() {
+          s.push(' ');
+          s.push_str(v);
+        }
+      }
+      s
+    })
+    .collect()
+}

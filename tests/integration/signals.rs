@@ -1,0 +1,102 @@
+//! `kill -9` and Ctrl-C in the middle of a run.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use crate::{Test, records, shape};
+
+const RUNBOOK: &str = "# Long\n\n```sh {name=one}\necho one\n```\n\n```sh {name=two}\necho two\n```\n\n```sh {name=slow}\necho $$ > slow.pid\nexec sleep 60\n```\n\n```sh {name=after}\ntouch after\n```\n";
+
+pub fn alive(pid: i32) -> bool {
+  // Signal 0 checks existence; a zombie has exited, so treat it as dead.
+  let status = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+  let zombie = status.split(' ').nth(2) == Some("Z");
+  std::path::Path::new(&format!("/proc/{pid}")).exists() && !zombie
+}
+
+/// Waits (bounded) until the slow step has started its process.
+#[allow(
+  clippy::zombie_processes,
+  reason = "the caller waits for the child it gets back"
+)]
+fn start_slow_run(test: &Test) -> (Child, i32) {
+  let mut command = test.command();
+  command
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+  let child = command.spawn().expect("spawn");
+  let pid_file = test.dir.path().join("slow.pid");
+  let deadline = Instant::now() + Duration::from_secs(20);
+  loop {
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+      .ok()
+      .and_then(|s| s.trim().parse::<i32>().ok())
+      .filter(|&pid| pid > 1)
+    {
+      return (child, pid);
+    }
+    assert!(Instant::now() < deadline, "the slow step never started");
+    std::thread::sleep(Duration::from_millis(20));
+  }
+}
+
+#[test]
+fn kill_9_leaves_every_finished_step_and_the_one_in_flight() {
+  let test = Test::new()
+    .runbook(RUNBOOK)
+    .args(&["run", "rb.md", "--yes"]);
+  let (mut child, slow_pid) = start_slow_run(&test);
+  child.kill().expect("SIGKILL");
+  child.wait().expect("reap");
+  // The step's own process group outlives litops; clean it up. (Not with
+  // the `kill` program: procps-ng 4.0.2 turns `kill -9 -PGID` into kill(-1).)
+  let _ = killpg(Pid::from_raw(slow_pid), Signal::SIGKILL);
+  let transcript =
+    std::fs::read_to_string(crate::find_transcript(test.dir.path()).expect("transcript"))
+      .expect("read");
+  assert_eq!(
+    shape(&transcript),
+    [
+      "run-started",
+      "step-started one",
+      "step-finished one done",
+      "step-started two",
+      "step-finished two done",
+      "step-started slow",
+    ]
+  );
+  assert!(
+    transcript.contains("end: ~"),
+    "no end recorded for a killed run"
+  );
+  assert!(!test.dir.path().join("after").exists());
+}
+
+#[test]
+fn ctrl_c_kills_the_step_records_interrupted_and_exits_130() {
+  let test = Test::new()
+    .runbook(RUNBOOK)
+    .args(&["run", "rb.md", "--yes"]);
+  let (child, slow_pid) = start_slow_run(&test);
+  let litops = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+  kill(litops, Signal::SIGINT).expect("SIGINT");
+  let output = child.wait_with_output().expect("wait");
+  assert_eq!(output.status.code(), Some(130));
+  assert!(
+    !alive(slow_pid),
+    "the step's process {slow_pid} survived Ctrl-C"
+  );
+  let transcript =
+    std::fs::read_to_string(crate::find_transcript(test.dir.path()).expect("transcript"))
+      .expect("read");
+  let r = records(&transcript);
+  assert_eq!(r[6]["status"], "interrupted");
+  assert_eq!(r[6]["error"], "interrupted (Ctrl-C): killed");
+  assert_eq!(r[7]["result"], "interrupted");
+  assert_eq!(r[7]["exit_code"], 130);
+  assert!(!test.dir.path().join("after").exists());
+}
