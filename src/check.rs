@@ -161,9 +161,12 @@ pub fn check(source: &Source) -> Checked {
       seen.insert(&step.id, step.line);
     }
   }
+  // One engine for every script: building one registers rhai's whole
+  // standard library, which costs more than compiling a typical block.
+  let engine = script::sandbox();
   for step in &steps {
     if let Some(action) = step.action() {
-      check_action(source, &meta, &vars, &seen, action, &mut diagnostics);
+      check_action(source, &engine, &meta, &vars, &seen, action, &mut diagnostics);
     }
   }
   if steps.is_empty() {
@@ -193,6 +196,7 @@ fn collect_vars(steps: &[Step]) -> Vec<String> {
 
 fn check_action(
   source: &Source,
+  engine: &rhai::Engine,
   meta: &Meta,
   vars: &[String],
   ids: &HashMap<&str, usize>,
@@ -224,7 +228,7 @@ fn check_action(
     }
   }
   if action.kind == ActionKind::Rhai {
-    if let Err(e) = script::sandbox().compile(&action.code) {
+    if let Err(e) = engine.compile(&action.code) {
       let (line, col) = (e.1.line().unwrap_or(1), e.1.position().unwrap_or(1));
       let first = source.line(action.code_start);
       let offset = source.offset_of(first + line - 1, col);
