@@ -166,7 +166,15 @@ pub fn check(source: &Source) -> Checked {
   let engine = script::sandbox();
   for step in &steps {
     if let Some(action) = step.action() {
-      check_action(source, &engine, &meta, &vars, &seen, action, &mut diagnostics);
+      check_action(
+        source,
+        &engine,
+        &meta,
+        &vars,
+        &seen,
+        action,
+        &mut diagnostics,
+      );
     }
   }
   if steps.is_empty() {

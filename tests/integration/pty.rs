@@ -11,30 +11,28 @@ fn operator_walks_a_runbook_in_a_terminal() {
   let test = Test::new().runbook(text).args(&["run", "rb.md"]);
   let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
   // rexpect reads bytes as Latin-1, so prompts are matched up to the `›`.
-  let prompt = "run this step? [r]un / [s]kip / [q]uit ";
-  session.exp_string("[1/5] first").expect("step 1 shown");
-  session.exp_string(prompt).expect("asked");
-  session.send_line("r").expect("run");
-  session.exp_string("first-ran").expect("output shown");
-  session.exp_string("[2/5] second").expect("step 2 shown");
-  session.exp_string(prompt).expect("asked");
-  session.send_line("s").expect("skip");
-  session
-    .exp_string("reason for skipping (optional) ")
-    .expect("reason asked");
-  session.send_line("change freeze").expect("reason");
-  session
-    .exp_string("[ ] Dashboard looks normal")
-    .expect("item shown");
-  session
-    .exp_string("[d]one / [n]ot done / n/a / [q]uit ")
-    .expect("asked");
-  session.send_line("d").expect("done");
-  session.exp_string("note (optional) ").expect("note asked");
-  session.send_line("p99 at 180 ms").expect("note");
-  session.exp_string("[4/5] third").expect("step 4 shown");
-  session.exp_string(prompt).expect("asked");
-  session.send_line("q").expect("quit");
+  let run = "run this step? [r]un / [s]kip / [q]uit ";
+  let dialogue = [
+    ("[1/5] first", None),
+    (run, Some("r")),
+    ("first-ran", None),
+    ("[2/5] second", None),
+    (run, Some("s")),
+    ("reason for skipping (optional) ", Some("change freeze")),
+    ("[ ] Dashboard looks normal", None),
+    ("[d]one / [n]ot done / n/a / [q]uit ", Some("d")),
+    ("note (optional) ", Some("p99 at 180 ms")),
+    ("[4/5] third", None),
+    (run, Some("q")),
+  ];
+  for (shown, answer) in dialogue {
+    session
+      .exp_string(shown)
+      .unwrap_or_else(|e| panic!("waiting for {shown:?}: {e}"));
+    if let Some(answer) = answer {
+      session.send_line(answer).expect("typed");
+    }
+  }
   session
     .exp_string("run quit: the operator quit (exit 1)")
     .expect("summary");
