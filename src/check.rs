@@ -114,7 +114,8 @@ pub fn check(source: &Source) -> Checked {
           continue;
         };
         diagnostics.extend(info.diagnostics);
-        let (name, policy, readonly) = attributes(&info.attributes, &mut diagnostics);
+        let (name, policy, readonly, options) =
+          attributes(kind, &info.attributes, &mut diagnostics);
         let id = match name {
           Some(name) => name,
           None => ids.generated(&code.context.headings),
@@ -139,6 +140,7 @@ pub fn check(source: &Source) -> Checked {
             code: code.body.clone(),
             code_start: code.body_start,
             mutating,
+            options,
           }),
           policy,
         });
@@ -313,10 +315,19 @@ fn mutating(
   }
 }
 
+type Attributes = (
+  Option<String>,
+  Policy,
+  Option<(bool, Span)>,
+  Vec<(String, String)>,
+);
+
 fn attributes(
+  kind: ActionKind,
   attributes: &[Attribute],
   diagnostics: &mut Vec<Diagnostic>,
-) -> (Option<String>, Policy, Option<(bool, Span)>) {
+) -> Attributes {
+  let mut options = Vec::new();
   let mut name = None;
   let mut policy = Policy::default();
   let mut readonly = None;
@@ -365,6 +376,7 @@ fn attributes(
         "false" => readonly = Some((false, attr.span)),
         _ => bad("`true` or `false`"),
       },
+      key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
       key if RUNME_ATTRIBUTES.contains(&key) => {}
       key => diagnostics.push(Diagnostic::new(
         Problem::UnknownAttribute(key.into()),
@@ -372,7 +384,7 @@ fn attributes(
       )),
     }
   }
-  (name, policy, readonly)
+  (name, policy, readonly, options)
 }
 
 /// `30s`, `5m`, `1h30m`, `250ms`; a bare number means seconds.

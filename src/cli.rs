@@ -78,6 +78,12 @@ struct RunArgs {
   /// Write the transcript under this directory (default: transcripts)
   #[arg(long, value_name = "DIR")]
   transcript_dir: Option<PathBuf>,
+  /// AWS region for AWS steps (overrides the front matter and AWS_REGION)
+  #[arg(long)]
+  region: Option<String>,
+  /// AWS profile for AWS steps (overrides the front matter and AWS_PROFILE)
+  #[arg(long)]
+  profile: Option<String>,
 }
 
 pub fn main() -> i32 {
@@ -284,6 +290,11 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     transcript: path.clone(),
     operator: operator(),
     run_id,
+    aws: crate::aws::Settings {
+      region: args.region.or_else(|| runbook.meta.aws_region.clone()),
+      profile: args.profile.or_else(|| runbook.meta.aws_profile.clone()),
+      ..crate::aws::Settings::default()
+    },
   };
   let summary =
     exec::run(&source, runbook, &params, console, &options).map_err(|error| Error::Transcript {

@@ -26,6 +26,34 @@ impl Instant {
     u64::try_from((self.0 - earlier.0).num_milliseconds()).unwrap_or(0)
   }
 
+  pub fn seconds(self) -> i64 {
+    self.0.timestamp()
+  }
+
+  pub fn from_seconds(seconds: i64) -> Option<Self> {
+    DateTime::from_timestamp(seconds, 0).map(Self)
+  }
+
+  pub fn from_millis(millis: i64) -> Option<Self> {
+    DateTime::from_timestamp_millis(millis).map(Self)
+  }
+
+  /// `2026-11-23 09:00:01.123`, the form Logs Insights gives `@timestamp` in.
+  pub fn logs_format(self) -> String {
+    self.0.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+  }
+
+  /// Parses RFC 3339 or `YYYY-MM-DD HH:MM[:SS]` (taken as UTC).
+  pub fn parse(text: &str) -> Option<Self> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+      return Some(Self(t.with_timezone(&Utc)));
+    }
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+      .iter()
+      .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+      .map(|t| Self(t.and_utc()))
+  }
+
   pub fn nanos(self) -> i64 {
     self.0.timestamp_nanos_opt().unwrap_or_default()
   }

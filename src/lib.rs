@@ -1,6 +1,7 @@
 //! litops: literate runbooks. The modules read as the pipeline:
 //! source → parse → model → check → plan → exec → transcript.
 
+pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod clock;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::console::Console;
 use super::status::Status;
+use crate::aws::Session;
 use crate::model::Step;
 use crate::params::Params;
 use crate::source::Source;
@@ -24,6 +25,7 @@ pub struct StepRun<'a> {
   pub vars: &'a mut Map<String, Value>,
   pub console: &'a Arc<Console>,
   pub timeout: Option<Duration>,
+  pub aws: &'a Session,
 }
 
 impl StepRun<'_> {

@@ -3,6 +3,7 @@
 
 mod action;
 mod console;
+mod logs_insights;
 mod rhai;
 mod shell;
 mod status;
@@ -48,6 +49,7 @@ pub struct RunOptions {
   pub transcript: PathBuf,
   pub operator: String,
   pub run_id: String,
+  pub aws: crate::aws::Settings,
 }
 
 pub struct Summary {
@@ -61,6 +63,7 @@ fn executor(kind: ActionKind) -> Option<Box<dyn Execute>> {
   match kind {
     ActionKind::Shell(shell) => Some(Box::new(shell::ShellAction(shell))),
     ActionKind::Rhai => Some(Box::new(rhai::RhaiAction)),
+    ActionKind::LogsInsights => Some(Box::new(logs_insights::LogsInsights)),
     _ => None,
   }
 }
@@ -92,6 +95,7 @@ struct Walk<'a> {
   vars: Map<String, Value>,
   last: Option<Value>,
   rows: Vec<(String, Status, u64)>,
+  aws: crate::aws::Session,
 }
 
 pub fn run(
@@ -102,6 +106,37 @@ pub fn run(
   options: &RunOptions,
 ) -> io::Result<Summary> {
   let started = clock::now();
+  // Who and where, before the first AWS step, so the header names them.
+  let aws = crate::aws::Session::new(options.aws.clone());
+  let uses_aws = runbook
+    .steps
+    .iter()
+    .any(|s| s.action().is_some_and(|a| a.kind.is_declarative()));
+  let aws_context = if uses_aws {
+    match aws.get() {
+      Ok(a) => Some(transcript::AwsContext {
+        account: a.identity.account.clone(),
+        arn: a.identity.arn.clone(),
+        region: a.identity.region.clone(),
+        error: None,
+      }),
+      Err(e) => Some(transcript::AwsContext {
+        error: Some(e),
+        ..Default::default()
+      }),
+    }
+  } else {
+    None
+  };
+  if let Some(context) = &aws_context {
+    console.say(&match &context.error {
+      None => format!(
+        "litops: AWS account {} ({}) in {}\n",
+        context.account, context.arn, context.region
+      ),
+      Some(e) => format!("litops: no AWS access: {e}\n"),
+    });
+  }
   let transcript = Transcript::create(
     &options.transcript,
     Event::RunStarted {
@@ -115,6 +150,7 @@ pub fn run(
       params: params.shown(&runbook.meta),
       approval: options.approval.name().to_string(),
       started_at: started.rfc3339(),
+      aws: aws_context,
     },
   )?;
   console.say(&format!(
@@ -134,6 +170,7 @@ pub fn run(
     vars: Map::new(),
     last: None,
     rows: Vec::new(),
+    aws,
   };
   let (result, exit_code, reason, stopped_at) = walk.steps()?;
   let finished = clock::now();
@@ -236,6 +273,13 @@ impl Walk<'_> {
     }
     for line in text.lines() {
       out.push_str(&format!("   │ {line}\n"));
+    }
+    let aws_change = step.is_mutating() && step.action().is_some_and(|a| a.kind.is_declarative());
+    if let Some(identity) = self.aws.identity().filter(|_| aws_change) {
+      out.push_str(&format!(
+        "   ⚠ changes AWS account {} in {}\n",
+        identity.account, identity.region
+      ));
     }
     self.console.say(&out);
   }
@@ -396,6 +440,7 @@ impl Walk<'_> {
           vars: &mut self.vars,
           console: &self.console,
           timeout: step.policy.timeout,
+          aws: &self.aws,
         };
         executor.execute(&mut run)
       }

@@ -51,6 +51,14 @@ impl ActionKind {
     }
   }
 
+  /// Attributes a kind accepts besides the common ones.
+  pub fn options(self) -> &'static [&'static str] {
+    match self {
+      Self::LogsInsights => &["log-groups", "since", "start", "end", "limit"],
+      _ => &[],
+    }
+  }
+
   /// Declarative kinds have a body of data with `{{ name }}` templates;
   /// shell and rhai bodies are code and are never rewritten.
   pub fn is_declarative(self) -> bool {

@@ -35,6 +35,9 @@ pub struct Meta {
   pub owner: Option<String>,
   pub tags: Vec<String>,
   pub params: Vec<Param>,
+  /// `aws: {region, profile}`: where the AWS steps act unless flags say otherwise.
+  pub aws_region: Option<String>,
+  pub aws_profile: Option<String>,
 }
 
 impl Meta {
@@ -86,6 +89,8 @@ pub struct Action {
   pub code_start: usize,
   /// Whether the action can change anything, as decided at check time.
   pub mutating: bool,
+  /// Kind-specific attributes, such as `log-groups=` on `logs-insights`.
+  pub options: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

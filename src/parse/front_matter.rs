@@ -8,7 +8,15 @@ use crate::model::{DocKind, Meta, Param, Pattern};
 use crate::parse::FrontMatter;
 use crate::source::Span;
 
-const KEYS: &[&str] = &["title", "kind", "description", "owner", "tags", "params"];
+const KEYS: &[&str] = &[
+  "title",
+  "kind",
+  "description",
+  "owner",
+  "tags",
+  "params",
+  "aws",
+];
 
 pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -> Meta {
   let mut meta = Meta::default();
@@ -80,6 +88,18 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         _ => wrong(diagnostics, "tags", "a list of strings"),
       },
       "params" => params = Some(value),
+      "aws" => match value {
+        Value::Mapping(aws) => {
+          for (k, v) in aws {
+            match (k.as_str(), scalar(v)) {
+              (Some("region"), Some(r)) => meta.aws_region = Some(r),
+              (Some("profile"), Some(p)) => meta.aws_profile = Some(p),
+              _ => wrong(diagnostics, "aws", "a mapping with `region` and `profile`"),
+            }
+          }
+        }
+        _ => wrong(diagnostics, "aws", "a mapping with `region` and `profile`"),
+      },
       _ => {}
     }
   }

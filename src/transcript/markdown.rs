@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::record::{Decision, Event};
+use super::record::{AwsContext, Decision, Event};
 
 pub fn render(event: &Event) -> String {
   let mut out = String::new();
@@ -18,6 +18,7 @@ pub fn render(event: &Event) -> String {
       started_at,
       approval,
       params,
+      aws,
       ..
     } => {
       let _ = writeln!(out, "# Run of {title}\n");
@@ -25,6 +26,19 @@ pub fn render(event: &Event) -> String {
       let _ = writeln!(out, "- operator: {operator}");
       let _ = writeln!(out, "- started: {started_at}");
       let _ = writeln!(out, "- approval: {approval}");
+      match aws {
+        Some(AwsContext { error: Some(e), .. }) => {
+          let _ = writeln!(out, "- AWS: no access: {e}");
+        }
+        Some(a) => {
+          let _ = writeln!(
+            out,
+            "- AWS account: {} (`{}`) in {}",
+            a.account, a.arn, a.region
+          );
+        }
+        None => {}
+      }
       for (name, value) in params {
         let _ = writeln!(out, "- param `{name}` = `{value}`");
       }

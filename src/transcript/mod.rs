@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use markdown::{fenced, seconds};
-pub use record::{Decision, Event, GENESIS, MARKER, Record, Sidecar, sha256_hex};
+pub use record::{AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, sha256_hex};
 
 /// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.
 const INLINE_BYTES: usize = 8 * 1024;
@@ -159,6 +159,7 @@ fn front_matter(start: &Event) -> String {
     operator,
     params,
     started_at,
+    aws,
     ..
   } = start
   else {
@@ -180,6 +181,10 @@ fn front_matter(start: &Event) -> String {
     p.insert(k.as_str().into(), v.as_str().into());
   }
   put("params", p.into());
+  if let Some(aws) = aws {
+    put("aws_account", aws.account.as_str().into());
+    put("aws_region", aws.region.as_str().into());
+  }
   put("start", started_at.as_str().into());
   let yaml = serde_yaml::to_string(&map).unwrap_or_default();
   // `end` is last and padded so finishing can rewrite it in place.

@@ -26,6 +26,16 @@ pub struct Decision {
   pub reason: Option<String>,
 }
 
+/// The AWS account and region a run acted in, from STS before step 1.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AwsContext {
+  pub account: String,
+  pub arn: String,
+  pub region: String,
+  #[serde(skip_serializing_if = "Option::is_none", default)]
+  pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Sidecar {
   pub field: String,
@@ -48,6 +58,8 @@ pub enum Event {
     params: Vec<(String, String)>,
     approval: String,
     started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    aws: Option<AwsContext>,
   },
   StepStarted {
     step: String,

@@ -4,6 +4,8 @@
 mod bad_input;
 mod check_plan;
 mod corpus;
+mod logs_insights;
+mod moto;
 mod pty;
 mod run;
 mod signals;
@@ -17,6 +19,7 @@ pub struct Test {
   pub dir: tempfile::TempDir,
   args: Vec<String>,
   stdin: Option<String>,
+  env: Vec<(String, String)>,
 }
 
 pub struct Ran {
@@ -32,6 +35,7 @@ impl Default for Test {
       dir: tempfile::tempdir().expect("temp dir"),
       args: Vec::new(),
       stdin: None,
+      env: Vec::new(),
     }
   }
 }
@@ -59,6 +63,11 @@ impl Test {
     self
   }
 
+  pub fn env(mut self, vars: Vec<(String, String)>) -> Self {
+    self.env.extend(vars);
+    self
+  }
+
   pub fn stdin(mut self, text: &str) -> Self {
     self.stdin = Some(text.to_string());
     self
@@ -67,7 +76,9 @@ impl Test {
   /// The command with a clean environment: nothing from the developer's
   /// shell (AWS profiles, NO_COLOR, …) leaks into a test.
   pub fn command(&self) -> Command {
-    command(self.dir.path(), &self.args)
+    let mut command = command(self.dir.path(), &self.args);
+    command.envs(self.env.iter().map(|(k, v)| (k, v)));
+    command
   }
 
   pub fn run(self) -> Ran {

@@ -1,0 +1,210 @@
+//! AWS access for the actions: one SDK configuration per run from the
+//! standard credential chain, the account context, and a tokio runtime that
+//! exists only once a run reaches an AWS step.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+  pub region: Option<String>,
+  pub profile: Option<String>,
+  pub max_attempts: u32,
+  pub connect_timeout: Duration,
+  pub operation_timeout: Duration,
+}
+
+impl Default for Settings {
+  fn default() -> Self {
+    Self {
+      region: None,
+      profile: None,
+      // AWS_MAX_ATTEMPTS is honoured, as the CLI and SDKs do.
+      max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3),
+      connect_timeout: Duration::from_secs(3),
+      operation_timeout: Duration::from_secs(60),
+    }
+  }
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+  pub account: String,
+  pub arn: String,
+  pub region: String,
+}
+
+pub struct Aws {
+  pub config: SdkConfig,
+  runtime: tokio::runtime::Runtime,
+  pub identity: Identity,
+}
+
+/// Why an awaited AWS call did not finish.
+pub enum Cut {
+  Interrupted,
+  TimedOut,
+}
+
+impl Aws {
+  /// Loads the configuration and asks STS who we are, so every transcript
+  /// and mutating prompt names the account and region.
+  pub fn connect(settings: &Settings) -> Result<Self, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+      .enable_all()
+      .build()
+      .map_err(|e| format!("cannot start the AWS runtime: {e}"))?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+      .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+      .timeout_config(
+        TimeoutConfig::builder()
+          .connect_timeout(settings.connect_timeout)
+          .operation_timeout(settings.operation_timeout)
+          .build(),
+      );
+    if let Some(region) = &settings.region {
+      loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &settings.profile {
+      loader = loader.profile_name(profile);
+    }
+    let config = runtime.block_on(loader.load());
+    let region = config.region().map(ToString::to_string).ok_or(
+      "no AWS region: set one with --region, `aws: {region: …}` in the front matter, or AWS_REGION",
+    )?;
+    let sts = aws_sdk_sts::Client::new(&config);
+    let who = runtime
+      .block_on(sts.get_caller_identity().send())
+      .map_err(|e| explain("sts:GetCallerIdentity", &e))?;
+    let identity = Identity {
+      account: who.account().unwrap_or("unknown").to_string(),
+      arn: who.arn().unwrap_or("unknown").to_string(),
+      region,
+    };
+    Ok(Self {
+      config,
+      runtime,
+      identity,
+    })
+  }
+
+  /// Runs an AWS call to completion unless the operator presses Ctrl-C or
+  /// the step's timeout passes first.
+  pub fn block_on<F: Future>(
+    &self,
+    interrupted: &AtomicBool,
+    timeout: Option<Duration>,
+    future: F,
+  ) -> Result<F::Output, Cut> {
+    self.runtime.block_on(async {
+      let watch = async {
+        // The signal thread sets the flag; a 50 ms check costs nothing next
+        // to a network call.
+        while !interrupted.load(Ordering::SeqCst) {
+          tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+      };
+      let deadline = async {
+        match timeout {
+          Some(t) => tokio::time::sleep(t).await,
+          None => std::future::pending().await,
+        }
+      };
+      tokio::select! {
+        output = future => Ok(output),
+        () = watch => Err(Cut::Interrupted),
+        () = deadline => Err(Cut::TimedOut),
+      }
+    })
+  }
+}
+
+/// One line saying what failed and what to do about it.
+pub fn explain<E, R>(operation: &str, error: &SdkError<E, R>) -> String
+where
+  E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+  R: std::fmt::Debug,
+{
+  match error {
+    SdkError::DispatchFailure(_) => format!(
+      "{operation}: cannot reach the AWS endpoint ({}): check the network, VPN or AWS_ENDPOINT_URL",
+      DisplayErrorContext(error)
+    ),
+    SdkError::TimeoutError(_) => {
+      format!("{operation}: no answer from AWS before the operation timeout")
+    }
+    SdkError::ConstructionFailure(_) => format!(
+      "{operation}: cannot build the request ({}): are AWS credentials configured? \
+       Set AWS_PROFILE or run `aws sso login`",
+      DisplayErrorContext(error)
+    ),
+    _ => {
+      let code = error.code().unwrap_or("");
+      let message = error.message().unwrap_or("");
+      let advice = match code {
+        c if c.contains("AccessDenied") || c == "UnauthorizedOperation" => {
+          " — the role in use lacks this permission"
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+          " — credentials expired: refresh them (e.g. `aws sso login`)"
+        }
+        "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" => {
+          " — the credentials are not valid for this account"
+        }
+        c if c.contains("Throttl") || c == "TooManyRequestsException" => {
+          " — AWS throttled the request even after retries: wait and run the step again"
+        }
+        _ => "",
+      };
+      match (code.is_empty(), message.is_empty()) {
+        (true, true) => format!("{operation}: {}", DisplayErrorContext(error)),
+        (false, true) => format!("{operation}: {code}{advice}"),
+        (true, false) => format!("{operation}: {message}{advice}"),
+        (false, false) => format!("{operation}: {code}: {message}{advice}"),
+      }
+    }
+  }
+}
+
+/// Connects on first use and remembers the outcome, so a run asks STS once
+/// and a missing credential fails every AWS step with the same message.
+pub struct Session {
+  settings: Settings,
+  cell: std::sync::OnceLock<Result<Aws, String>>,
+}
+
+impl Session {
+  pub fn new(settings: Settings) -> Self {
+    Self {
+      settings,
+      cell: std::sync::OnceLock::new(),
+    }
+  }
+
+  pub fn get(&self) -> Result<&Aws, String> {
+    self
+      .cell
+      .get_or_init(|| Aws::connect(&self.settings))
+      .as_ref()
+      .map_err(Clone::clone)
+  }
+
+  /// The identity, if a connection was made (or attempted) already.
+  pub fn identity(&self) -> Option<&Identity> {
+    self
+      .cell
+      .get()
+      .and_then(|r| r.as_ref().ok())
+      .map(|a| &a.identity)
+  }
+}

@@ -1,0 +1,423 @@
+//! `logs-insights`: run a CloudWatch Logs Insights query, poll it with
+//! backoff under a spinner, show the rows as a table, keep them all.
+//!
+//! ````markdown
+//! ```logs-insights {name=errors}
+//! log-groups: [/ecs/{{ customer }}-api]
+//! since: 12h
+//! limit: 100
+//! ---
+//! fields @timestamp, @message | filter @message like /ERROR/ | sort @timestamp desc
+//! ```
+//! ````
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs::types::QueryStatus;
+use serde_json::{Map, Value};
+
+use super::action::{Execute, Output, StepRun};
+use super::status::Status;
+use crate::aws::{Cut, explain};
+use crate::clock::{self, Instant};
+
+/// GetQueryResults is limited to 5 calls per second per account and region;
+/// never poll faster than this.
+const MIN_POLL: Duration = Duration::from_millis(200);
+const MAX_POLL: Duration = Duration::from_secs(2);
+/// Rows shown on the terminal; the transcript keeps every row.
+const PAGE: usize = 50;
+
+#[derive(Debug)]
+pub struct Query {
+  pub log_groups: Vec<String>,
+  pub since: Duration,
+  pub start: Option<Instant>,
+  pub end: Option<Instant>,
+  pub limit: Option<i32>,
+  pub text: String,
+}
+
+impl Query {
+  /// The body's optional YAML header (before a `---` line), then the
+  /// attributes, give the settings; the rest is the query.
+  pub fn parse(body: &str, options: &[(String, String)]) -> Result<Self, String> {
+    let (header, text) = match body.split_once("\n---\n") {
+      Some((h, q)) => (Some(h), q),
+      None => match body.strip_prefix("---\n") {
+        Some(rest) => (None, rest),
+        None => (None, body),
+      },
+    };
+    let mut fields: Vec<(String, serde_yaml::Value)> = Vec::new();
+    if let Some(header) = header {
+      let map: serde_yaml::Mapping = serde_yaml::from_str(header)
+        .map_err(|e| format!("the header before `---` is not a YAML mapping: {e}"))?;
+      for (k, v) in map {
+        fields.push((k.as_str().unwrap_or_default().to_string(), v));
+      }
+    }
+    for (k, v) in options {
+      fields.push((k.clone(), serde_yaml::Value::String(v.clone())));
+    }
+    let mut query = Query {
+      log_groups: Vec::new(),
+      since: Duration::from_secs(3600),
+      start: None,
+      end: None,
+      limit: None,
+      text: text.trim().to_string(),
+    };
+    for (key, value) in fields {
+      let scalar = match &value {
+        serde_yaml::Value::String(s) => s.clone(),
+        serde_yaml::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+      };
+      match key.as_str() {
+        "log-groups" => {
+          query.log_groups = match value {
+            serde_yaml::Value::Sequence(items) => items
+              .iter()
+              .filter_map(|i| i.as_str().map(str::to_string))
+              .collect(),
+            _ => scalar
+              .split(',')
+              .map(|g| g.trim().to_string())
+              .filter(|g| !g.is_empty())
+              .collect(),
+          }
+        }
+        "since" => {
+          query.since = humantime::parse_duration(&scalar)
+            .map_err(|_| format!("`since: {scalar}`: expected a duration such as 15m, 12h or 7d"))?
+        }
+        "start" | "end" => {
+          let at = clock::Instant::parse(&scalar).ok_or_else(|| {
+            format!("`{key}: {scalar}`: expected a UTC time such as 2026-11-23T09:00:00Z")
+          })?;
+          if key == "start" {
+            query.start = Some(at)
+          } else {
+            query.end = Some(at)
+          }
+        }
+        "limit" => {
+          let limit = scalar
+            .parse::<i32>()
+            .ok()
+            .filter(|l| (1..=10_000).contains(l));
+          query.limit =
+            Some(limit.ok_or_else(|| format!("`limit: {scalar}`: expected 1 to 10000"))?);
+        }
+        other => {
+          return Err(format!(
+            "unknown field `{other}`; known: log-groups, since, start, end, limit"
+          ));
+        }
+      }
+    }
+    if query.log_groups.is_empty() {
+      return Err("no log groups: give `log-groups` in the header or as an attribute".into());
+    }
+    if query.log_groups.len() > 50 {
+      return Err(format!(
+        "{} log groups: a query can search at most 50",
+        query.log_groups.len()
+      ));
+    }
+    if query.text.is_empty() {
+      return Err("the query is empty".into());
+    }
+    Ok(query)
+  }
+}
+
+pub struct LogsInsights;
+
+impl Execute for LogsInsights {
+  fn execute(&self, run: &mut StepRun) -> Output {
+    let options = run
+      .step
+      .action()
+      .map(|a| a.options.clone())
+      .unwrap_or_default();
+    let query = match Query::parse(run.text, &options) {
+      Ok(q) => q,
+      Err(e) => return Output::failed(Status::Failed, e),
+    };
+    let aws = match run.aws.get() {
+      Ok(aws) => aws,
+      Err(e) => return Output::failed(Status::Failed, e),
+    };
+    let interrupted = run.console.interrupt_flag();
+    let end = query.end.unwrap_or_else(clock::now);
+    let start = query
+      .start
+      .or_else(|| Instant::from_seconds(end.seconds() - query.since.as_secs() as i64))
+      .unwrap_or(end);
+    let client = aws_sdk_cloudwatchlogs::Client::new(&aws.config);
+    let mut output = Output::new(Status::Done);
+    let fields = &mut output.fields;
+    fields.insert("query".into(), Value::String(query.text.clone()));
+    fields.insert("log_groups".into(), query.log_groups.clone().into());
+    fields.insert("start".into(), Value::String(start.rfc3339()));
+    fields.insert("end".into(), Value::String(end.rfc3339()));
+
+    let deadline = run.timeout.map(|t| std::time::Instant::now() + t);
+    let remaining = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+    let request = client
+      .start_query()
+      .set_log_group_names(Some(query.log_groups.clone()))
+      .start_time(start.seconds())
+      .end_time(end.seconds())
+      .query_string(&query.text)
+      .set_limit(query.limit)
+      .send();
+    let id = match aws.block_on(&interrupted, remaining(), request) {
+      Ok(Ok(started)) => started.query_id().unwrap_or_default().to_string(),
+      Ok(Err(e)) => return failed(output, explain("logs:StartQuery", &e)),
+      Err(cut) => return cut_short(output, cut, None),
+    };
+    output
+      .fields
+      .insert("query_id".into(), Value::String(id.clone()));
+
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    // Poll at once (a short query may be done), then back off; calls stay
+    // at least MIN_POLL apart.
+    let mut delay = Duration::ZERO;
+    let results = loop {
+      spinner.set_message(format!("query {id}: waiting"));
+      let waited = aws.block_on(&interrupted, remaining(), async {
+        tokio::time::sleep(delay).await
+      });
+      let poll = match waited {
+        Ok(()) => aws.block_on(
+          &interrupted,
+          remaining(),
+          client.get_query_results().query_id(&id).send(),
+        ),
+        Err(cut) => Err(cut),
+      };
+      match poll {
+        Ok(Ok(results)) => {
+          let stats = results.statistics();
+          spinner.set_message(format!(
+            "query {id}: {} · {} matched / {} scanned",
+            results.status().map_or("?", |s| s.as_str()),
+            stats.map_or(0.0, |s| s.records_matched()),
+            stats.map_or(0.0, |s| s.records_scanned()),
+          ));
+          let done = !matches!(
+            results.status(),
+            Some(QueryStatus::Running | QueryStatus::Scheduled) | None
+          );
+          if done {
+            break results;
+          }
+        }
+        Ok(Err(e)) => {
+          spinner.finish_and_clear();
+          return failed(output, explain("logs:GetQueryResults", &e));
+        }
+        Err(cut) => {
+          spinner.finish_and_clear();
+          let stop = aws.block_on(
+            &interrupted_never(),
+            Some(Duration::from_secs(5)),
+            client.stop_query().query_id(&id).send(),
+          );
+          let stopped = match stop {
+            Ok(Ok(_)) => "stopped".to_string(),
+            Ok(Err(e)) => format!("StopQuery failed: {}", explain("logs:StopQuery", &e)),
+            Err(_) => "StopQuery got no answer".to_string(),
+          };
+          return cut_short(output, cut, Some(stopped));
+        }
+      }
+      delay = (delay * 2).clamp(MIN_POLL, MAX_POLL);
+    };
+    spinner.finish_and_clear();
+
+    let status = results
+      .status()
+      .map_or("Unknown", |s| s.as_str())
+      .to_string();
+    let statistics = results.statistics().map_or(Value::Null, |s| {
+      serde_json::json!({
+        "records_matched": s.records_matched(),
+        "records_scanned": s.records_scanned(),
+        "bytes_scanned": s.bytes_scanned(),
+      })
+    });
+    let rows: Vec<Value> = results
+      .results()
+      .iter()
+      .map(|row| {
+        let mut map = Map::new();
+        for field in row {
+          let (Some(name), Some(value)) = (field.field(), field.value()) else {
+            continue;
+          };
+          if name == "@ptr" {
+            continue;
+          }
+          map.insert(name.to_string(), Value::String(timestamp(name, value)));
+        }
+        Value::Object(map)
+      })
+      .collect();
+    run.console.say(&table(&rows));
+    output
+      .fields
+      .insert("status_aws".into(), Value::String(status.clone()));
+    output.fields.insert("statistics".into(), statistics);
+    output.fields.insert("row_count".into(), rows.len().into());
+    output.fields.insert("rows".into(), Value::Array(rows));
+    if status != "Complete" {
+      output.status = Status::Failed;
+      output.error = Some(format!("the query ended {status}"));
+    }
+    output
+  }
+}
+
+fn interrupted_never() -> std::sync::atomic::AtomicBool {
+  std::sync::atomic::AtomicBool::new(false)
+}
+
+fn failed(mut output: Output, error: String) -> Output {
+  output.status = Status::Failed;
+  output.error = Some(error);
+  output
+}
+
+fn cut_short(mut output: Output, cut: Cut, stopped: Option<String>) -> Output {
+  let (status, why) = match cut {
+    Cut::Interrupted => (Status::Interrupted, "interrupted (Ctrl-C)"),
+    Cut::TimedOut => (Status::TimedOut, "timed out"),
+  };
+  output.status = status;
+  output.error = Some(match &stopped {
+    Some(s) => format!("{why}; query {s}"),
+    None => why.to_string(),
+  });
+  if let Some(s) = stopped {
+    output.fields.insert("stop_query".into(), Value::String(s));
+  }
+  output
+}
+
+/// AWS returns `@timestamp` as `YYYY-MM-DD HH:MM:SS.mmm`; some emulators
+/// give epoch milliseconds. Both become the AWS form.
+fn timestamp(field: &str, value: &str) -> String {
+  let epoch_millis =
+    field == "@timestamp" && value.len() >= 12 && value.bytes().all(|b| b.is_ascii_digit());
+  match value.parse().ok().and_then(Instant::from_millis) {
+    Some(at) if epoch_millis => at.logs_format(),
+    _ => value.to_string(),
+  }
+}
+
+fn table(rows: &[Value]) -> String {
+  let mut columns: Vec<String> = Vec::new();
+  for row in rows.iter().take(PAGE) {
+    if let Value::Object(map) = row {
+      for key in map.keys() {
+        if !columns.contains(key) {
+          columns.push(key.clone());
+        }
+      }
+    }
+  }
+  // @timestamp first, as every console shows it.
+  columns.sort_by_key(|c| (c != "@timestamp", c.clone()));
+  let mut table = comfy_table::Table::new();
+  table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+  table.set_header(columns.clone());
+  for row in rows.iter().take(PAGE) {
+    table.add_row(
+      columns
+        .iter()
+        .map(|c| row.get(c).and_then(Value::as_str).unwrap_or("").to_string()),
+    );
+  }
+  let mut out = format!("{table}\n");
+  if rows.len() > PAGE {
+    out.push_str(&format!(
+      "… {} more rows in the transcript\n",
+      rows.len() - PAGE
+    ));
+  }
+  out.push_str(&format!(
+    "{} row{}\n",
+    rows.len(),
+    if rows.len() == 1 { "" } else { "s" }
+  ));
+  out
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn header_and_attributes() {
+    let q = Query::parse(
+      "log-groups: [/ecs/a, /ecs/b]\nsince: 12h\nlimit: 20\n---\nfields @message\n",
+      &[],
+    )
+    .expect("parses");
+    assert_eq!(q.log_groups, ["/ecs/a", "/ecs/b"]);
+    assert_eq!(q.since, Duration::from_secs(12 * 3600));
+    assert_eq!(q.limit, Some(20));
+    assert_eq!(q.text, "fields @message");
+    let q = Query::parse(
+      "fields @message\n",
+      &[("log-groups".into(), "/a,/b".into())],
+    )
+    .expect("parses");
+    assert_eq!(q.log_groups, ["/a", "/b"]);
+  }
+
+  #[test]
+  fn errors_say_what_to_write() {
+    let cases = [
+      (
+        "fields @m\n",
+        "no log groups: give `log-groups` in the header or as an attribute",
+      ),
+      (
+        "log-groups: a\nsince: soon\n---\nx\n",
+        "`since: soon`: expected a duration such as 15m, 12h or 7d",
+      ),
+      (
+        "log-groups: a\nlimit: 0\n---\nx\n",
+        "`limit: 0`: expected 1 to 10000",
+      ),
+      ("log-groups: a\n---\n\n", "the query is empty"),
+      (
+        "log-groups: a\ncolour: red\n---\nx\n",
+        "unknown field `colour`; known: log-groups, since, start, end, limit",
+      ),
+    ];
+    for (body, want) in cases {
+      assert_eq!(Query::parse(body, &[]).expect_err(body), want);
+    }
+  }
+
+  #[test]
+  fn timestamps_in_both_forms() {
+    assert_eq!(
+      timestamp("@timestamp", "1763888401123"),
+      "2025-11-23 09:00:01.123"
+    );
+    assert_eq!(
+      timestamp("@timestamp", "2025-11-23 09:00:01.123"),
+      "2025-11-23 09:00:01.123"
+    );
+    assert_eq!(timestamp("count", "1763888401123"), "1763888401123");
+  }
+}
