@@ -131,3 +131,113 @@ fn unreachable_endpoint_fails_the_step_with_advice() {
       .is_some_and(|e| e.contains("check the network, VPN or AWS_ENDPOINT_URL"))
   );
 }
+
+mod scripted {
+  use std::time::Duration;
+
+  use crate::scripted::{Reply, Scripted};
+  use crate::{Test, records};
+
+  const QUERY: &str =
+    "```logs-insights {name=q log-groups=/ecs/api TIMEOUT}\nfields @timestamp, @message\n```\n";
+
+  fn runbook(timeout: &str) -> String {
+    QUERY.replace("TIMEOUT", timeout)
+  }
+
+  const RUNNING: &str = r#"{"status":"Running","results":[],"statistics":{"recordsMatched":0.0,"recordsScanned":120.0,"bytesScanned":4096.0}}"#;
+  const COMPLETE: &str = r#"{"status":"Complete","results":[[{"field":"@timestamp","value":"2026-11-23 09:00:01.123"},{"field":"@message","value":"ERROR timeout talking to payments"},{"field":"@ptr","value":"CmAKJw"}]],"statistics":{"recordsMatched":1.0,"recordsScanned":500.0,"bytesScanned":65536.0}}"#;
+
+  #[test]
+  fn polls_running_until_complete_at_most_five_calls_a_second() {
+    let server = Scripted::start(|op, n| match (op, n) {
+      ("StartQuery", _) => Reply::ok(r#"{"queryId":"q-42"}"#),
+      ("GetQueryResults", 0..=3) => Reply::ok(RUNNING),
+      ("GetQueryResults", _) => Reply::ok(COMPLETE),
+      _ => Reply::error("UnknownOperationException", op),
+    });
+    let ran = Test::new()
+      .runbook(&runbook(""))
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    ran.assert(0);
+    let polls: Vec<_> = server
+      .calls()
+      .into_iter()
+      .filter(|(op, _)| op == "GetQueryResults")
+      .collect();
+    assert_eq!(polls.len(), 5);
+    for pair in polls.windows(2) {
+      let gap = pair[1].1 - pair[0].1;
+      assert!(
+        gap >= Duration::from_millis(190),
+        "GetQueryResults {gap:?} apart: over 5 calls/s"
+      );
+    }
+    let r = records(&ran.transcript());
+    let out = &r[2]["output"];
+    assert_eq!(out["query_id"], "q-42");
+    assert_eq!(out["statistics"]["records_scanned"], 500.0);
+    assert_eq!(
+      out["rows"][0]["@message"],
+      "ERROR timeout talking to payments"
+    );
+    assert!(out["rows"][0].get("@ptr").is_none());
+    assert_eq!(r[0]["aws"]["account"], "111122223333");
+  }
+
+  #[test]
+  fn timeout_stops_the_query() {
+    let server = Scripted::start(|op, _| match op {
+      "StartQuery" => Reply::ok(r#"{"queryId":"q-slow"}"#),
+      "GetQueryResults" => Reply::ok(RUNNING),
+      "StopQuery" => Reply::ok(r#"{"success":true}"#),
+      _ => Reply::error("UnknownOperationException", op),
+    });
+    let ran = Test::new()
+      .runbook(&runbook("timeout=1s"))
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    ran.assert(1);
+    assert!(
+      server.calls().iter().any(|(op, _)| op == "StopQuery"),
+      "StopQuery was not called"
+    );
+    let r = records(&ran.transcript());
+    assert_eq!(r[2]["status"], "timed-out");
+    assert_eq!(r[2]["error"], "timed out; query stopped");
+    assert_eq!(r[2]["output"]["query_id"], "q-slow");
+  }
+
+  #[test]
+  fn access_denied_and_throttling_are_one_line_each() {
+    let cases = [
+      (
+        Reply::error as fn(&str, &str) -> Reply,
+        (
+          "AccessDeniedException",
+          "User: arn:aws:iam::111122223333:user/scripted is not authorized to perform: logs:StartQuery",
+        ),
+        "logs:StartQuery: AccessDeniedException: User: arn:aws:iam::111122223333:user/scripted is not authorized to perform: logs:StartQuery — the role in use lacks this permission",
+      ),
+      (
+        Reply::error,
+        ("ThrottlingException", "Rate exceeded"),
+        "logs:StartQuery: ThrottlingException: Rate exceeded — AWS throttled the request even after retries: wait and run the step again",
+      ),
+    ];
+    for (reply, (kind, message), expected) in cases {
+      let (kind, message) = (kind.to_string(), message.to_string());
+      let server = Scripted::start(move |_, _| reply(&kind, &message));
+      let ran = Test::new()
+        .runbook(&runbook(""))
+        .env(server.env())
+        .args(&["run", "rb.md", "--yes"])
+        .run();
+      ran.assert(1);
+      assert_eq!(records(&ran.transcript())[2]["error"], expected);
+    }
+  }
+}

@@ -8,6 +8,7 @@ mod logs_insights;
 mod moto;
 mod pty;
 mod run;
+mod scripted;
 mod signals;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,130 @@
+//! A scripted AWS peer for what moto cannot do: queries that stay Running,
+//! StopQuery, throttling, access denied. It speaks the real wire protocols
+//! (awsJson 1.1 for Logs, awsQuery for STS) over HTTP/1.1 on 127.0.0.1, so
+//! litops's SDK clients are the real ones.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub struct Reply {
+  pub status: u16,
+  pub body: String,
+}
+
+impl Reply {
+  pub fn ok(body: &str) -> Self {
+    Self {
+      status: 200,
+      body: body.into(),
+    }
+  }
+
+  pub fn error(kind: &str, message: &str) -> Self {
+    Self {
+      status: 400,
+      body: format!(r#"{{"__type":"{kind}","message":"{message}"}}"#),
+    }
+  }
+}
+
+type Handler = dyn Fn(&str, usize) -> Reply + Send + Sync;
+
+pub struct Scripted {
+  pub url: String,
+  calls: Arc<Mutex<Vec<(String, Instant)>>>,
+}
+
+impl Scripted {
+  /// `handler(operation, n)` answers the n-th call (from 0) of `operation`
+  /// (`StartQuery`, `GetQueryResults`, …). STS is answered here.
+  pub fn start(handler: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> Self {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let handler: Arc<Handler> = Arc::new(handler);
+    let log = calls.clone();
+    std::thread::spawn(move || {
+      for stream in listener.incoming().flatten() {
+        let (handler, log) = (handler.clone(), log.clone());
+        std::thread::spawn(move || serve(stream, &*handler, &log));
+      }
+    });
+    Self { url, calls }
+  }
+
+  /// Each call's operation and when it arrived.
+  pub fn calls(&self) -> Vec<(String, Instant)> {
+    self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+  }
+
+  pub fn env(&self) -> Vec<(String, String)> {
+    [
+      ("AWS_ENDPOINT_URL", self.url.as_str()),
+      ("AWS_ACCESS_KEY_ID", "test"),
+      ("AWS_SECRET_ACCESS_KEY", "test"),
+      ("AWS_REGION", "eu-north-1"),
+      ("AWS_MAX_ATTEMPTS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+  }
+}
+
+const STS: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:user/scripted</Arn><UserId>AIDASCRIPTED</UserId><Account>111122223333</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#;
+
+fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<(String, Instant)>>) {
+  let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+  let mut writer = stream;
+  loop {
+    let mut length = 0;
+    let mut target = String::new();
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+      return;
+    }
+    loop {
+      line.clear();
+      if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+      }
+      let header = line.trim_end();
+      if header.is_empty() {
+        break;
+      }
+      if let Some((name, value)) = header.split_once(':') {
+        match name.to_ascii_lowercase().as_str() {
+          "content-length" => length = value.trim().parse().unwrap_or(0),
+          "x-amz-target" => target = value.trim().to_string(),
+          _ => {}
+        }
+      }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+      return;
+    }
+    let (reply, content_type) = if target.is_empty() {
+      (Reply::ok(STS), "text/xml")
+    } else {
+      let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+      let n = {
+        let mut calls = log.lock().expect("log");
+        calls.push((operation.clone(), Instant::now()));
+        calls.iter().filter(|(op, _)| *op == operation).count() - 1
+      };
+      (handler(&operation, n), "application/x-amz-json-1.1")
+    };
+    let response = format!(
+      "HTTP/1.1 {} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: r-1\r\n\r\n{}",
+      reply.status,
+      reply.body.len(),
+      reply.body
+    );
+    if writer.write_all(response.as_bytes()).is_err() {
+      return;
+    }
+  }
+}
