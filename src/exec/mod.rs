@@ -2,7 +2,9 @@
 //! record it. One file per action kind.
 
 mod action;
+mod body;
 mod console;
+mod ecs;
 mod logs_insights;
 mod rhai;
 mod shell;
@@ -64,6 +66,7 @@ fn executor(kind: ActionKind) -> Option<Box<dyn Execute>> {
     ActionKind::Shell(shell) => Some(Box::new(shell::ShellAction(shell))),
     ActionKind::Rhai => Some(Box::new(rhai::RhaiAction)),
     ActionKind::LogsInsights => Some(Box::new(logs_insights::LogsInsights)),
+    ActionKind::Ecs => Some(Box::new(ecs::Ecs)),
     _ => None,
   }
 }

@@ -4,6 +4,7 @@
 mod bad_input;
 mod check_plan;
 mod corpus;
+mod ecs;
 mod logs_insights;
 mod moto;
 mod pty;

@@ -1,0 +1,72 @@
+//! The YAML body of a declarative action, after `{{ }}` substitution.
+
+use serde_yaml::{Mapping, Value};
+
+pub struct Body {
+  map: Mapping,
+}
+
+impl Body {
+  /// Parses `text`, rejecting fields not in `known` so a typo is an error
+  /// rather than a silently ignored setting.
+  pub fn parse(kind: &str, text: &str, known: &[&str]) -> Result<Self, String> {
+    let map: Mapping = match serde_yaml::from_str(text) {
+      Ok(Value::Mapping(map)) => map,
+      Ok(_) => {
+        return Err(format!(
+          "`{kind}` body must be a YAML mapping such as `action: describe`"
+        ));
+      }
+      Err(e) => return Err(format!("`{kind}` body is not valid YAML: {e}")),
+    };
+    for key in map.keys() {
+      let key = key.as_str().unwrap_or_default();
+      if !known.contains(&key) {
+        return Err(format!(
+          "`{kind}`: unknown field `{key}`; known: {}",
+          known.join(", ")
+        ));
+      }
+    }
+    Ok(Self { map })
+  }
+
+  pub fn text(&self, key: &str) -> Option<String> {
+    match self.map.get(key)? {
+      Value::String(s) => Some(s.clone()),
+      Value::Number(n) => Some(n.to_string()),
+      Value::Bool(b) => Some(b.to_string()),
+      _ => None,
+    }
+  }
+
+  pub fn required(&self, kind: &str, key: &str) -> Result<String, String> {
+    self
+      .text(key)
+      .ok_or_else(|| format!("`{kind}`: `{key}` is required"))
+  }
+
+  /// A list field, also accepting one value or a comma-separated string.
+  pub fn list(&self, key: &str) -> Vec<String> {
+    match self.map.get(key) {
+      Some(Value::Sequence(items)) => items
+        .iter()
+        .filter_map(|i| match i {
+          Value::String(s) => Some(s.clone()),
+          Value::Number(n) => Some(n.to_string()),
+          _ => None,
+        })
+        .collect(),
+      Some(_) => self
+        .text(key)
+        .map(|s| {
+          s.split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()
+        })
+        .unwrap_or_default(),
+      None => Vec::new(),
+    }
+  }
+}

@@ -1,0 +1,120 @@
+//! `ecs` read-only actions through the binary against moto.
+
+use crate::moto::{aws_env, moto};
+use crate::{Test, records};
+
+/// A cluster with service `api` (3 desired, none running: moto never
+/// starts tasks) and one task stopped because its image could not be pulled.
+fn seed_cluster(region: &str) {
+  moto().seed(
+    region,
+    "ec2 = boto3.client('ec2', endpoint_url=E, region_name=R)
+# moto's awsvpc RunTask works on the default VPC's subnets only.
+sub = [s for s in ec2.describe_subnets()['Subnets'] if s.get('DefaultForAz')][0]['SubnetId']
+sg = ec2.describe_security_groups(GroupNames=['default'])['SecurityGroups'][0]['GroupId']
+net = {'awsvpcConfiguration': {'subnets': [sub], 'securityGroups': [sg]}}
+ecs = boto3.client('ecs', endpoint_url=E, region_name=R)
+ecs.create_cluster(clusterName='acme-prod')
+td = ecs.register_task_definition(family='api', networkMode='awsvpc', requiresCompatibilities=['FARGATE'],
+  cpu='256', memory='512', containerDefinitions=[{'name': 'web', 'image': 'registry.example/api:v142',
+  'memory': 512, 'essential': True, 'portMappings': [{'containerPort': 8080}],
+  'environment': [{'name': 'DB_PASSWORD', 'value': 'ecs-CANARY-7'}],
+  'logConfiguration': {'logDriver': 'awslogs', 'options': {'awslogs-group': '/ecs/acme-api'}}}])['taskDefinition']['taskDefinitionArn']
+ecs.create_service(cluster='acme-prod', serviceName='api', taskDefinition=td, desiredCount=3,
+  launchType='FARGATE', networkConfiguration=net)
+t = ecs.run_task(cluster='acme-prod', taskDefinition=td, launchType='FARGATE', group='service:api',
+  networkConfiguration=net)['tasks'][0]['taskArn']
+ecs.stop_task(cluster='acme-prod', task=t, reason='CannotPullContainerError: pull access denied for api:v142')",
+  );
+}
+
+const RUNBOOK: &str = "---
+params:
+  cluster:
+    default: acme-prod
+---
+# Tasks fail to start
+
+```ecs {name=svc}
+action: describe
+cluster: {{ cluster }}
+service: api
+```
+
+```ecs {name=stopped}
+action: tasks
+cluster: {{ cluster }}
+service: api
+status: stopped
+```
+
+```ecs {name=def}
+action: task-definition
+cluster: {{ cluster }}
+service: api
+```
+
+```rhai {name=classify}
+let reason = steps[\"stopped\"].tasks[0].stopped_reason;
+vars.cause = if reason.contains(\"CannotPull\") { \"image\" } else { \"other\" };
+let svc = steps[\"svc\"].services[0];
+`${svc.running}/${svc.desired} running; cause ${vars.cause}`
+```
+";
+
+#[test]
+fn describe_tasks_and_task_definition() {
+  let region = "ap-southeast-2";
+  seed_cluster(region);
+  let ran = Test::new()
+    .runbook(RUNBOOK)
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  let transcript = ran.transcript();
+  let r = records(&transcript);
+  let svc = &r[2]["output"]["services"][0];
+  assert_eq!(svc["desired"], 3);
+  assert_eq!(svc["running"], 0);
+  assert_eq!(svc["task_definition"], "api:1");
+  assert_eq!(svc["cpu"], "256");
+  assert_eq!(r[2]["output"]["steady"], false);
+  let task = &r[4]["output"]["tasks"][0];
+  assert_eq!(task["last_status"], "STOPPED");
+  assert_eq!(
+    task["stopped_reason"],
+    "CannotPullContainerError: pull access denied for api:v142"
+  );
+  let container = &r[6]["output"]["containers"][0];
+  assert_eq!(container["image"], "registry.example/api:v142");
+  assert_eq!(container["environment_names"][0], "DB_PASSWORD");
+  assert_eq!(container["port_mappings"][0]["container_port"], 8080);
+  assert_eq!(r[8]["output"]["value"], "0/3 running; cause image");
+  assert!(
+    !transcript.contains("ecs-CANARY-7"),
+    "an environment value reached the transcript"
+  );
+  assert!(!ran.stderr.contains("ecs-CANARY-7"));
+}
+
+#[test]
+fn missing_service_is_named() {
+  let region = "ap-northeast-1";
+  seed_cluster(region);
+  let text = "```ecs\naction: describe\ncluster: acme-prod\nservice: nope\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(1);
+  let error = records(&ran.transcript())[2]["error"]
+    .as_str()
+    .unwrap_or_default()
+    .to_string();
+  assert!(
+    error.starts_with("ecs:DescribeServices: service nope in cluster acme-prod: MISSING"),
+    "{error}"
+  );
+}
