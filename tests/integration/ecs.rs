@@ -118,3 +118,79 @@ fn missing_service_is_named() {
     "{error}"
   );
 }
+
+#[test]
+fn startup_failure_playbook_classifies_and_branches() {
+  let region = "ca-central-1";
+  seed_cluster(region);
+  moto().seed(
+    region,
+    "logs = boto3.client('logs', endpoint_url=E, region_name=R)
+logs.create_log_group(logGroupName='/ecs/acme-api')
+logs.create_log_stream(logGroupName='/ecs/acme-api', logStreamName='web')
+logs.put_log_events(logGroupName='/ecs/acme-api', logStreamName='web',
+  logEvents=[{'timestamp': int(time.time() * 1000), 'message': 'starting api v142'}])",
+  );
+  let playbook = format!(
+    "{}/playbooks/ecs-startup-failure.md",
+    env!("CARGO_MANIFEST_DIR")
+  );
+  let ran = Test::new()
+    .env(aws_env(region))
+    .args(&[
+      "run",
+      &playbook,
+      "--yes",
+      "--param",
+      "customer=acme",
+      "--param",
+      "cluster=acme-prod",
+    ])
+    .args(&[
+      "--param",
+      "service=api",
+      "--param",
+      "log_group=/ecs/acme-api",
+    ])
+    .run();
+  // The service is still down after the (unconfirmed) fix: the verdict fails.
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  let steps: Vec<_> = r
+    .iter()
+    .filter(|x| x["type"] == "step-finished")
+    .map(|x| {
+      format!(
+        "{} {}",
+        x["step"].as_str().unwrap_or("?"),
+        x["status"].as_str().unwrap_or("?")
+      )
+    })
+    .collect();
+  assert_eq!(
+    steps,
+    [
+      "service-state done",
+      "stopped-tasks done",
+      "task-definition done",
+      "startup-logs done",
+      "classify done",
+      "fix-image-pull-1 unconfirmed",
+      "fix-image-pull-2 unconfirmed",
+      "fix-image-pull-3 unconfirmed",
+      "after-image-pull done",
+      "verify-recovery done",
+      "verdict failed",
+    ]
+  );
+  let verdict = r
+    .iter()
+    .rev()
+    .find(|x| x["step"] == "verdict")
+    .expect("verdict");
+  assert!(
+    verdict["error"]
+      .as_str()
+      .is_some_and(|e| e.starts_with("still 0/3 running (cause was image-pull)"))
+  );
+}
