@@ -8,13 +8,12 @@
 //! ```
 //! ````
 
-use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
+use super::aws_step::{Failure, Fields, finish, table, time, wait};
 use super::body::Body;
-use super::status::Status;
 use crate::aws::{Aws, Cut, explain};
 
 const FIELDS: &[&str] = &[
@@ -25,31 +24,7 @@ pub struct Ecs;
 
 impl Execute for Ecs {
   fn execute(&self, run: &mut StepRun) -> Output {
-    match self.dispatch(run) {
-      Ok(output) => output,
-      Err(Failure::Message(e)) => Output::failed(Status::Failed, e),
-      Err(Failure::Cut(Cut::Interrupted)) => {
-        Output::failed(Status::Interrupted, "interrupted (Ctrl-C)")
-      }
-      Err(Failure::Cut(Cut::TimedOut)) => Output::failed(Status::TimedOut, "timed out"),
-    }
-  }
-}
-
-enum Failure {
-  Message(String),
-  Cut(Cut),
-}
-
-impl From<String> for Failure {
-  fn from(message: String) -> Self {
-    Self::Message(message)
-  }
-}
-
-impl From<Cut> for Failure {
-  fn from(cut: Cut) -> Self {
-    Self::Cut(cut)
+    finish(run, dispatch(run))
   }
 }
 
@@ -61,60 +36,44 @@ struct Call<'a> {
 
 impl Call<'_> {
   fn wait<F: std::future::Future>(&self, future: F) -> Result<F::Output, Cut> {
-    self
-      .aws
-      .block_on(&self.run.console.interrupt_flag(), self.run.timeout, future)
+    wait(self.run, self.aws, future)
   }
 }
 
-impl Ecs {
-  fn dispatch(&self, run: &mut StepRun) -> Result<Output, Failure> {
-    let body = Body::parse("ecs", run.text, FIELDS)?;
-    let action = body.required("ecs", "action")?;
-    let cluster = body.required("ecs", "cluster")?;
-    let mut services = body.list("services");
-    services.extend(body.text("service"));
-    let aws = run.aws.get()?;
-    let call = Call {
-      aws,
-      client: aws_sdk_ecs::Client::new(&aws.config),
-      run,
-    };
-    let (fields, shown) = match action.as_str() {
-      "describe" => describe(&call, &cluster, &services)?,
-      "tasks" => {
-        let status = match body.text("status").as_deref() {
-          None | Some("stopped") => DesiredStatus::Stopped,
-          Some("running") => DesiredStatus::Running,
-          Some(other) => {
-            return Err(format!("`ecs`: `status: {other}`: expected running or stopped").into());
-          }
-        };
-        tasks(&call, &cluster, &services, status)?
-      }
-      "task-definition" => task_definition(&call, &cluster, &services)?,
-      other => {
-        return Err(
-          format!("`ecs`: `action: {other}` is not known: use describe, tasks or task-definition")
-            .into(),
-        );
-      }
-    };
-    run.console.say(&shown);
-    let mut output = Output::new(Status::Done);
-    output
-      .fields
-      .insert("cluster".into(), Value::String(cluster));
-    output.fields.extend(fields);
-    Ok(output)
-  }
-}
-
-type Fields = serde_json::Map<String, Value>;
-
-fn time(at: Option<&DateTime>) -> Value {
-  at.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
-    .map_or(Value::Null, Value::String)
+fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
+  let body = Body::parse("ecs", run.text, FIELDS)?;
+  let action = body.required("ecs", "action")?;
+  let cluster = body.required("ecs", "cluster")?;
+  let mut services = body.list("services");
+  services.extend(body.text("service"));
+  let aws = run.aws.get()?;
+  let call = Call {
+    aws,
+    client: aws_sdk_ecs::Client::new(&aws.config),
+    run,
+  };
+  let (mut fields, shown) = match action.as_str() {
+    "describe" => describe(&call, &cluster, &services)?,
+    "tasks" => {
+      let status = match body.text("status").as_deref() {
+        None | Some("stopped") => DesiredStatus::Stopped,
+        Some("running") => DesiredStatus::Running,
+        Some(other) => {
+          return Err(format!("`ecs`: `status: {other}`: expected running or stopped").into());
+        }
+      };
+      tasks(&call, &cluster, &services, status)?
+    }
+    "task-definition" => task_definition(&call, &cluster, &services)?,
+    other => {
+      return Err(
+        format!("`ecs`: `action: {other}` is not known: use describe, tasks or task-definition")
+          .into(),
+      );
+    }
+  };
+  fields.insert("cluster".into(), Value::String(cluster));
+  Ok((fields, shown))
 }
 
 /// `family:revision` from a task definition ARN.
@@ -157,9 +116,7 @@ fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, 
       .into(),
     );
   }
-  let mut table = comfy_table::Table::new();
-  table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-  table.set_header([
+  let mut table = table([
     "service",
     "desired",
     "running",
@@ -272,9 +229,7 @@ fn tasks(
     .map_err(|e| explain("ecs:ListTasks", &e))?;
   let arns = listed.task_arns().to_vec();
   let mut rows = Vec::new();
-  let mut table = comfy_table::Table::new();
-  table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-  table.set_header([
+  let mut table = table([
     "task",
     "last status",
     "stopped reason",

@@ -2,6 +2,7 @@
 //! record it. One file per action kind.
 
 mod action;
+mod aws_step;
 mod body;
 mod console;
 mod ecs;

@@ -1,0 +1,63 @@
+//! What every AWS action shares: waiting on a call under Ctrl-C and the
+//! step's timeout, turning failures into the step's output, tables, times.
+
+use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
+use serde_json::Value;
+
+use super::action::{Output, StepRun};
+use super::status::Status;
+use crate::aws::{Aws, Cut};
+
+pub enum Failure {
+  Message(String),
+  Cut(Cut),
+}
+
+impl From<String> for Failure {
+  fn from(message: String) -> Self {
+    Self::Message(message)
+  }
+}
+
+impl From<Cut> for Failure {
+  fn from(cut: Cut) -> Self {
+    Self::Cut(cut)
+  }
+}
+
+pub type Fields = serde_json::Map<String, Value>;
+
+/// The step's output from an action's result: its fields and what it
+/// showed, or the failure.
+pub fn finish(run: &StepRun, result: Result<(Fields, String), Failure>) -> Output {
+  match result {
+    Ok((fields, shown)) => {
+      run.console.say(&shown);
+      let mut output = Output::new(Status::Done);
+      output.fields = fields;
+      output
+    }
+    Err(Failure::Message(e)) => Output::failed(Status::Failed, e),
+    Err(Failure::Cut(Cut::Interrupted)) => {
+      Output::failed(Status::Interrupted, "interrupted (Ctrl-C)")
+    }
+    Err(Failure::Cut(Cut::TimedOut)) => Output::failed(Status::TimedOut, "timed out"),
+  }
+}
+
+/// An AWS call bounded by Ctrl-C and the step's timeout.
+pub fn wait<F: std::future::Future>(run: &StepRun, aws: &Aws, future: F) -> Result<F::Output, Cut> {
+  aws.block_on(&run.console.interrupt_flag(), run.timeout, future)
+}
+
+pub fn table<const N: usize>(header: [&str; N]) -> comfy_table::Table {
+  let mut table = comfy_table::Table::new();
+  table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+  table.set_header(header);
+  table
+}
+
+pub fn time(at: Option<&DateTime>) -> Value {
+  at.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+    .map_or(Value::Null, Value::String)
+}
