@@ -4,8 +4,11 @@
 mod action;
 mod aws_step;
 mod body;
+mod cloudwatch;
 mod console;
+mod dynamodb;
 mod ecs;
+mod elb;
 mod logs_insights;
 mod rhai;
 mod shell;
@@ -68,6 +71,9 @@ fn executor(kind: ActionKind) -> Option<Box<dyn Execute>> {
     ActionKind::Rhai => Some(Box::new(rhai::RhaiAction)),
     ActionKind::LogsInsights => Some(Box::new(logs_insights::LogsInsights)),
     ActionKind::Ecs => Some(Box::new(ecs::Ecs)),
+    ActionKind::CloudWatch => Some(Box::new(cloudwatch::CloudWatch)),
+    ActionKind::DynamoDb => Some(Box::new(dynamodb::DynamoDb)),
+    ActionKind::Elb => Some(Box::new(elb::Elb)),
     _ => None,
   }
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test drives the real `litops`
 //! executable through the [`Test`] builder.
 
+mod aws_kinds;
 mod bad_input;
 mod check_plan;
 mod corpus;

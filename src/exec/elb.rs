@@ -1,0 +1,101 @@
+//! `elb`: the health of a target group's targets.
+//!
+//! ````markdown
+//! ```elb
+//! action: targets
+//! target-group: {{ customer }}-api     # name or ARN
+//! ```
+//! ````
+
+use serde_json::{Value, json};
+
+use super::action::{Execute, Output, StepRun};
+use super::aws_step::{Failure, Fields, finish, table, wait};
+use super::body::Body;
+use crate::aws::explain;
+
+pub struct Elb;
+
+impl Execute for Elb {
+  fn execute(&self, run: &mut StepRun) -> Output {
+    finish(run, targets(run))
+  }
+}
+
+fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
+  let body = Body::parse("elb", run.text, &["action", "target-group"])?;
+  match body.required("elb", "action")?.as_str() {
+    "targets" => {}
+    other => return Err(format!("`elb`: `action: {other}` is not known: use targets").into()),
+  }
+  let group = body.required("elb", "target-group")?;
+  let aws = run.aws.get()?;
+  let client = aws_sdk_elasticloadbalancingv2::Client::new(&aws.config);
+  let arn = if group.starts_with("arn:") {
+    group.clone()
+  } else {
+    let found = wait(
+      run,
+      aws,
+      client.describe_target_groups().names(&group).send(),
+    )?
+    .map_err(|e| explain("elbv2:DescribeTargetGroups", &e))?;
+    found
+      .target_groups()
+      .first()
+      .and_then(|g| g.target_group_arn())
+      .ok_or_else(|| format!("elbv2:DescribeTargetGroups: no target group named {group}"))?
+      .to_string()
+  };
+  let health = wait(
+    run,
+    aws,
+    client
+      .describe_target_health()
+      .target_group_arn(&arn)
+      .send(),
+  )?
+  .map_err(|e| explain("elbv2:DescribeTargetHealth", &e))?;
+  let mut table = table(["target", "port", "state", "reason", "description"]);
+  let mut healthy = 0;
+  let rows: Vec<Value> = health
+    .target_health_descriptions()
+    .iter()
+    .map(|d| {
+      let target = d.target();
+      let state = d
+        .target_health()
+        .and_then(|h| h.state())
+        .map_or("unknown", |s| s.as_str());
+      let reason = d
+        .target_health()
+        .and_then(|h| h.reason())
+        .map(|r| r.as_str());
+      let description = d.target_health().and_then(|h| h.description());
+      healthy += usize::from(state == "healthy");
+      table.add_row([
+        target.and_then(|t| t.id()).unwrap_or("?").to_string(),
+        target
+          .and_then(|t| t.port())
+          .map_or("-".into(), |p| p.to_string()),
+        state.to_string(),
+        reason.unwrap_or("-").to_string(),
+        description.unwrap_or("-").to_string(),
+      ]);
+      json!({
+        "id": target.and_then(|t| t.id()),
+        "port": target.and_then(|t| t.port()),
+        "state": state,
+        "reason": reason,
+        "description": description,
+      })
+    })
+    .collect();
+  let shown = format!("{table}\n{healthy}/{} targets healthy\n", rows.len());
+  let mut fields = Fields::new();
+  fields.insert("target_group".into(), Value::String(arn));
+  fields.insert("healthy".into(), healthy.into());
+  fields.insert("total".into(), rows.len().into());
+  fields.insert("targets".into(), Value::Array(rows));
+  Ok((fields, shown))
+}

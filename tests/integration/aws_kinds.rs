@@ -1,0 +1,101 @@
+//! `cloudwatch alarms`, `elb targets` and `dynamodb describe` through the
+//! binary against seeded moto state.
+
+use crate::moto::{aws_env, moto};
+use crate::{Test, records};
+
+fn run(region: &str, runbook: &str) -> Vec<serde_json::Value> {
+  let ran = Test::new()
+    .runbook(runbook)
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  records(&ran.transcript())
+}
+
+#[test]
+fn alarms_in_alarm_state_by_prefix() {
+  let region = "us-west-1";
+  moto().seed(
+    region,
+    "cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+for name in ['acme-prod-cpu-high', 'acme-prod-5xx', 'globex-prod-cpu-high']:
+    cw.put_metric_alarm(AlarmName=name, MetricName='CPUUtilization', Namespace='AWS/ECS', Statistic='Average',
+        Period=60, EvaluationPeriods=1, Threshold=85.0, ComparisonOperator='GreaterThanThreshold')
+cw.set_alarm_state(AlarmName='acme-prod-cpu-high', StateValue='ALARM', StateReason='CPU 93% > 85% for 5 minutes')
+cw.set_alarm_state(AlarmName='globex-prod-cpu-high', StateValue='ALARM', StateReason='other customer')",
+  );
+  let r = run(
+    region,
+    "```cloudwatch {name=alarms}\naction: alarms\nprefix: acme-prod-\n```\n",
+  );
+  let out = &r[2]["output"];
+  assert_eq!(out["state"], "ALARM");
+  assert_eq!(out["count"], 1);
+  assert_eq!(out["alarms"][0]["name"], "acme-prod-cpu-high");
+  assert_eq!(out["alarms"][0]["reason"], "CPU 93% > 85% for 5 minutes");
+  assert_eq!(out["alarms"][0]["threshold"], 85.0);
+}
+
+#[test]
+fn target_health_by_group_name() {
+  let region = "us-east-2";
+  moto().seed(
+    region,
+    "ec2 = boto3.client('ec2', endpoint_url=E, region_name=R)
+vpc = ec2.describe_vpcs()['Vpcs'][0]['VpcId']
+ids = [i['InstanceId'] for i in ec2.run_instances(ImageId='ami-12c6146b', MinCount=2, MaxCount=2)['Instances']]
+elb = boto3.client('elbv2', endpoint_url=E, region_name=R)
+tg = elb.create_target_group(Name='acme-api', Protocol='HTTP', Port=8080, VpcId=vpc, TargetType='instance')['TargetGroups'][0]['TargetGroupArn']
+elb.register_targets(TargetGroupArn=tg, Targets=[{'Id': i, 'Port': 8080} for i in ids])",
+  );
+  let r = run(
+    region,
+    "```elb {name=targets}\naction: targets\ntarget-group: acme-api\n```\n",
+  );
+  let out = &r[2]["output"];
+  assert_eq!(out["total"], 2);
+  assert!(
+    out["target_group"]
+      .as_str()
+      .is_some_and(|a| a.starts_with("arn:aws:elasticloadbalancing:us-east-2:"))
+  );
+  assert_eq!(out["targets"][0]["port"], 8080);
+  assert!(out["targets"][0]["state"].is_string());
+}
+
+#[test]
+fn table_and_index_capacity_with_autoscaling() {
+  let region = "sa-east-1";
+  moto().seed(
+    region,
+    "ddb = boto3.client('dynamodb', endpoint_url=E, region_name=R)
+ddb.create_table(TableName='acme-orders', BillingMode='PROVISIONED',
+  AttributeDefinitions=[{'AttributeName': 'id', 'AttributeType': 'S'}, {'AttributeName': 'customer', 'AttributeType': 'S'}],
+  KeySchema=[{'AttributeName': 'id', 'KeyType': 'HASH'}],
+  ProvisionedThroughput={'ReadCapacityUnits': 50, 'WriteCapacityUnits': 20},
+  GlobalSecondaryIndexes=[{'IndexName': 'by-customer', 'KeySchema': [{'AttributeName': 'customer', 'KeyType': 'HASH'}],
+    'Projection': {'ProjectionType': 'ALL'}, 'ProvisionedThroughput': {'ReadCapacityUnits': 10, 'WriteCapacityUnits': 5}}])
+ddb.put_item(TableName='acme-orders', Item={'id': {'S': '1'}, 'customer': {'S': 'a'}})
+aas = boto3.client('application-autoscaling', endpoint_url=E, region_name=R)
+aas.register_scalable_target(ServiceNamespace='dynamodb', ResourceId='table/acme-orders',
+  ScalableDimension='dynamodb:table:ReadCapacityUnits', MinCapacity=50, MaxCapacity=500)",
+  );
+  let r = run(
+    region,
+    "```dynamodb {name=orders}\naction: describe\ntable: acme-orders\n```\n",
+  );
+  let out = &r[2]["output"];
+  assert_eq!(out["billing_mode"], "PROVISIONED");
+  assert_eq!(out["read"], 50);
+  assert_eq!(out["write"], 20);
+  assert_eq!(out["indexes"][0]["name"], "by-customer");
+  assert_eq!(out["indexes"][0]["read"], 10);
+  assert_eq!(out["table_status"], "ACTIVE");
+  assert_eq!(
+    out["autoscaling"][0]["dimension"],
+    "dynamodb:table:ReadCapacityUnits"
+  );
+  assert_eq!(out["autoscaling"][0]["max"], 500);
+}
