@@ -272,29 +272,18 @@ fn mutating(
     ActionKind::Shell(_) => true,
     ActionKind::Rhai => false,
     ActionKind::LogsInsights => false,
+    ActionKind::Http => {
+      let (method, _, rest) = ActionKind::http_request_line(body);
+      yaml_body(
+        kind,
+        rest,
+        body_start + (body.len() - rest.len()),
+        diagnostics,
+      );
+      !matches!(method.as_str(), "GET" | "HEAD")
+    }
     _ => {
-      // Templates stand for scalars; a neutral word keeps the YAML parseable.
-      let neutral = template::render(body, |_| Some("litops-placeholder".into()));
-      match serde_yaml::from_str::<serde_yaml::Value>(&neutral) {
-        Ok(value) => kind.body_mutates(&value),
-        Err(e) => {
-          let offset = e.location().map_or(0, |l| l.index().min(body.len()));
-          let message = e.to_string();
-          let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_string();
-          diagnostics.push(Diagnostic::new(
-            Problem::BodyYaml {
-              kind: kind.name(),
-              message,
-            },
-            Span::new(body_start + offset, body_start + offset + 1),
-          ));
-          true
-        }
-      }
+      yaml_body(kind, body, body_start, diagnostics).is_none_or(|value| kind.body_mutates(&value))
     }
   };
   match readonly {
@@ -321,6 +310,37 @@ type Attributes = (
   Option<(bool, Span)>,
   Vec<(String, String)>,
 );
+
+/// The YAML of a declarative body, or `None` with a diagnostic. Templates
+/// stand for scalars, so a neutral word keeps the YAML parseable.
+fn yaml_body(
+  kind: ActionKind,
+  body: &str,
+  body_start: usize,
+  diagnostics: &mut Vec<Diagnostic>,
+) -> Option<serde_yaml::Value> {
+  let neutral = template::render(body, |_| Some("litops-placeholder".into()));
+  match serde_yaml::from_str::<serde_yaml::Value>(&neutral) {
+    Ok(value) => Some(value),
+    Err(e) => {
+      let offset = e.location().map_or(0, |l| l.index().min(body.len()));
+      let message = e.to_string();
+      let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+      diagnostics.push(Diagnostic::new(
+        Problem::BodyYaml {
+          kind: kind.name(),
+          message,
+        },
+        Span::new(body_start + offset, body_start + offset + 1),
+      ));
+      None
+    }
+  }
+}
 
 fn attributes(
   kind: ActionKind,
@@ -510,7 +530,7 @@ mod tests {
   #[test]
   fn mutating_is_decided_by_body_and_readonly() {
     let (c, _) = checked(
-      "```ecs\naction: describe\n```\n```ecs\naction: scale\ndesired: {{ n }}\n```\n```sh {readonly=true}\nls\n```\n```http\nurl: http://127.0.0.1/\n```\n```http\nmethod: POST\n```\n",
+      "```ecs\naction: describe\n```\n```ecs\naction: scale\ndesired: {{ n }}\n```\n```sh {readonly=true}\nls\n```\n```http\nGET http://127.0.0.1/\nexpect-status: 200\n```\n```http\nPOST http://127.0.0.1/\n```\n",
     );
     let mutating: Vec<_> = c.runbook.steps.iter().map(Step::is_mutating).collect();
     assert_eq!(mutating, [false, true, false, false, true]);

@@ -233,7 +233,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   let not_runnable: Vec<_> = runbook
     .steps
     .iter()
-    .filter(|s| s.action().is_some_and(|a| !exec::can_execute(a.kind)))
+    .filter(|s| !exec::can_execute(s))
     .map(|s| (s.id.clone(), s.line, s.kind_name()))
     .collect();
   if !not_runnable.is_empty() {

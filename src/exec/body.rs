@@ -46,6 +46,15 @@ impl Body {
       .ok_or_else(|| format!("`{kind}`: `{key}` is required"))
   }
 
+  /// A field as JSON (for nested maps such as `headers`), `null` if absent.
+  pub fn json(&self, key: &str) -> serde_json::Value {
+    self
+      .map
+      .get(key)
+      .and_then(|v| serde_json::to_value(v).ok())
+      .unwrap_or(serde_json::Value::Null)
+  }
+
   /// A list field, also accepting one value or a comma-separated string.
   pub fn list(&self, key: &str) -> Vec<String> {
     match self.map.get(key) {

@@ -51,6 +51,16 @@ impl ActionKind {
     }
   }
 
+  /// `http` bodies start with `METHOD URL`; the rest is YAML. Returns the
+  /// method (uppercased), the URL and the YAML part.
+  pub fn http_request_line(body: &str) -> (String, &str, &str) {
+    let (first, rest) = body.split_once('\n').unwrap_or((body, ""));
+    let mut words = first.split_whitespace();
+    let method = words.next().unwrap_or("").to_uppercase();
+    let url = words.next().unwrap_or("");
+    (method, url, rest)
+  }
+
   /// Attributes a kind accepts besides the common ones.
   pub fn options(self) -> &'static [&'static str] {
     match self {
@@ -80,7 +90,7 @@ impl ActionKind {
         Some("describe" | "tasks" | "task-definition" | "scaling")
       ),
       Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
-      Self::Http => !matches!(field("method").as_deref(), None | Some("get" | "head")),
+      Self::Http => true,
       Self::LogsInsights | Self::CloudWatch | Self::Elb => false,
       Self::Shell(_) => true,
       Self::Rhai => false,

@@ -224,3 +224,14 @@ fn unknown_from_step_is_a_usage_error() {
     "error: `--from nope`: no step has this id",
   );
 }
+
+#[test]
+fn actions_not_yet_implemented_are_refused_before_anything_runs() {
+  let text =
+    format!("{RAN}```ecs {{name=more}}\naction: scale\ncluster: c\nservice: s\ndesired: 4\n```\n");
+  refused(
+    text.as_bytes(),
+    &[],
+    "error: this version of litops cannot run these steps; nothing was run:\n  rb.md:4: `more` (ecs)",
+  );
+}
