@@ -74,5 +74,11 @@ impl Output {
 }
 
 pub trait Execute {
+  /// What a mutating step would change, shown before the operator is asked
+  /// (a diff of the current state against the requested one).
+  fn preview(&self, _run: &StepRun) -> Option<String> {
+    None
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output;
 }

@@ -4,6 +4,7 @@ use serde_yaml::{Mapping, Value};
 
 pub struct Body {
   map: Mapping,
+  raw: String,
 }
 
 impl Body {
@@ -28,7 +29,25 @@ impl Body {
         ));
       }
     }
-    Ok(Self { map })
+    Ok(Self {
+      map,
+      raw: text.to_string(),
+    })
+  }
+
+  /// A top-level scalar exactly as written: YAML reads `desired: +2` as the
+  /// number 2, but `+2` means "two more".
+  pub fn written(&self, key: &str) -> Option<String> {
+    self.raw.lines().find_map(|line| {
+      let value = line.strip_prefix(key)?.strip_prefix(':')?.trim();
+      let value = value
+        .split(" #")
+        .next()
+        .unwrap_or(value)
+        .trim()
+        .trim_matches(['"', '\'']);
+      (!value.is_empty()).then(|| value.to_string())
+    })
   }
 
   pub fn text(&self, key: &str) -> Option<String> {

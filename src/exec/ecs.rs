@@ -8,6 +8,8 @@
 //! ```
 //! ````
 
+use std::time::Duration;
+
 use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
@@ -23,9 +25,261 @@ const FIELDS: &[&str] = &[
 pub struct Ecs;
 
 impl Execute for Ecs {
+  fn preview(&self, run: &StepRun) -> Option<String> {
+    let body = Body::parse("ecs", run.text, FIELDS).ok()?;
+    let action = body.text("action")?;
+    let change = Change::from_body(&body).ok()?;
+    let aws = run.aws.get().ok()?;
+    let call = Call {
+      aws,
+      client: aws_sdk_ecs::Client::new(&aws.config),
+      run,
+    };
+    let current = match current(&call, &change.cluster, &change.service) {
+      Ok(state) => state,
+      Err(Failure::Message(e)) => return Some(format!("   cannot show the change: {e}\n")),
+      Err(Failure::Cut(_)) => return None,
+    };
+    let before = current.describe();
+    let after = match action.as_str() {
+      "scale" => State {
+        desired: change.target(current.desired).ok()?,
+        ..current.clone()
+      }
+      .describe(),
+      "redeploy" => format!(
+        "{before}deployment: new, forced ({})\n",
+        current.task_definition
+      ),
+      _ => return None,
+    };
+    let diff = similar::TextDiff::from_lines(&before, &after)
+      .unified_diff()
+      .context_radius(3)
+      .header("before", "after")
+      .to_string();
+    Some(format!(
+      "   account {} · region {}\n{}",
+      aws.identity.account,
+      aws.identity.region,
+      diff
+        .lines()
+        .map(|l| format!("   {l}\n"))
+        .collect::<String>()
+    ))
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     finish(run, dispatch(run))
   }
+}
+
+/// The service a `scale` or `redeploy` acts on, and the requested count.
+struct Change {
+  cluster: String,
+  service: String,
+  desired: Option<String>,
+  wait: bool,
+  timeout: Duration,
+}
+
+impl Change {
+  fn from_body(body: &Body) -> Result<Self, String> {
+    let cluster = body.required("ecs", "cluster")?;
+    let service = body.required("ecs", "service")?;
+    let timeout = match body.text("timeout") {
+      Some(t) => humantime::parse_duration(&t)
+        .map_err(|_| format!("`ecs`: `timeout: {t}`: expected a duration such as 10m"))?,
+      None => Duration::from_secs(600),
+    };
+    let wait = match body.text("wait").as_deref() {
+      None | Some("true") => true,
+      Some("false") => false,
+      Some(other) => return Err(format!("`ecs`: `wait: {other}`: expected true or false")),
+    };
+    Ok(Self {
+      cluster,
+      service,
+      desired: body.written("desired"),
+      wait,
+      timeout,
+    })
+  }
+
+  /// `desired: 5`, `+2` or `-1` applied to the current count.
+  fn target(&self, current: i32) -> Result<i32, String> {
+    let text = self
+      .desired
+      .as_deref()
+      .ok_or("`ecs`: `scale` needs `desired: N`, `+N` or `-N`")?;
+    let bad = || format!("`ecs`: `desired: {text}`: expected a count, `+N` or `-N`");
+    let target = if let Some(n) = text.strip_prefix('+') {
+      current + n.parse::<i32>().map_err(|_| bad())?
+    } else if let Some(n) = text.strip_prefix('-') {
+      current - n.parse::<i32>().map_err(|_| bad())?
+    } else {
+      text.parse::<i32>().map_err(|_| bad())?
+    };
+    if target < 0 {
+      return Err(format!(
+        "`ecs`: `desired: {text}` would leave {target} tasks"
+      ));
+    }
+    Ok(target)
+  }
+}
+
+#[derive(Clone)]
+struct State {
+  cluster: String,
+  service: String,
+  desired: i32,
+  running: i32,
+  pending: i32,
+  deployments: usize,
+  rollout: String,
+  task_definition: String,
+}
+
+impl State {
+  fn describe(&self) -> String {
+    format!(
+      "cluster: {}\nservice: {}\ndesired: {}\ntask definition: {}\n",
+      self.cluster, self.service, self.desired, self.task_definition
+    )
+  }
+
+  /// Running as many tasks as desired, with one deployment that finished.
+  fn steady(&self) -> bool {
+    self.running == self.desired
+      && self.deployments == 1
+      && matches!(self.rollout.as_str(), "COMPLETED" | "-")
+  }
+
+  fn json(&self) -> Value {
+    json!({
+      "desired": self.desired,
+      "running": self.running,
+      "pending": self.pending,
+      "deployments": self.deployments,
+      "rollout_state": self.rollout,
+      "task_definition": self.task_definition,
+    })
+  }
+}
+
+fn current(call: &Call, cluster: &str, service: &str) -> Result<State, Failure> {
+  let answer = call
+    .wait(
+      call
+        .client
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send(),
+    )?
+    .map_err(|e| explain("ecs:DescribeServices", &e))?;
+  let svc = answer.services().first().ok_or_else(|| {
+    format!("ecs:DescribeServices: service {service} in cluster {cluster}: MISSING")
+  })?;
+  Ok(State {
+    cluster: cluster.to_string(),
+    service: service.to_string(),
+    desired: svc.desired_count(),
+    running: svc.running_count(),
+    pending: svc.pending_count(),
+    deployments: svc.deployments().len(),
+    rollout: svc
+      .deployments()
+      .iter()
+      .find(|d| d.status() == Some("PRIMARY"))
+      .and_then(|d| d.rollout_state())
+      .map_or("-".to_string(), |r| r.as_str().to_string()),
+    task_definition: svc.task_definition().map(revision).unwrap_or_default(),
+  })
+}
+
+/// Applies a `scale` or `redeploy`, then waits for the service to settle
+/// (unless `wait: false`), showing running/desired as a progress bar.
+fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, String), Failure> {
+  let change = Change::from_body(body)?;
+  let before = current(call, &change.cluster, &change.service)?;
+  let mut update = call
+    .client
+    .update_service()
+    .cluster(&change.cluster)
+    .service(&change.service);
+  let target = if redeploy {
+    update = update.force_new_deployment(true);
+    before.desired
+  } else {
+    let target = change.target(before.desired)?;
+    update = update.desired_count(target);
+    target
+  };
+  call
+    .wait(update.send())?
+    .map_err(|e| explain("ecs:UpdateService", &e))?;
+  let started = std::time::Instant::now();
+  let mut after = current(call, &change.cluster, &change.service)?;
+  if change.wait {
+    let bar = indicatif::ProgressBar::new(u64::try_from(after.desired).unwrap_or(0));
+    bar.set_style(
+      indicatif::ProgressStyle::with_template("   {bar:30} {pos}/{len} running · {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    while !after.steady() {
+      bar.set_length(u64::try_from(after.desired).unwrap_or(0));
+      bar.set_position(u64::try_from(after.running).unwrap_or(0));
+      bar.set_message(format!(
+        "{} pending · rollout {}",
+        after.pending, after.rollout
+      ));
+      if started.elapsed() > change.timeout {
+        bar.finish_and_clear();
+        return Err(
+          format!(
+            "{} did not settle within {}: {}/{} running, rollout {}",
+            change.service,
+            humantime::format_duration(change.timeout),
+            after.running,
+            after.desired,
+            after.rollout
+          )
+          .into(),
+        );
+      }
+      call.wait(async { tokio::time::sleep(Duration::from_secs(2)).await })?;
+      after = current(call, &change.cluster, &change.service)?;
+    }
+    bar.finish_and_clear();
+  }
+  let shown = format!(
+    "   {}: desired {} → {}; now {}/{} running{}\n",
+    change.service,
+    before.desired,
+    target,
+    after.running,
+    after.desired,
+    if change.wait {
+      format!(", steady after {} s", started.elapsed().as_secs())
+    } else {
+      String::new()
+    }
+  );
+  let mut fields = Fields::new();
+  fields.insert("service".into(), Value::String(change.service));
+  fields.insert("before".into(), before.json());
+  fields.insert("after".into(), after.json());
+  fields.insert("requested_desired".into(), target.into());
+  fields.insert("forced_deployment".into(), redeploy.into());
+  fields.insert("waited".into(), change.wait.into());
+  fields.insert("steady".into(), after.steady().into());
+  fields.insert(
+    "wait_ms".into(),
+    json!(started.elapsed().as_millis() as u64),
+  );
+  Ok((fields, shown))
 }
 
 struct Call<'a> {
@@ -65,10 +319,14 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
       tasks(&call, &cluster, &services, status)?
     }
     "task-definition" => task_definition(&call, &cluster, &services)?,
+    "scale" => change(&call, &body, false)?,
+    "redeploy" => change(&call, &body, true)?,
     other => {
       return Err(
-        format!("`ecs`: `action: {other}` is not known: use describe, tasks or task-definition")
-          .into(),
+        format!(
+          "`ecs`: `action: {other}` is not known: use describe, tasks, task-definition, scale or redeploy"
+        )
+        .into(),
       );
     }
   };

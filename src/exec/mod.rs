@@ -93,7 +93,7 @@ pub fn can_execute(step: &Step) -> bool {
     .unwrap_or_default();
   !matches!(
     (action.kind, name.as_str()),
-    (ActionKind::Ecs, "scaling" | "scale" | "redeploy")
+    (ActionKind::Ecs, "scaling")
       | (ActionKind::CloudWatch, "metric")
       | (ActionKind::DynamoDb, "capacity")
   )
@@ -405,6 +405,13 @@ impl Walk<'_> {
   fn action(&mut self, index: usize, step: &Step, action: &Action) -> io::Result<Next> {
     let text = action_text(step, self.params, &self.vars);
     self.show(index, step, &text);
+    let executor = executor(action.kind);
+    if step.is_mutating() {
+      let mut vars = self.vars.clone();
+      if let Some(preview) = executor.preview(&self.step_run(step, &text, &mut vars)) {
+        self.console.say(&preview);
+      }
+    }
     let auto = match (step.policy.confirm, self.options.approval) {
       (Confirm::Always, _) | (_, Approval::Ask) => None,
       (_, Approval::Yes) => Some("--yes"),
@@ -454,19 +461,11 @@ impl Walk<'_> {
       decision,
       started_at: started.rfc3339(),
     })?;
-    let mut run = StepRun {
-      step,
-      text: &text,
-      source: self.source,
-      params: self.params,
-      outputs: &self.outputs,
-      last: self.last.as_ref(),
-      vars: &mut self.vars,
-      console: &self.console,
-      timeout: step.policy.timeout,
-      aws: &self.aws,
-    };
-    let output = executor(action.kind).execute(&mut run);
+    // The step works on a copy of the variables (rhai sets them), so the
+    // walk's own state is only borrowed immutably meanwhile.
+    let mut vars = self.vars.clone();
+    let output = executor.execute(&mut self.step_run(step, &text, &mut vars));
+    self.vars = vars;
     let (status, goto, unanswered) = (output.status, output.goto.clone(), output.unanswered);
     self.finish(index, step, output, started, None)?;
     if status == Status::Interrupted {
@@ -487,6 +486,26 @@ impl Walk<'_> {
       });
     }
     Ok(goto.map_or(Next::Continue, Next::Goto))
+  }
+
+  fn step_run<'s>(
+    &'s self,
+    step: &'s Step,
+    text: &'s str,
+    vars: &'s mut Map<String, Value>,
+  ) -> StepRun<'s> {
+    StepRun {
+      step,
+      text,
+      source: self.source,
+      params: self.params,
+      outputs: &self.outputs,
+      last: self.last.as_ref(),
+      vars,
+      console: &self.console,
+      timeout: step.policy.timeout,
+      aws: &self.aws,
+    }
   }
 
   fn finish(

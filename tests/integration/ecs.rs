@@ -194,3 +194,107 @@ logs.put_log_events(logGroupName='/ecs/acme-api', logStreamName='web',
       .is_some_and(|e| e.starts_with("still 0/3 running (cause was image-pull)"))
   );
 }
+
+#[test]
+fn scale_shows_the_diff_and_account_before_asking() {
+  let region = "eu-central-1";
+  seed_cluster(region);
+  let text = "```ecs {name=scale-out}\naction: scale\ncluster: acme-prod\nservice: api\ndesired: +2\nwait: false\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes-readonly"])
+    .stdin("r\n")
+    .run();
+  ran.assert(0);
+  let before_prompt = ran
+    .stderr
+    .split("run this step?")
+    .next()
+    .unwrap_or_default();
+  for expected in [
+    "account 123456789012 · region eu-central-1",
+    "--- before",
+    "+++ after",
+    "-desired: 3",
+    "+desired: 5",
+  ] {
+    assert!(
+      before_prompt.contains(expected),
+      "{expected:?} not shown before the prompt:\n{}",
+      ran.stderr
+    );
+  }
+  let r = records(&ran.transcript());
+  assert_eq!(r[1]["mutating"], true);
+  assert_eq!(r[1]["decision"]["how"], "piped");
+  let out = &r[2]["output"];
+  assert_eq!(out["before"]["desired"], 3);
+  assert_eq!(out["requested_desired"], 5);
+  assert_eq!(out["after"]["desired"], 5);
+}
+
+mod scripted {
+  use crate::scripted::{Reply, Scripted};
+  use crate::{Test, records};
+
+  fn service(desired: i32, running: i32, deployments: &[(&str, &str)]) -> String {
+    let deployments: Vec<String> = deployments
+      .iter()
+      .map(|(status, rollout)| format!(r#"{{"id":"d","status":"{status}","rolloutState":"{rollout}","desiredCount":{desired},"runningCount":{running}}}"#))
+      .collect();
+    format!(
+      r#"{{"services":[{{"serviceName":"api","desiredCount":{desired},"runningCount":{running},"pendingCount":{},"taskDefinition":"arn:aws:ecs:eu-north-1:111122223333:task-definition/api:7","deployments":[{}]}}],"failures":[]}}"#,
+      desired - running,
+      deployments.join(",")
+    )
+  }
+
+  #[test]
+  fn redeploy_waits_until_the_new_deployment_completes() {
+    let server = Scripted::start(|op, n| match (op, n) {
+      // preview, then the state before the change
+      ("DescribeServices", 0 | 1) => Reply::ok(&service(3, 3, &[("PRIMARY", "COMPLETED")])),
+      ("UpdateService", _) => Reply::ok(&service(
+        3,
+        3,
+        &[("PRIMARY", "IN_PROGRESS"), ("ACTIVE", "COMPLETED")],
+      )),
+      ("DescribeServices", 2) => Reply::ok(&service(
+        3,
+        1,
+        &[("PRIMARY", "IN_PROGRESS"), ("ACTIVE", "COMPLETED")],
+      )),
+      ("DescribeServices", _) => Reply::ok(&service(3, 3, &[("PRIMARY", "COMPLETED")])),
+      _ => Reply::error("UnknownOperationException", op),
+    });
+    let text = "```ecs {name=redeploy}\naction: redeploy\ncluster: acme-prod\nservice: api\n```\n";
+    let ran = Test::new()
+      .runbook(text)
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    ran.assert(0);
+    assert!(
+      ran.stderr.contains("+deployment: new, forced (api:7)"),
+      "{}",
+      ran.stderr
+    );
+    let updates = server
+      .calls()
+      .iter()
+      .filter(|(op, _)| op == "UpdateService")
+      .count();
+    assert_eq!(updates, 1);
+    let r = records(&ran.transcript());
+    let out = &r[2]["output"];
+    assert_eq!(out["forced_deployment"], true);
+    assert_eq!(out["steady"], true);
+    assert_eq!(out["after"]["rollout_state"], "COMPLETED");
+    assert!(
+      out["wait_ms"].as_u64().is_some_and(|ms| ms >= 1900),
+      "waited for the rollout: {}",
+      out["wait_ms"]
+    );
+  }
+}
