@@ -227,8 +227,7 @@ fn unknown_from_step_is_a_usage_error() {
 
 #[test]
 fn actions_not_yet_implemented_are_refused_before_anything_runs() {
-  let text =
-    format!("{RAN}```ecs {{name=more}}\naction: scale\ncluster: c\nservice: s\ndesired: 4\n```\n");
+  let text = format!("{RAN}```ecs {{name=more}}\naction: scaling\ncluster: c\nservice: s\n```\n");
   refused(
     text.as_bytes(),
     &[],
