@@ -18,23 +18,211 @@ use crate::aws::explain;
 pub struct DynamoDb;
 
 impl Execute for DynamoDb {
+  fn preview(&self, run: &StepRun) -> Option<String> {
+    let body = Body::parse("dynamodb", run.text, FIELDS).ok()?;
+    let request = Capacity::from_body(&body).ok()?;
+    let aws = run.aws.get().ok()?;
+    let client = aws_sdk_dynamodb::Client::new(&aws.config);
+    let (read, write, _) = match request.current(run, aws, &client) {
+      Ok(now) => now,
+      Err(Failure::Message(e)) => return Some(format!("   cannot show the change: {e}\n")),
+      Err(Failure::Cut(_)) => return None,
+    };
+    let (new_read, new_write) = (request.read.unwrap_or(read), request.write.unwrap_or(write));
+    let before = request.describe(read, write);
+    let after = request.describe(new_read, new_write);
+    let diff = similar::TextDiff::from_lines(&before, &after)
+      .unified_diff()
+      .context_radius(3)
+      .header("before", "after")
+      .to_string();
+    Some(format!(
+      "   account {} · region {}\n{}",
+      aws.identity.account,
+      aws.identity.region,
+      diff
+        .lines()
+        .map(|l| format!("   {l}\n"))
+        .collect::<String>()
+    ))
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     finish(run, dispatch(run))
   }
 }
 
+const FIELDS: &[&str] = &[
+  "action", "table", "index", "read", "write", "wait", "timeout",
+];
+
+/// New provisioned capacity for a table or one of its global indexes.
+struct Capacity {
+  table: String,
+  index: Option<String>,
+  read: Option<i64>,
+  write: Option<i64>,
+  wait: bool,
+  timeout: std::time::Duration,
+}
+
+impl Capacity {
+  fn from_body(body: &Body) -> Result<Self, String> {
+    let units = |key: &str| -> Result<Option<i64>, String> {
+      body
+        .text(key)
+        .map(|v| {
+          v.parse::<i64>().ok().filter(|n| *n > 0).ok_or(format!(
+            "`dynamodb`: `{key}: {v}`: expected a positive number of units"
+          ))
+        })
+        .transpose()
+    };
+    let (read, write) = (units("read")?, units("write")?);
+    if read.is_none() && write.is_none() {
+      return Err("`dynamodb`: `capacity` needs `read`, `write` or both".into());
+    }
+    let timeout = match body.text("timeout") {
+      Some(t) => humantime::parse_duration(&t)
+        .map_err(|_| format!("`dynamodb`: `timeout: {t}`: expected a duration such as 5m"))?,
+      None => std::time::Duration::from_secs(600),
+    };
+    Ok(Self {
+      table: body.required("dynamodb", "table")?,
+      index: body.text("index"),
+      read,
+      write,
+      wait: body.text("wait").as_deref() != Some("false"),
+      timeout,
+    })
+  }
+
+  fn describe(&self, read: i64, write: i64) -> String {
+    let target = match &self.index {
+      Some(index) => format!("table: {}\nindex: {index}\n", self.table),
+      None => format!("table: {}\n", self.table),
+    };
+    format!("{target}read: {read} RCU\nwrite: {write} WCU\n")
+  }
+
+  /// Current (read, write) of the table or index, and whether it is ACTIVE.
+  fn current(
+    &self,
+    run: &StepRun,
+    aws: &crate::aws::Aws,
+    client: &aws_sdk_dynamodb::Client,
+  ) -> Result<(i64, i64, bool), Failure> {
+    let answer = wait(
+      run,
+      aws,
+      client.describe_table().table_name(&self.table).send(),
+    )?
+    .map_err(|e| explain("dynamodb:DescribeTable", &e))?;
+    let t = answer
+      .table()
+      .ok_or_else(|| format!("dynamodb:DescribeTable: no description for {}", self.table))?;
+    let table_active = t.table_status().is_some_and(|s| s.as_str() == "ACTIVE");
+    let throughput = match &self.index {
+      None => (t.provisioned_throughput(), table_active),
+      Some(name) => {
+        let index = t
+          .global_secondary_indexes()
+          .iter()
+          .find(|g| g.index_name() == Some(name.as_str()))
+          .ok_or_else(|| format!("dynamodb: table {} has no global index {name}", self.table))?;
+        let active = table_active && index.index_status().is_some_and(|s| s.as_str() == "ACTIVE");
+        (index.provisioned_throughput(), active)
+      }
+    };
+    let (p, active) = throughput;
+    let read = p.and_then(|p| p.read_capacity_units()).unwrap_or(0);
+    let write = p.and_then(|p| p.write_capacity_units()).unwrap_or(0);
+    Ok((read, write, active))
+  }
+}
+
+fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+  use aws_sdk_dynamodb::types::{
+    GlobalSecondaryIndexUpdate, ProvisionedThroughput, UpdateGlobalSecondaryIndexAction,
+  };
+  let request = Capacity::from_body(body)?;
+  let aws = run.aws.get()?;
+  let client = aws_sdk_dynamodb::Client::new(&aws.config);
+  let (read, write, _) = request.current(run, aws, &client)?;
+  let (new_read, new_write) = (request.read.unwrap_or(read), request.write.unwrap_or(write));
+  let throughput = ProvisionedThroughput::builder()
+    .read_capacity_units(new_read)
+    .write_capacity_units(new_write)
+    .build()
+    .map_err(|e| format!("dynamodb: {e}"))?;
+  let mut update = client.update_table().table_name(&request.table);
+  update = match &request.index {
+    None => update.provisioned_throughput(throughput),
+    Some(index) => update.global_secondary_index_updates(
+      GlobalSecondaryIndexUpdate::builder()
+        .update(
+          UpdateGlobalSecondaryIndexAction::builder()
+            .index_name(index)
+            .provisioned_throughput(throughput)
+            .build()
+            .map_err(|e| format!("dynamodb: {e}"))?,
+        )
+        .build(),
+    ),
+  };
+  wait(run, aws, update.send())?.map_err(|e| explain("dynamodb:UpdateTable", &e))?;
+  let started = std::time::Instant::now();
+  let (mut now_read, mut now_write, mut active) = request.current(run, aws, &client)?;
+  while request.wait && !active {
+    if started.elapsed() > request.timeout {
+      return Err(
+        format!(
+          "{} did not become ACTIVE within {}",
+          request.table,
+          humantime::format_duration(request.timeout)
+        )
+        .into(),
+      );
+    }
+    wait(run, aws, async {
+      tokio::time::sleep(std::time::Duration::from_secs(2)).await
+    })?;
+    (now_read, now_write, active) = request.current(run, aws, &client)?;
+  }
+  let target = request.index.clone().map_or_else(
+    || request.table.clone(),
+    |i| format!("{}/{i}", request.table),
+  );
+  let shown = format!(
+    "   {target}: read {read} → {now_read} RCU, write {write} → {now_write} WCU{}\n",
+    if active { ", ACTIVE" } else { "" }
+  );
+  let mut fields = Fields::new();
+  fields.insert("table".into(), Value::String(request.table));
+  fields.insert(
+    "index".into(),
+    request.index.map_or(Value::Null, Value::String),
+  );
+  fields.insert("before".into(), json!({"read": read, "write": write}));
+  fields.insert(
+    "after".into(),
+    json!({"read": now_read, "write": now_write}),
+  );
+  fields.insert("active".into(), Value::Bool(active));
+  fields.insert(
+    "wait_ms".into(),
+    json!(started.elapsed().as_millis() as u64),
+  );
+  Ok((fields, shown))
+}
+
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
-  let body = Body::parse(
-    "dynamodb",
-    run.text,
-    &[
-      "action", "table", "index", "read", "write", "wait", "timeout",
-    ],
-  )?;
+  let body = Body::parse("dynamodb", run.text, FIELDS)?;
   match body.required("dynamodb", "action")?.as_str() {
     "describe" => describe(run, &body.required("dynamodb", "table")?),
+    "capacity" => capacity(run, &body),
     other => {
-      Err(format!("`dynamodb`: `action: {other}` cannot run in this version; use describe").into())
+      Err(format!("`dynamodb`: `action: {other}` is not known: use describe or capacity").into())
     }
   }
 }

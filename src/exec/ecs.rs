@@ -319,12 +319,13 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
       tasks(&call, &cluster, &services, status)?
     }
     "task-definition" => task_definition(&call, &cluster, &services)?,
+    "scaling" => scaling(&call, &cluster, &services)?,
     "scale" => change(&call, &body, false)?,
     "redeploy" => change(&call, &body, true)?,
     other => {
       return Err(
         format!(
-          "`ecs`: `action: {other}` is not known: use describe, tasks, task-definition, scale or redeploy"
+          "`ecs`: `action: {other}` is not known: use describe, tasks, task-definition, scaling, scale or redeploy"
         )
         .into(),
       );
@@ -641,5 +642,66 @@ fn task_definition(
   fields.insert("cpu".into(), json!(def.cpu()));
   fields.insert("memory".into(), json!(def.memory()));
   fields.insert("containers".into(), Value::Array(containers));
+  Ok((fields, shown))
+}
+
+/// The service's Application Auto Scaling target and policies.
+fn scaling(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, String), Failure> {
+  use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+  let service = one_service(services)?;
+  let resource = format!("service/{cluster}/{service}");
+  let client = aws_sdk_applicationautoscaling::Client::new(&call.aws.config);
+  let targets = call
+    .wait(
+      client
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(&resource)
+        .send(),
+    )?
+    .map_err(|e| explain("application-autoscaling:DescribeScalableTargets", &e))?;
+  let policies = call
+    .wait(
+      client
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(&resource)
+        .send(),
+    )?
+    .map_err(|e| explain("application-autoscaling:DescribeScalingPolicies", &e))?;
+  let targets: Vec<Value> = targets
+    .scalable_targets()
+    .iter()
+    .map(|t| json!({"dimension": t.scalable_dimension().as_str(), "min": t.min_capacity(), "max": t.max_capacity()}))
+    .collect();
+  let mut table = table(["policy", "type", "metric", "target value"]);
+  let policies: Vec<Value> = policies
+    .scaling_policies()
+    .iter()
+    .map(|p| {
+      let tracking = p.target_tracking_scaling_policy_configuration();
+      let metric = tracking
+        .and_then(|t| t.predefined_metric_specification())
+        .map(|m| m.predefined_metric_type().as_str().to_string());
+      let target = tracking.map(|t| t.target_value());
+      table.add_row([
+        p.policy_name().to_string(),
+        p.policy_type().as_str().to_string(),
+        metric.clone().unwrap_or_else(|| "-".into()),
+        target.map_or("-".into(), |t| t.to_string()),
+      ]);
+      json!({"name": p.policy_name(), "type": p.policy_type().as_str(), "metric": metric, "target_value": target})
+    })
+    .collect();
+  let shown = match targets.first() {
+    Some(t) => format!("{resource}: {} to {} tasks\n{table}\n", t["min"], t["max"]),
+    None => format!("{resource}: no auto scaling target: the service does not scale by itself\n"),
+  };
+  let mut fields = Fields::new();
+  fields.insert("service".into(), Value::String(service.clone()));
+  fields.insert("resource".into(), Value::String(resource));
+  fields.insert("configured".into(), Value::Bool(!targets.is_empty()));
+  fields.insert("targets".into(), Value::Array(targets));
+  fields.insert("policies".into(), Value::Array(policies));
   Ok((fields, shown))
 }

@@ -93,9 +93,7 @@ pub fn can_execute(step: &Step) -> bool {
     .unwrap_or_default();
   !matches!(
     (action.kind, name.as_str()),
-    (ActionKind::Ecs, "scaling")
-      | (ActionKind::CloudWatch, "metric")
-      | (ActionKind::DynamoDb, "capacity")
+    (ActionKind::CloudWatch, "metric")
   )
 }
 

@@ -65,9 +65,7 @@ elb.register_targets(TargetGroupArn=tg, Targets=[{'Id': i, 'Port': 8080} for i i
   assert!(out["targets"][0]["state"].is_string());
 }
 
-#[test]
-fn table_and_index_capacity_with_autoscaling() {
-  let region = "sa-east-1";
+fn seed_table(region: &str) {
   moto().seed(
     region,
     "ddb = boto3.client('dynamodb', endpoint_url=E, region_name=R)
@@ -98,4 +96,72 @@ aas.register_scalable_target(ServiceNamespace='dynamodb', ResourceId='table/acme
     "dynamodb:table:ReadCapacityUnits"
   );
   assert_eq!(out["autoscaling"][0]["max"], 500);
+}
+
+#[test]
+fn raise_index_capacity_shows_the_diff_then_waits_for_active() {
+  let region = "me-south-1";
+  seed_table(region);
+  let text = "```dynamodb {name=raise}\naction: capacity\ntable: acme-orders\nindex: by-customer\nread: 40\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes-readonly"])
+    .stdin("run\n")
+    .run();
+  ran.assert(0);
+  let before_prompt = ran
+    .stderr
+    .split("run this step?")
+    .next()
+    .unwrap_or_default();
+  for expected in [
+    "index: by-customer",
+    "-read: 10 RCU",
+    "+read: 40 RCU",
+    " write: 5 WCU",
+    "region me-south-1",
+  ] {
+    assert!(
+      before_prompt.contains(expected),
+      "{expected:?} missing before the prompt:\n{}",
+      ran.stderr
+    );
+  }
+  let r = records(&ran.transcript());
+  let out = &r[2]["output"];
+  assert_eq!(out["before"]["read"], 10);
+  assert_eq!(out["after"]["read"], 40);
+  assert_eq!(out["after"]["write"], 5);
+  assert_eq!(out["active"], true);
+}
+
+#[test]
+fn service_scaling_target_and_policy() {
+  let region = "af-south-1";
+  crate::ecs::seed_cluster(region);
+  moto().seed(
+    region,
+    "aas = boto3.client('application-autoscaling', endpoint_url=E, region_name=R)
+aas.register_scalable_target(ServiceNamespace='ecs', ResourceId='service/acme-prod/api',
+  ScalableDimension='ecs:service:DesiredCount', MinCapacity=2, MaxCapacity=10)
+aas.put_scaling_policy(PolicyName='cpu70', ServiceNamespace='ecs', ResourceId='service/acme-prod/api',
+  ScalableDimension='ecs:service:DesiredCount', PolicyType='TargetTrackingScaling',
+  TargetTrackingScalingPolicyConfiguration={'TargetValue': 70.0,
+    'PredefinedMetricSpecification': {'PredefinedMetricType': 'ECSServiceAverageCPUUtilization'}})",
+  );
+  let r = run(
+    region,
+    "```ecs {name=scaling}\naction: scaling\ncluster: acme-prod\nservice: api\n```\n",
+  );
+  let out = &r[2]["output"];
+  assert_eq!(out["configured"], true);
+  assert_eq!(out["targets"][0]["min"], 2);
+  assert_eq!(out["targets"][0]["max"], 10);
+  assert_eq!(out["policies"][0]["name"], "cpu70");
+  assert_eq!(
+    out["policies"][0]["metric"],
+    "ECSServiceAverageCPUUtilization"
+  );
+  assert_eq!(out["policies"][0]["target_value"], 70.0);
 }

@@ -227,10 +227,10 @@ fn unknown_from_step_is_a_usage_error() {
 
 #[test]
 fn actions_not_yet_implemented_are_refused_before_anything_runs() {
-  let text = format!("{RAN}```ecs {{name=more}}\naction: scaling\ncluster: c\nservice: s\n```\n");
+  let text = format!("{RAN}```cloudwatch {{name=more}}\naction: metric\nnamespace: AWS/ECS\n```\n");
   refused(
     text.as_bytes(),
     &[],
-    "error: this version of litops cannot run these steps; nothing was run:\n  rb.md:4: `more` (ecs)",
+    "error: this version of litops cannot run these steps; nothing was run:\n  rb.md:4: `more` (cloudwatch)",
   );
 }

@@ -5,7 +5,7 @@ use crate::{Test, records};
 
 /// A cluster with service `api` (3 desired, none running: moto never
 /// starts tasks) and one task stopped because its image could not be pulled.
-fn seed_cluster(region: &str) {
+pub fn seed_cluster(region: &str) {
   moto().seed(
     region,
     "ec2 = boto3.client('ec2', endpoint_url=E, region_name=R)
