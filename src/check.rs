@@ -324,12 +324,7 @@ fn yaml_body(
     Ok(value) => Some(value),
     Err(e) => {
       let offset = e.location().map_or(0, |l| l.index().min(body.len()));
-      let message = e.to_string();
-      let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
+      let message = crate::diagnostic::yaml_message(&e);
       diagnostics.push(Diagnostic::new(
         Problem::BodyYaml {
           kind: kind.name(),

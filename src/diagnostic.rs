@@ -163,6 +163,17 @@ impl fmt::Display for Problem {
   }
 }
 
+/// serde_yaml's message without its "at line L column C", which counts from
+/// the start of the YAML; the diagnostic says where in file terms.
+pub fn yaml_message(error: &serde_yaml::Error) -> String {
+  let message = error.to_string();
+  message
+    .split(" at line ")
+    .next()
+    .unwrap_or(&message)
+    .to_string()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
   pub problem: Problem,

@@ -61,3 +61,21 @@ pub fn time(at: Option<&DateTime>) -> Value {
   at.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
     .map_or(Value::Null, Value::String)
 }
+
+/// A mutating step's change as a unified diff, under the account and region
+/// it will be made in.
+pub fn change_preview(aws: &Aws, before: &str, after: &str) -> String {
+  let diff = similar::TextDiff::from_lines(before, after)
+    .unified_diff()
+    .context_radius(3)
+    .header("before", "after")
+    .to_string();
+  let mut out = format!(
+    "   account {} · region {}\n",
+    aws.identity.account, aws.identity.region
+  );
+  for line in diff.lines() {
+    out.push_str(&format!("   {line}\n"));
+  }
+  out
+}

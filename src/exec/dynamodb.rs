@@ -11,7 +11,7 @@ use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, finish, table, wait};
+use super::aws_step::{Failure, Fields, change_preview, finish, table, wait};
 use super::body::Body;
 use crate::aws::explain;
 
@@ -31,20 +31,7 @@ impl Execute for DynamoDb {
     let (new_read, new_write) = (request.read.unwrap_or(read), request.write.unwrap_or(write));
     let before = request.describe(read, write);
     let after = request.describe(new_read, new_write);
-    let diff = similar::TextDiff::from_lines(&before, &after)
-      .unified_diff()
-      .context_radius(3)
-      .header("before", "after")
-      .to_string();
-    Some(format!(
-      "   account {} · region {}\n{}",
-      aws.identity.account,
-      aws.identity.region,
-      diff
-        .lines()
-        .map(|l| format!("   {l}\n"))
-        .collect::<String>()
-    ))
+    Some(change_preview(aws, &before, &after))
   }
 
   fn execute(&self, run: &mut StepRun) -> Output {

@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, finish, table, time, wait};
+use super::aws_step::{Failure, Fields, change_preview, finish, table, time, wait};
 use super::body::Body;
 use crate::aws::{Aws, Cut, explain};
 
@@ -53,20 +53,7 @@ impl Execute for Ecs {
       ),
       _ => return None,
     };
-    let diff = similar::TextDiff::from_lines(&before, &after)
-      .unified_diff()
-      .context_radius(3)
-      .header("before", "after")
-      .to_string();
-    Some(format!(
-      "   account {} · region {}\n{}",
-      aws.identity.account,
-      aws.identity.region,
-      diff
-        .lines()
-        .map(|l| format!("   {l}\n"))
-        .collect::<String>()
-    ))
+    Some(change_preview(aws, &before, &after))
   }
 
   fn execute(&self, run: &mut StepRun) -> Output {
@@ -566,24 +553,8 @@ fn task_definition(
   services: &[String],
 ) -> Result<(Fields, String), Failure> {
   let service = one_service(services)?;
-  let answer = call
-    .wait(
-      call
-        .client
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send(),
-    )?
-    .map_err(|e| explain("ecs:DescribeServices", &e))?;
-  let arn = answer
-    .services()
-    .first()
-    .and_then(|s| s.task_definition())
-    .ok_or_else(|| {
-      format!("ecs:DescribeServices: service {service} not found in cluster {cluster}")
-    })?
-    .to_string();
+  // DescribeTaskDefinition takes `family:revision` as well as an ARN.
+  let arn = current(call, cluster, service)?.task_definition;
   let def = call
     .wait(
       call

@@ -30,14 +30,7 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         let at = fm.span.start + l.index().min(fm.text.len());
         Span::new(at, at + 1)
       });
-      // serde_yaml appends "at line L column C" relative to the YAML; the
-      // diagnostic already says where, in file terms.
-      let message = e.to_string();
-      let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
+      let message = crate::diagnostic::yaml_message(&e);
       diagnostics.push(Diagnostic::new(Problem::FrontMatterYaml(message), span));
       return meta;
     }
