@@ -142,6 +142,22 @@ impl Ran {
     self
   }
 
+  /// Asserts each text was on stderr before the first "run this step?" prompt.
+  pub fn shown_before_prompt(&self, texts: &[&str]) {
+    let before = self
+      .stderr
+      .split("run this step?")
+      .next()
+      .unwrap_or_default();
+    for text in texts {
+      assert!(
+        before.contains(text),
+        "{text:?} not shown before the prompt:\n{}",
+        self.stderr
+      );
+    }
+  }
+
   pub fn transcript_path(&self) -> PathBuf {
     find_transcript(self.dir.path()).expect("a transcript was written")
   }
