@@ -2,6 +2,7 @@
 //! source → parse → model → check → plan → exec → transcript.
 
 pub mod aws;
+pub mod cancel;
 pub mod check;
 pub mod cli;
 pub mod clock;

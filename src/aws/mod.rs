@@ -3,7 +3,7 @@
 //! exists only once a run reaches an AWS step.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -50,11 +50,7 @@ pub struct Aws {
   pub identity: Identity,
 }
 
-/// Why an awaited AWS call did not finish.
-pub enum Cut {
-  Interrupted,
-  TimedOut,
-}
+pub use crate::cancel::Cut;
 
 impl Aws {
   /// Loads the configuration and asks STS who we are, so every transcript
@@ -106,26 +102,7 @@ impl Aws {
     timeout: Option<Duration>,
     future: F,
   ) -> Result<F::Output, Cut> {
-    self.runtime.block_on(async {
-      let watch = async {
-        // The signal thread sets the flag; a 50 ms check costs nothing next
-        // to a network call.
-        while !interrupted.load(Ordering::SeqCst) {
-          tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-      };
-      let deadline = async {
-        match timeout {
-          Some(t) => tokio::time::sleep(t).await,
-          None => std::future::pending().await,
-        }
-      };
-      tokio::select! {
-        output = future => Ok(output),
-        () = watch => Err(Cut::Interrupted),
-        () = deadline => Err(Cut::TimedOut),
-      }
-    })
+    crate::cancel::run(&self.runtime, interrupted, timeout, future)
   }
 }
 

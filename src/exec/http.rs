@@ -108,32 +108,28 @@ fn probe(run: &StepRun) -> Result<Output, String> {
   if let Some(payload) = field("body") {
     request = request.body(payload);
   }
-  let interrupted = run.console.interrupt_flag();
   let started = Instant::now();
-  let answer = runtime.block_on(async {
-    let watch = async {
-      while !interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-      }
-    };
-    tokio::select! {
-      response = async {
-        let response = request.send().await?;
-        let latency = started.elapsed();
-        let status = response.status().as_u16();
-        let headers: serde_json::Map<String, Value> = response
-          .headers()
-          .iter()
-          .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
-          .map(|(name, value)| (name.to_string(), Value::String(value.to_str().unwrap_or("").to_string())))
-          .collect();
-        let text = response.text().await?;
-        Ok::<_, reqwest::Error>((status, latency, headers, text))
-      } => Some(response),
-      () = watch => None,
-    }
-  });
-  let Some(answer) = answer else {
+  let exchange = async {
+    let response = request.send().await?;
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    let headers: serde_json::Map<String, Value> = response
+      .headers()
+      .iter()
+      .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
+      .map(|(name, value)| {
+        (
+          name.to_string(),
+          Value::String(value.to_str().unwrap_or("").to_string()),
+        )
+      })
+      .collect();
+    let text = response.text().await?;
+    Ok::<_, reqwest::Error>((status, latency, headers, text))
+  };
+  // The client's own timeout bounds the exchange; Ctrl-C can cut it short.
+  let Ok(answer) = crate::cancel::run(&runtime, &run.console.interrupt_flag(), None, exchange)
+  else {
     return Ok(Output::failed(Status::Interrupted, "interrupted (Ctrl-C)"));
   };
   let (status, latency, headers, text) = answer.map_err(|e| describe(url, &e))?;
