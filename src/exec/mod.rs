@@ -97,15 +97,18 @@ pub fn can_execute(step: &Step) -> bool {
   )
 }
 
+/// How a run ends: the transcript's `result`, the exit code and why.
+struct Ending {
+  result: &'static str,
+  exit_code: i32,
+  reason: Option<String>,
+}
+
 /// How one step ended, as the walk decides what comes next.
 enum Next {
   Continue,
   Goto(String),
-  Stop {
-    result: &'static str,
-    exit_code: i32,
-    reason: Option<String>,
-  },
+  Stop(Ending),
 }
 
 struct Walk<'a> {
@@ -196,27 +199,27 @@ pub fn run(
     rows: Vec::new(),
     aws,
   };
-  let (result, exit_code, reason, stopped_at) = walk.steps()?;
+  let (ending, stopped_at) = walk.steps()?;
   let finished = clock::now();
   walk.transcript.finish(Event::RunFinished {
-    result: result.to_string(),
-    exit_code,
+    result: ending.result.to_string(),
+    exit_code: ending.exit_code,
     finished_at: finished.rfc3339(),
     duration_ms: finished.millis_since(started),
-    reason: reason.clone(),
+    reason: ending.reason.clone(),
     stopped_at,
   })?;
   Ok(Summary {
     rows: walk.rows,
-    result,
-    exit_code,
-    reason,
+    result: ending.result,
+    exit_code: ending.exit_code,
+    reason: ending.reason,
   })
 }
 
 impl Walk<'_> {
-  #[allow(clippy::type_complexity)]
-  fn steps(&mut self) -> io::Result<(&'static str, i32, Option<String>, Option<String>)> {
+  /// Walks the steps; returns how the run ended and the step it stopped at.
+  fn steps(&mut self) -> io::Result<(Ending, Option<String>)> {
     let steps = &self.runbook.steps;
     // A playbook may loop back with goto; bound it so `--yes` cannot spin.
     let mut budget = steps.len() * 100 + 1000;
@@ -234,10 +237,13 @@ impl Walk<'_> {
       }
       budget = budget.saturating_sub(1);
       if budget == 0 {
+        let reason = Some("goto loop: too many steps run".into());
         return Ok((
-          "stopped",
-          1,
-          Some("goto loop: too many steps run".into()),
+          Ending {
+            result: "stopped",
+            exit_code: 1,
+            reason,
+          },
           Some(step.id.clone()),
         ));
       }
@@ -251,16 +257,15 @@ impl Walk<'_> {
           Some(t) => i = t,
           None => {
             let reason = format!("goto(\"{target}\") names no step");
-            return Ok(("failed", 1, Some(reason), Some(step.id.clone())));
+            let ending = Ending {
+              result: "failed",
+              exit_code: 1,
+              reason: Some(reason),
+            };
+            return Ok((ending, Some(step.id.clone())));
           }
         },
-        Next::Stop {
-          result,
-          exit_code,
-          reason,
-        } => {
-          return Ok((result, exit_code, reason, Some(step.id.clone())));
-        }
+        Next::Stop(ending) => return Ok((ending, Some(step.id.clone()))),
       }
     }
     let statuses = self.rows.iter().map(|(_, s, _)| *s);
@@ -271,7 +276,14 @@ impl Walk<'_> {
     } else {
       ("incomplete", 1)
     };
-    Ok((result, exit_code, None, None))
+    Ok((
+      Ending {
+        result,
+        exit_code,
+        reason: None,
+      },
+      None,
+    ))
   }
 
   fn show(&self, index: usize, step: &Step, text: &str) {
@@ -334,7 +346,7 @@ impl Walk<'_> {
           }
         }
         Answer::Unavailable => {
-          return Err(Next::Stop {
+          return Err(Next::Stop(Ending {
             result: "stopped",
             exit_code: 1,
             reason: Some(
@@ -342,7 +354,7 @@ impl Walk<'_> {
              --yes-readonly or --yes"
                 .into(),
             ),
-          });
+          }));
         }
         Answer::Interrupted => return Err(interrupted()),
       }
@@ -470,18 +482,18 @@ impl Walk<'_> {
       return Ok(interrupted());
     }
     if unanswered {
-      return Ok(Next::Stop {
+      return Ok(Next::Stop(Ending {
         result: "stopped",
         exit_code: 1,
         reason: Some("a question could not be asked: no terminal".into()),
-      });
+      }));
     }
     if status.is_failure() && step.policy.on_failure == OnFailure::Stop {
-      return Ok(Next::Stop {
+      return Ok(Next::Stop(Ending {
         result: "failed",
         exit_code: 1,
         reason: Some(format!("step `{}` {status} (on-failure=stop)", step.id)),
-      });
+      }));
     }
     Ok(goto.map_or(Next::Continue, Next::Goto))
   }
@@ -555,17 +567,17 @@ impl Walk<'_> {
 }
 
 fn quit() -> Next {
-  Next::Stop {
+  Next::Stop(Ending {
     result: "quit",
     exit_code: 1,
     reason: Some("the operator quit".into()),
-  }
+  })
 }
 
 fn interrupted() -> Next {
-  Next::Stop {
+  Next::Stop(Ending {
     result: "interrupted",
     exit_code: 130,
     reason: Some("interrupted (Ctrl-C)".into()),
-  }
+  })
 }
