@@ -274,17 +274,16 @@ fn mutating(
     ActionKind::LogsInsights => false,
     ActionKind::Http => {
       let (method, _, rest) = ActionKind::http_request_line(body);
-      yaml_body(
-        kind,
-        rest,
-        body_start + (body.len() - rest.len()),
-        diagnostics,
-      );
+      let rest_start = body_start + (body.len() - rest.len());
+      if let Some(value) = yaml_body(kind, rest, rest_start, diagnostics) {
+        body_fields(kind, &value, rest, rest_start, diagnostics);
+      }
       !matches!(method.as_str(), "GET" | "HEAD")
     }
-    _ => {
-      yaml_body(kind, body, body_start, diagnostics).is_none_or(|value| kind.body_mutates(&value))
-    }
+    _ => yaml_body(kind, body, body_start, diagnostics).is_none_or(|value| {
+      body_fields(kind, &value, body, body_start, diagnostics);
+      kind.body_mutates(&value)
+    }),
   };
   match readonly {
     Some((true, _)) if matches!(kind, ActionKind::Shell(_)) => false,
@@ -311,6 +310,9 @@ type Attributes = (
   Vec<(String, String)>,
 );
 
+/// What a `{{ template }}` stands for while a body is checked.
+const PLACEHOLDER: &str = "litops-placeholder";
+
 /// The YAML of a declarative body, or `None` with a diagnostic. Templates
 /// stand for scalars, so a neutral word keeps the YAML parseable.
 fn yaml_body(
@@ -319,7 +321,7 @@ fn yaml_body(
   body_start: usize,
   diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<serde_yaml::Value> {
-  let neutral = template::render(body, |_| Some("litops-placeholder".into()));
+  let neutral = template::render(body, |_| Some(PLACEHOLDER.into()));
   match serde_yaml::from_str::<serde_yaml::Value>(&neutral) {
     Ok(value) => Some(value),
     Err(e) => {
@@ -334,6 +336,60 @@ fn yaml_body(
       ));
       None
     }
+  }
+}
+
+/// Holds a declarative body to its kind's fields and actions. A templated
+/// `action:` is taken on trust; it is checked again when it runs.
+fn body_fields(
+  kind: ActionKind,
+  value: &serde_yaml::Value,
+  body: &str,
+  body_start: usize,
+  diagnostics: &mut Vec<Diagnostic>,
+) {
+  let Some(map) = value.as_mapping() else {
+    return;
+  };
+  // Where a top-level `key:` is written, for the diagnostic's position.
+  let at = |key: &str| {
+    let mut offset = 0;
+    for line in body.split_inclusive('\n') {
+      if line.strip_prefix(key).is_some_and(|r| r.starts_with(':')) {
+        return Span::new(body_start + offset, body_start + offset + key.len());
+      }
+      offset += line.len();
+    }
+    Span::new(body_start, body_start + 1)
+  };
+  for key in map.keys().filter_map(|k| k.as_str()) {
+    if !kind.fields().contains(&key) {
+      diagnostics.push(Diagnostic::new(
+        Problem::UnknownField {
+          kind: kind.name(),
+          field: key.to_string(),
+        },
+        at(key),
+      ));
+    }
+  }
+  if kind.actions().is_empty() {
+    return;
+  }
+  match map.get("action").and_then(|a| a.as_str()) {
+    None => diagnostics.push(Diagnostic::new(
+      Problem::MissingAction(kind.name()),
+      Span::new(body_start, body_start + 1),
+    )),
+    Some(action) if action.contains(PLACEHOLDER) => {}
+    Some(action) if !kind.actions().contains(&action) => diagnostics.push(Diagnostic::new(
+      Problem::UnknownAction {
+        kind: kind.name(),
+        action: action.to_string(),
+      },
+      at("action"),
+    )),
+    Some(_) => {}
   }
 }
 

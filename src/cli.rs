@@ -230,18 +230,6 @@ fn plan_file(file: &Path, args: &ParamArgs, json: bool) -> Result<i32, Error> {
 fn run(args: RunArgs) -> Result<i32, Error> {
   let (source, checked) = load(&args.file)?;
   let runbook = &checked.runbook;
-  let not_runnable: Vec<_> = runbook
-    .steps
-    .iter()
-    .filter(|s| !exec::can_execute(s))
-    .map(|s| (s.id.clone(), s.line, s.kind_name()))
-    .collect();
-  if !not_runnable.is_empty() {
-    return Err(Error::NotRunnable {
-      path: args.file.clone(),
-      steps: not_runnable,
-    });
-  }
   let from = match &args.from {
     Some(id) => Some(runbook.step_index(id).ok_or_else(|| Error::UnknownStep {
       flag: "--from",

@@ -43,6 +43,11 @@ impl Instant {
     self.0.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
   }
 
+  /// `2026-11-23 09:00`, for metric periods.
+  pub fn minutes(self) -> String {
+    self.0.format("%Y-%m-%d %H:%M").to_string()
+  }
+
   /// Parses RFC 3339 or `YYYY-MM-DD HH:MM[:SS]` (taken as UTC).
   pub fn parse(text: &str) -> Option<Self> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {

@@ -64,6 +64,15 @@ pub enum Problem {
     kind: &'static str,
     message: String,
   },
+  UnknownField {
+    kind: &'static str,
+    field: String,
+  },
+  UnknownAction {
+    kind: &'static str,
+    action: String,
+  },
+  MissingAction(&'static str),
   UnclosedFence,
   NoSteps,
 }
@@ -151,6 +160,28 @@ impl fmt::Display for Problem {
       Self::RhaiSyntax(m) => write!(f, "rhai syntax error: {m}"),
       Self::UnknownGoto(t) => write!(f, "`goto(\"{t}\")` names no step in this runbook"),
       Self::BodyYaml { kind, message } => write!(f, "`{kind}` block is not valid YAML: {message}"),
+      Self::UnknownField { kind, field } => {
+        let known = crate::model::ActionKind::from_word(kind).map_or(&[][..], |k| k.fields());
+        write!(
+          f,
+          "`{kind}` has no field `{field}`; known: {}",
+          known.join(", ")
+        )
+      }
+      Self::UnknownAction { kind, action } => {
+        write!(
+          f,
+          "`{kind}` has no `action: {action}`; use {}",
+          actions(kind)
+        )
+      }
+      Self::MissingAction(kind) => {
+        write!(
+          f,
+          "`{kind}` block needs `action:`, one of {}",
+          actions(kind)
+        )
+      }
       Self::UnclosedFence => write!(
         f,
         "code fence is never closed, so it runs to the end of the file"
@@ -161,6 +192,12 @@ impl fmt::Display for Problem {
       ),
     }
   }
+}
+
+fn actions(kind: &str) -> String {
+  crate::model::ActionKind::from_word(kind)
+    .map_or(&[][..], |k| k.actions())
+    .join(", ")
 }
 
 /// serde_yaml's message without its "at line L column C", which counts from

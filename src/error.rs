@@ -22,10 +22,6 @@ pub enum Error {
     flag: &'static str,
     id: String,
   },
-  NotRunnable {
-    path: PathBuf,
-    steps: Vec<(String, usize, &'static str)>,
-  },
   NoRunbooks(PathBuf),
   Transcript {
     path: PathBuf,
@@ -59,16 +55,6 @@ impl fmt::Display for Error {
           f,
           "error: `{flag} {id}`: no step has this id (see `litops plan`)"
         )
-      }
-      Self::NotRunnable { path, steps } => {
-        writeln!(
-          f,
-          "error: this version of litops cannot run these steps; nothing was run:"
-        )?;
-        for (id, line, kind) in steps {
-          writeln!(f, "  {}:{line}: `{id}` ({kind})", path.display())?;
-        }
-        Ok(())
       }
       Self::NoRunbooks(dir) => write!(f, "{}: error: no runbooks (.md files) here", dir.display()),
       Self::Transcript { path, error } => {

@@ -35,6 +35,7 @@ pub fn finish(run: &StepRun, result: Result<(Fields, String), Failure>) -> Outpu
       run.console.say(&shown);
       let mut output = Output::new(Status::Done);
       output.fields = fields;
+      output.fields.insert("shown".into(), Value::String(shown));
       output
     }
     Err(Failure::Message(e)) => Output::failed(Status::Failed, e),
@@ -50,7 +51,7 @@ pub fn wait<F: std::future::Future>(run: &StepRun, aws: &Aws, future: F) -> Resu
   aws.block_on(&run.console.interrupt_flag(), run.timeout, future)
 }
 
-pub fn table<const N: usize>(header: [&str; N]) -> comfy_table::Table {
+pub fn table(header: impl Into<comfy_table::Row>) -> comfy_table::Table {
   let mut table = comfy_table::Table::new();
   table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
   table.set_header(header);

@@ -2,15 +2,18 @@
 
 use serde_yaml::{Mapping, Value};
 
+use crate::model::ActionKind;
+
 pub struct Body {
   map: Mapping,
   raw: String,
 }
 
 impl Body {
-  /// Parses `text`, rejecting fields not in `known` so a typo is an error
-  /// rather than a silently ignored setting.
-  pub fn parse(kind: &str, text: &str, known: &[&str]) -> Result<Self, String> {
+  /// Parses `text`, rejecting fields the kind does not know. `check` has
+  /// already done so for the written body; this catches what templates made.
+  pub fn parse(action: ActionKind, text: &str) -> Result<Self, String> {
+    let (kind, known) = (action.name(), action.fields());
     let map: Mapping = match serde_yaml::from_str(text) {
       Ok(Value::Mapping(map)) => map,
       Ok(_) => {

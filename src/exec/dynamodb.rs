@@ -14,12 +14,13 @@ use super::action::{Execute, Output, StepRun};
 use super::aws_step::{Failure, Fields, change_preview, finish, table, wait};
 use super::body::Body;
 use crate::aws::explain;
+use crate::model::ActionKind;
 
 pub struct DynamoDb;
 
 impl Execute for DynamoDb {
   fn preview(&self, run: &StepRun) -> Option<String> {
-    let body = Body::parse("dynamodb", run.text, FIELDS).ok()?;
+    let body = Body::parse(ActionKind::DynamoDb, run.text).ok()?;
     let request = Capacity::from_body(&body).ok()?;
     let aws = run.aws.get().ok()?;
     let client = aws_sdk_dynamodb::Client::new(&aws.config);
@@ -38,10 +39,6 @@ impl Execute for DynamoDb {
     finish(run, dispatch(run))
   }
 }
-
-const FIELDS: &[&str] = &[
-  "action", "table", "index", "read", "write", "wait", "timeout",
-];
 
 /// New provisioned capacity for a table or one of its global indexes.
 struct Capacity {
@@ -204,7 +201,7 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
 }
 
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
-  let body = Body::parse("dynamodb", run.text, FIELDS)?;
+  let body = Body::parse(ActionKind::DynamoDb, run.text)?;
   match body.required("dynamodb", "action")?.as_str() {
     "describe" => describe(run, &body.required("dynamodb", "table")?),
     "capacity" => capacity(run, &body),

@@ -17,16 +17,13 @@ use super::action::{Execute, Output, StepRun};
 use super::aws_step::{Failure, Fields, change_preview, finish, table, time, wait};
 use super::body::Body;
 use crate::aws::{Aws, Cut, explain};
-
-const FIELDS: &[&str] = &[
-  "action", "cluster", "service", "services", "status", "desired", "wait", "timeout",
-];
+use crate::model::ActionKind;
 
 pub struct Ecs;
 
 impl Execute for Ecs {
   fn preview(&self, run: &StepRun) -> Option<String> {
-    let body = Body::parse("ecs", run.text, FIELDS).ok()?;
+    let body = Body::parse(ActionKind::Ecs, run.text).ok()?;
     let action = body.text("action")?;
     let change = Change::from_body(&body).ok()?;
     let aws = run.aws.get().ok()?;
@@ -282,7 +279,7 @@ impl Call<'_> {
 }
 
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
-  let body = Body::parse("ecs", run.text, FIELDS)?;
+  let body = Body::parse(ActionKind::Ecs, run.text)?;
   let action = body.required("ecs", "action")?;
   let cluster = body.required("ecs", "cluster")?;
   let mut services = body.list("services");

@@ -13,6 +13,7 @@ use super::action::{Execute, Output, StepRun};
 use super::aws_step::{Failure, Fields, finish, table, wait};
 use super::body::Body;
 use crate::aws::explain;
+use crate::model::ActionKind;
 
 pub struct Elb;
 
@@ -23,7 +24,7 @@ impl Execute for Elb {
 }
 
 fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
-  let body = Body::parse("elb", run.text, &["action", "target-group"])?;
+  let body = Body::parse(ActionKind::Elb, run.text)?;
   match body.required("elb", "action")?.as_str() {
     "targets" => {}
     other => return Err(format!("`elb`: `action: {other}` is not known: use targets").into()),

@@ -55,17 +55,7 @@ fn probe(run: &StepRun) -> Result<Output, String> {
   let body = if rest.trim().is_empty() {
     None
   } else {
-    Some(Body::parse(
-      "http",
-      rest,
-      &[
-        "headers",
-        "expect-status",
-        "max-latency",
-        "expect-body",
-        "body",
-      ],
-    )?)
+    Some(Body::parse(ActionKind::Http, rest)?)
   };
   let field = |name: &str| body.as_ref().and_then(|b| b.text(name));
   let expected: Vec<u16> = match body.as_ref() {

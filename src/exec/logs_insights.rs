@@ -269,7 +269,9 @@ impl Execute for LogsInsights {
         Value::Object(map)
       })
       .collect();
-    run.console.say(&table(&rows));
+    let shown = table(&rows);
+    run.console.say(&shown);
+    output.fields.insert("shown".into(), Value::String(shown));
     output
       .fields
       .insert("status_aws".into(), Value::String(status.clone()));

@@ -79,24 +79,6 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
   }
 }
 
-/// Whether this build can run the step's action: a few AWS actions are
-/// recognised and planned but not implemented yet, and `run` refuses them
-/// before step 1 rather than fail halfway.
-pub fn can_execute(step: &Step) -> bool {
-  let Some(action) = step.action() else {
-    return true;
-  };
-  let body = crate::template::render(&action.code, |_| Some("placeholder".into()));
-  let name = serde_yaml::from_str::<serde_yaml::Value>(&body)
-    .ok()
-    .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_string))
-    .unwrap_or_default();
-  !matches!(
-    (action.kind, name.as_str()),
-    (ActionKind::CloudWatch, "metric")
-  )
-}
-
 /// How a run ends: the transcript's `result`, the exit code and why.
 struct Ending {
   result: &'static str,
@@ -181,9 +163,10 @@ pub fn run(
     },
   )?;
   console.say(&format!(
-    "litops: running {} ({} steps)\nlitops: transcript {}\n",
+    "litops: running {} ({} step{})\nlitops: transcript {}\n",
     source.path.display(),
     runbook.steps.len(),
+    if runbook.steps.len() == 1 { "" } else { "s" },
     options.transcript.display()
   ));
   let mut walk = Walk {

@@ -69,6 +69,59 @@ impl ActionKind {
     }
   }
 
+  /// The fields a YAML body accepts. `check` holds runbooks to them before
+  /// anything runs, so a typo is an error rather than an ignored setting.
+  pub fn fields(self) -> &'static [&'static str] {
+    match self {
+      Self::Ecs => &[
+        "action", "cluster", "service", "services", "status", "desired", "wait", "timeout",
+      ],
+      Self::CloudWatch => &[
+        "action",
+        "state",
+        "prefix",
+        "namespace",
+        "metric",
+        "dimensions",
+        "stat",
+        "period",
+        "since",
+        "threshold",
+        "baseline",
+      ],
+      Self::DynamoDb => &[
+        "action", "table", "index", "read", "write", "wait", "timeout",
+      ],
+      Self::Elb => &["action", "target-group"],
+      Self::Http => &[
+        "headers",
+        "expect-status",
+        "max-latency",
+        "expect-body",
+        "body",
+      ],
+      Self::LogsInsights | Self::Shell(_) | Self::Rhai => &[],
+    }
+  }
+
+  /// The values `action:` takes, for kinds that have one.
+  pub fn actions(self) -> &'static [&'static str] {
+    match self {
+      Self::Ecs => &[
+        "describe",
+        "tasks",
+        "task-definition",
+        "scaling",
+        "scale",
+        "redeploy",
+      ],
+      Self::CloudWatch => &["alarms", "metric"],
+      Self::DynamoDb => &["describe", "capacity"],
+      Self::Elb => &["targets"],
+      _ => &[],
+    }
+  }
+
   /// Declarative kinds have a body of data with `{{ name }}` templates;
   /// shell and rhai bodies are code and are never rewritten.
   pub fn is_declarative(self) -> bool {

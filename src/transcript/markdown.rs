@@ -96,29 +96,38 @@ pub fn render(event: &Event) -> String {
       if let Some(target) = goto {
         let _ = writeln!(out, "**Next:** goto `{target}`\n");
       }
-      if let Value::Object(fields) = output {
-        for (name, value) in fields {
-          if matches!(name.as_str(), "status" | "text" | "exit_code") {
-            continue;
-          }
-          let text = match value {
-            Value::String(s) if s.is_empty() => continue,
-            Value::String(s) => s.clone(),
-            Value::Null => continue,
-            Value::Array(a) if a.is_empty() => continue,
-            other => serde_json::to_string_pretty(other).unwrap_or_default(),
-          };
-          let _ = writeln!(out, "{name}:\n");
-          out.push_str(&fenced("text", &text));
-          if let Some(sidecar) = sidecars.iter().find(|s| &s.field == name) {
-            let _ = writeln!(
-              out,
-              "\n*Cut here: all {} bytes are in [`{}`]({}).*",
-              sidecar.bytes, sidecar.file, sidecar.file
-            );
-          }
-          out.push('\n');
+      // What an AWS step showed the operator is what an auditor reads; its
+      // structured fields stay in the record, where `verify` checks them.
+      let shown = output.get("shown").filter(|v| v.is_string());
+      let Value::Object(fields) = output else {
+        return out;
+      };
+      let rest = fields.iter().filter(|(name, value)| {
+        !matches!(name.as_str(), "status" | "text" | "exit_code" | "shown")
+          && !(shown.is_some() && (value.is_array() || value.is_object()))
+      });
+      for (name, value) in shown
+        .map(|v| ("shown", v))
+        .into_iter()
+        .chain(rest.map(|(n, v)| (n.as_str(), v)))
+      {
+        let text = match value {
+          Value::String(s) if s.is_empty() => continue,
+          Value::String(s) => s.clone(),
+          Value::Null => continue,
+          Value::Array(a) if a.is_empty() => continue,
+          other => serde_json::to_string_pretty(other).unwrap_or_default(),
+        };
+        let _ = writeln!(out, "{name}:\n");
+        out.push_str(&fenced("text", &text));
+        if let Some(sidecar) = sidecars.iter().find(|s| s.field == name) {
+          let _ = writeln!(
+            out,
+            "\n*Cut here: all {} bytes are in [`{}`]({}).*",
+            sidecar.bytes, sidecar.file, sidecar.file
+          );
         }
+        out.push('\n');
       }
     }
     Event::RunFinished {

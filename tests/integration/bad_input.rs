@@ -226,11 +226,24 @@ fn unknown_from_step_is_a_usage_error() {
 }
 
 #[test]
-fn actions_not_yet_implemented_are_refused_before_anything_runs() {
-  let text = format!("{RAN}```cloudwatch {{name=more}}\naction: metric\nnamespace: AWS/ECS\n```\n");
-  refused(
-    text.as_bytes(),
-    &[],
-    "error: this version of litops cannot run these steps; nothing was run:\n  rb.md:4: `more` (cloudwatch)",
-  );
+fn declarative_fields_and_actions_are_checked_before_anything_runs() {
+  // Line 5 is the `cloudwatch` body's first line.
+  for (body, message) in [
+    (
+      "action: metric\nnamespace: AWS/ECS\nmetirc: CPUUtilization\n",
+      "rb.md:7:1: error: `cloudwatch` has no field `metirc`; known: action, state,",
+    ),
+    (
+      "action: alarm\n",
+      "rb.md:5:1: error: `cloudwatch` has no `action: alarm`; use alarms, metric",
+    ),
+    (
+      "state: ALARM\n",
+      "rb.md:5:1: error: `cloudwatch` block needs `action:`, one of alarms, metric",
+    ),
+  ] {
+    let text = format!("{RAN}```cloudwatch\n{body}```\n");
+    refused(text.as_bytes(), &[], message);
+    checked(text.as_bytes(), message);
+  }
 }

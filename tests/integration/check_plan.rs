@@ -16,7 +16,7 @@ Check the service.
 ```ecs {name=svc}
 action: describe
 cluster: {{ cluster }}
-token: {{ token }}
+service: {{ token }}
 ```
 
 ```bash {readonly=true}
@@ -40,7 +40,7 @@ fn plan_prints_substituted_actions_and_masks_secrets() {
       Daily
       │ action: describe
       │ cluster: prod-cluster
-      │ token: [redacted:token]
+      │ service: [redacted:token]
 
 [2/3] daily-1  bash · read-only · rb.md:20
       Daily
@@ -67,7 +67,7 @@ fn plan_json_for_machines() {
   assert_eq!(plan["steps"][0]["line"], 14);
   assert_eq!(
     plan["steps"][0]["action"],
-    "action: describe\ncluster: blue\ntoken: [redacted:token]\n"
+    "action: describe\ncluster: blue\nservice: [redacted:token]\n"
   );
   assert_eq!(plan["steps"][2]["kind"], "manual");
   assert_eq!(plan["blocks"].as_array().map(Vec::len), Some(2));

@@ -1,4 +1,4 @@
-//! `cloudwatch`: alarms by state.
+//! `cloudwatch`: alarms by state, and metrics (in `metric`).
 //!
 //! ````markdown
 //! ```cloudwatch
@@ -8,27 +8,16 @@
 //! ```
 //! ````
 
+mod metric;
+
 use aws_sdk_cloudwatch::types::StateValue;
 use serde_json::{Value, json};
 
-use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, finish, table, wait};
-use super::body::Body;
 use crate::aws::explain;
-
-const FIELDS: &[&str] = &[
-  "action",
-  "state",
-  "prefix",
-  "namespace",
-  "metric",
-  "dimensions",
-  "stat",
-  "period",
-  "since",
-  "threshold",
-  "baseline",
-];
+use crate::exec::action::{Execute, Output, StepRun};
+use crate::exec::aws_step::{Failure, Fields, finish, table, wait};
+use crate::exec::body::Body;
+use crate::model::ActionKind;
 
 pub struct CloudWatch;
 
@@ -39,12 +28,11 @@ impl Execute for CloudWatch {
 }
 
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
-  let body = Body::parse("cloudwatch", run.text, FIELDS)?;
+  let body = Body::parse(ActionKind::CloudWatch, run.text)?;
   match body.required("cloudwatch", "action")?.as_str() {
     "alarms" => alarms(run, &body),
-    other => {
-      Err(format!("`cloudwatch`: `action: {other}` cannot run in this version; use alarms").into())
-    }
+    "metric" => metric::metric(run, &body),
+    other => Err(format!("`cloudwatch`: unknown `action: {other}`; use alarms or metric").into()),
   }
 }
 
@@ -102,7 +90,7 @@ fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   let rows: Vec<Value> = alarms
     .iter()
     .map(|a| {
-      let updated = super::aws_step::time(a.state_updated_timestamp());
+      let updated = crate::exec::aws_step::time(a.state_updated_timestamp());
       table.add_row([
         a.alarm_name().unwrap_or_default().to_string(),
         a.state_value().map_or("", |s| s.as_str()).to_string(),
