@@ -11,6 +11,8 @@
 //! ```
 //! ````
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::types::QueryStatus;
@@ -18,13 +20,30 @@ use serde_json::{Map, Value};
 
 use super::action::{Execute, Output, StepRun};
 use super::status::Status;
-use crate::aws::{Cut, explain};
+use crate::aws::{Cut, Identity, explain};
 use crate::clock::{self, Instant};
 
 /// GetQueryResults is limited to 5 calls per second per account and region;
 /// never poll faster than this.
 const MIN_POLL: Duration = Duration::from_millis(200);
 const MAX_POLL: Duration = Duration::from_secs(2);
+/// When the next GetQueryResults may go out, per account and region, for
+/// every query this process runs: the quota is the account's, not a step's.
+static NEXT_POLL: Mutex<BTreeMap<(String, String), std::time::Instant>> =
+  Mutex::new(BTreeMap::new());
+
+/// Reserves the next free poll slot for this account and region and says
+/// how long after `now` it is.
+fn poll_slot(identity: &Identity, now: std::time::Instant) -> Duration {
+  let mut slots = NEXT_POLL.lock().unwrap_or_else(PoisonError::into_inner);
+  let slot = slots
+    .entry((identity.account.clone(), identity.region.clone()))
+    .or_insert(now);
+  let at = (*slot).max(now);
+  *slot = at + MIN_POLL;
+  at - now
+}
+
 /// Rows shown on the terminal; the transcript keeps every row.
 const PAGE: usize = 50;
 
@@ -191,7 +210,8 @@ impl Execute for LogsInsights {
     let results = loop {
       spinner.set_message(format!("query {id}: waiting"));
       let waited = aws.block_on(&interrupted, remaining(), async {
-        tokio::time::sleep(delay).await
+        tokio::time::sleep(delay).await;
+        tokio::time::sleep(poll_slot(&aws.identity, std::time::Instant::now())).await;
       });
       let poll = match waited {
         Ok(()) => aws.block_on(
@@ -408,6 +428,32 @@ mod tests {
     for (body, want) in cases {
       assert_eq!(Query::parse(body, &[]).expect_err(body), want);
     }
+  }
+
+  #[test]
+  fn polls_share_five_slots_a_second_per_account_and_region() {
+    let identity = |account: &str, region: &str| Identity {
+      account: account.into(),
+      arn: String::new(),
+      region: region.into(),
+    };
+    let here = identity("111", "eu-west-1");
+    let now = std::time::Instant::now();
+    let waits: Vec<Duration> = (0..4).map(|_| poll_slot(&here, now)).collect();
+    assert_eq!(waits, [0, 200, 400, 600].map(Duration::from_millis));
+    // A second later the slots have passed: no wait.
+    assert_eq!(
+      poll_slot(&here, now + Duration::from_secs(1)),
+      Duration::ZERO
+    );
+    assert_eq!(
+      poll_slot(&identity("111", "us-east-1"), now),
+      Duration::ZERO
+    );
+    assert_eq!(
+      poll_slot(&identity("222", "eu-west-1"), now),
+      Duration::ZERO
+    );
   }
 
   #[test]

@@ -212,6 +212,47 @@ mod scripted {
   }
 
   #[test]
+  fn ctrl_c_stops_the_query_and_exits_130() {
+    let server = Scripted::start(|op, _| match op {
+      "StartQuery" => Reply::ok(r#"{"queryId":"q-cut"}"#),
+      "GetQueryResults" => Reply::ok(RUNNING),
+      "StopQuery" => Reply::ok(r#"{"success":true}"#),
+      _ => Reply::error("UnknownOperationException", op),
+    });
+    let test = Test::new()
+      .runbook(&runbook(""))
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"]);
+    let mut command = test.command();
+    command
+      .stdin(std::process::Stdio::null())
+      .stdout(std::process::Stdio::null())
+      .stderr(std::process::Stdio::null());
+    let child = command.spawn().expect("spawn");
+    // Interrupt once the query is being polled, not after a guessed delay.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server.calls().iter().any(|(op, _)| op == "GetQueryResults") {
+      assert!(std::time::Instant::now() < deadline, "never polled");
+      std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+      server.calls().iter().any(|(op, _)| op == "StopQuery"),
+      "StopQuery was not called"
+    );
+    let transcript =
+      std::fs::read_to_string(crate::find_transcript(test.dir.path()).expect("transcript"))
+        .expect("read");
+    let r = records(&transcript);
+    assert_eq!(r[2]["status"], "interrupted");
+    assert_eq!(r[2]["error"], "interrupted (Ctrl-C); query stopped");
+    assert_eq!(r[2]["output"]["stop_query"], "stopped");
+  }
+
+  #[test]
   fn access_denied_and_throttling_are_one_line_each() {
     let cases = [
       (
