@@ -2,8 +2,11 @@
 //! standard credential chain, the account context, and a tokio runtime that
 //! exists only once a run reaches an AWS step.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -48,6 +51,9 @@ pub struct Aws {
   pub config: SdkConfig,
   runtime: tokio::runtime::Runtime,
   pub identity: Identity,
+  /// One client per service for the whole run: each owns its connection
+  /// pool, so a client per step would open a TCP (and TLS) connection per step.
+  clients: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
 }
 
 pub use crate::cancel::Cut;
@@ -91,7 +97,20 @@ impl Aws {
       config,
       runtime,
       identity,
+      clients: Mutex::new(HashMap::new()),
     })
+  }
+
+  /// The run's client for one service, e.g. `aws.client(aws_sdk_ecs::Client::new)`.
+  pub fn client<C: Clone + Send + 'static>(&self, make: fn(&SdkConfig) -> C) -> C {
+    let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+    let client = clients
+      .entry(TypeId::of::<C>())
+      .or_insert_with(|| Box::new(make(&self.config)));
+    match client.downcast_ref::<C>() {
+      Some(client) => client.clone(),
+      None => make(&self.config),
+    }
   }
 
   /// Runs an AWS call to completion unless the operator presses Ctrl-C or

@@ -23,7 +23,7 @@ impl Execute for DynamoDb {
     let body = Body::parse(ActionKind::DynamoDb, run.text).ok()?;
     let request = Capacity::from_body(&body).ok()?;
     let aws = run.aws.get().ok()?;
-    let client = aws_sdk_dynamodb::Client::new(&aws.config);
+    let client = aws.client(aws_sdk_dynamodb::Client::new);
     let (read, write, _) = match request.current(run, aws, &client) {
       Ok(now) => now,
       Err(Failure::Message(e)) => return Some(format!("   cannot show the change: {e}\n")),
@@ -131,7 +131,7 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   };
   let request = Capacity::from_body(body)?;
   let aws = run.aws.get()?;
-  let client = aws_sdk_dynamodb::Client::new(&aws.config);
+  let client = aws.client(aws_sdk_dynamodb::Client::new);
   let (read, write, _) = request.current(run, aws, &client)?;
   let (new_read, new_write) = (request.read.unwrap_or(read), request.write.unwrap_or(write));
   let throughput = ProvisionedThroughput::builder()
@@ -213,7 +213,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
 
 fn describe(run: &StepRun, name: &str) -> Result<(Fields, String), Failure> {
   let aws = run.aws.get()?;
-  let client = aws_sdk_dynamodb::Client::new(&aws.config);
+  let client = aws.client(aws_sdk_dynamodb::Client::new);
   let answer = wait(run, aws, client.describe_table().table_name(name).send())?
     .map_err(|e| explain("dynamodb:DescribeTable", &e))?;
   let Some(t) = answer.table() else {
@@ -251,7 +251,7 @@ fn describe(run: &StepRun, name: &str) -> Result<(Fields, String), Failure> {
     })
     .collect();
   // Auto scaling targets live in Application Auto Scaling, keyed by resource id.
-  let scaling = aws_sdk_applicationautoscaling::Client::new(&aws.config);
+  let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
   let targets = wait(
     run,
     aws,

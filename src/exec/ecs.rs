@@ -29,7 +29,7 @@ impl Execute for Ecs {
     let aws = run.aws.get().ok()?;
     let call = Call {
       aws,
-      client: aws_sdk_ecs::Client::new(&aws.config),
+      client: aws.client(aws_sdk_ecs::Client::new),
       run,
     };
     let current = match current(&call, &change.cluster, &change.service) {
@@ -287,7 +287,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
   let aws = run.aws.get()?;
   let call = Call {
     aws,
-    client: aws_sdk_ecs::Client::new(&aws.config),
+    client: aws.client(aws_sdk_ecs::Client::new),
     run,
   };
   let (mut fields, shown) = match action.as_str() {
@@ -618,7 +618,7 @@ fn scaling(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, S
   use aws_sdk_applicationautoscaling::types::ServiceNamespace;
   let service = one_service(services)?;
   let resource = format!("service/{cluster}/{service}");
-  let client = aws_sdk_applicationautoscaling::Client::new(&call.aws.config);
+  let client = call.aws.client(aws_sdk_applicationautoscaling::Client::new);
   let targets = call
     .wait(
       client

@@ -31,7 +31,7 @@ fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
   }
   let group = body.required("elb", "target-group")?;
   let aws = run.aws.get()?;
-  let client = aws_sdk_elasticloadbalancingv2::Client::new(&aws.config);
+  let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = if group.starts_with("arn:") {
     group.clone()
   } else {

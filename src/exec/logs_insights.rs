@@ -26,7 +26,9 @@ use crate::clock::{self, Instant};
 /// GetQueryResults is limited to 5 calls per second per account and region;
 /// never poll faster than this.
 const MIN_POLL: Duration = Duration::from_millis(200);
-const MAX_POLL: Duration = Duration::from_secs(2);
+/// A finished query's rows are on screen at most this long (plus one round
+/// trip) after AWS completes it: a responder is waiting on them.
+const MAX_POLL: Duration = Duration::from_millis(250);
 /// When the next GetQueryResults may go out, per account and region, for
 /// every query this process runs: the quota is the account's, not a step's.
 static NEXT_POLL: Mutex<BTreeMap<(String, String), std::time::Instant>> =
@@ -175,7 +177,7 @@ impl Execute for LogsInsights {
       .start
       .or_else(|| Instant::from_seconds(end.seconds() - query.since.as_secs() as i64))
       .unwrap_or(end);
-    let client = aws_sdk_cloudwatchlogs::Client::new(&aws.config);
+    let client = aws.client(aws_sdk_cloudwatchlogs::Client::new);
     let mut output = Output::new(Status::Done);
     let fields = &mut output.fields;
     fields.insert("query".into(), Value::String(query.text.clone()));
@@ -204,8 +206,8 @@ impl Execute for LogsInsights {
 
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
-    // Poll at once (a short query may be done), then back off; calls stay
-    // at least MIN_POLL apart.
+    // Poll at once (a short query may be done), then every MIN_POLL to
+    // MAX_POLL, never sooner than this account and region's next free slot.
     let mut delay = Duration::ZERO;
     let results = loop {
       spinner.set_message(format!("query {id}: waiting"));

@@ -1,8 +1,8 @@
 //! The durable, tamper-evident record of a run. See docs/transcript.md.
 //!
-//! Every record is appended and fsync'd before the walk moves on, so
-//! `kill -9` at any moment leaves every finished step on disk and the step
-//! in flight visible as started-but-not-finished.
+//! Every record is appended before the walk moves on, so `kill -9` at any
+//! moment leaves every finished step on disk and the step in flight visible
+//! as started-but-not-finished; fsync makes that hold through power loss.
 
 mod markdown;
 mod record;
@@ -69,7 +69,19 @@ impl Transcript {
     chunk.push_str(&line);
     chunk.push('\n');
     self.file.write_all(chunk.as_bytes())?;
-    self.file.sync_data()?;
+    // Once written, a record survives kill -9; fsync is for power loss.
+    // A read-only step's start is flushed with its result, a mutating
+    // step's start — the intent, before the change — at once.
+    let flush_now = !matches!(
+      record.event,
+      Event::StepStarted {
+        mutating: false,
+        ..
+      }
+    );
+    if flush_now {
+      self.file.sync_data()?;
+    }
     self.prev = hash;
     Ok(())
   }

@@ -37,7 +37,7 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 pub fn metric(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
-  let client = aws_sdk_cloudwatch::Client::new(&aws.config);
+  let client = aws.client(aws_sdk_cloudwatch::Client::new);
   let period = request.period.as_secs() as i64;
   // Whole periods only, aligned as CloudWatch aligns them, so a half-filled
   // last period never reads as a dip and the baseline lines up point for point.

@@ -53,7 +53,7 @@ fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   };
   let prefix = body.text("prefix");
   let aws = run.aws.get()?;
-  let client = aws_sdk_cloudwatch::Client::new(&aws.config);
+  let client = aws.client(aws_sdk_cloudwatch::Client::new);
   let mut alarms = Vec::new();
   let mut next = None;
   loop {
