@@ -17,7 +17,9 @@ moto_start() {
   moto_install
   local port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"${MOTO_LOG:-/dev/null}" 2>&1 &
+  # Every ECS service reports two running tasks (moto starts none); the
+  # test harness starts its server the same way.
+  MOTO_ECS_SERVICE_RUNNING=2 .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"${MOTO_LOG:-/dev/null}" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
   MOTO_URL=http://127.0.0.1:$port

@@ -33,28 +33,36 @@ pub struct Plan<'a> {
   pub blocks: &'a [Block],
 }
 
-/// The text a step runs: declarative bodies get parameter and variable
-/// values; shell and rhai are shown exactly as written.
+/// The text a step runs: declarative bodies and checklist items get
+/// parameter and variable values; shell and rhai are shown exactly as written.
 pub fn action_text(
   step: &Step,
   params: &Params,
   vars: &serde_json::Map<String, serde_json::Value>,
 ) -> String {
-  let text = match &step.body {
-    StepBody::Manual { text, .. } => return text.clone(),
-    StepBody::Action(action) if action.kind.is_declarative() => {
-      template::render(&action.code, |name| {
-        params.get(name).map(str::to_string).or_else(|| {
-          vars.get(name).map(|v| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-          })
-        })
+  match &step.body {
+    StepBody::Manual { text, .. } => fill(text, params, vars),
+    StepBody::Action(action) if action.kind.is_declarative() => fill(&action.code, params, vars),
+    StepBody::Action(action) => params.redactor.text(&action.code),
+  }
+}
+
+/// `{{ name }}` replaced by a parameter's or variable's value where there is
+/// one (other `{{ }}` in prose is left as written), secrets redacted.
+pub fn fill(
+  text: &str,
+  params: &Params,
+  vars: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+  let filled = template::render(text, |name| {
+    params.get(name).map(str::to_string).or_else(|| {
+      vars.get(name).map(|v| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
       })
-    }
-    StepBody::Action(action) => action.code.clone(),
-  };
-  params.redactor.text(&text)
+    })
+  });
+  params.redactor.text(&filled)
 }
 
 pub fn plan<'a>(

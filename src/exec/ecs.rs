@@ -331,33 +331,59 @@ fn one_service(services: &[String]) -> Result<&String, String> {
   }
 }
 
-fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, String), Failure> {
-  if services.is_empty() {
-    return Err(
-      "`ecs`: `describe` needs `service` or `services`"
-        .to_string()
-        .into(),
-    );
+/// Every service of the cluster, for a `describe` that names none.
+fn all_services(call: &Call, cluster: &str) -> Result<Vec<String>, Failure> {
+  let mut services = Vec::new();
+  let mut next = None;
+  loop {
+    let page = call
+      .wait(
+        call
+          .client
+          .list_services()
+          .cluster(cluster)
+          .set_next_token(next.take())
+          .send(),
+      )?
+      .map_err(|e| explain("ecs:ListServices", &e))?;
+    services.extend(page.service_arns().iter().cloned());
+    next = page.next_token().map(str::to_string);
+    if next.is_none() {
+      return Ok(services);
+    }
   }
-  let answer = call
-    .wait(
-      call
-        .client
-        .describe_services()
-        .cluster(cluster)
-        .set_services(Some(services.to_vec()))
-        .send(),
-    )?
-    .map_err(|e| explain("ecs:DescribeServices", &e))?;
-  if let Some(missing) = answer.failures().first() {
-    return Err(
-      format!(
-        "ecs:DescribeServices: service {} in cluster {cluster}: {}",
-        missing.arn().map(revision).unwrap_or_default(),
-        missing.reason().unwrap_or("not found")
-      )
-      .into(),
-    );
+}
+
+fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, String), Failure> {
+  let services = if services.is_empty() {
+    all_services(call, cluster)?
+  } else {
+    services.to_vec()
+  };
+  let mut described = Vec::new();
+  // DescribeServices takes at most ten services a call.
+  for chunk in services.chunks(10) {
+    let answer = call
+      .wait(
+        call
+          .client
+          .describe_services()
+          .cluster(cluster)
+          .set_services(Some(chunk.to_vec()))
+          .send(),
+      )?
+      .map_err(|e| explain("ecs:DescribeServices", &e))?;
+    if let Some(missing) = answer.failures().first() {
+      return Err(
+        format!(
+          "ecs:DescribeServices: service {} in cluster {cluster}: {}",
+          missing.arn().map(revision).unwrap_or_default(),
+          missing.reason().unwrap_or("not found")
+        )
+        .into(),
+      );
+    }
+    described.extend(answer.services().iter().cloned());
   }
   let mut table = table([
     "service",
@@ -370,7 +396,7 @@ fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, 
   ]);
   let mut rows = Vec::new();
   let mut steady = true;
-  for service in answer.services() {
+  for service in &described {
     let task_def = service.task_definition().unwrap_or_default();
     let (cpu, memory) = match call.wait(
       call

@@ -28,7 +28,7 @@ pub use status::Status;
 use crate::clock::{self, Instant};
 use crate::model::{Action, ActionKind, Confirm, OnFailure, Runbook, Step, StepBody};
 use crate::params::Params;
-use crate::plan::action_text;
+use crate::plan::{action_text, fill};
 use crate::source::Source;
 use crate::transcript::{self, Decision, Event, Transcript};
 
@@ -231,7 +231,7 @@ impl Walk<'_> {
         ));
       }
       let next = match &step.body {
-        StepBody::Manual { text, .. } => self.manual(i, step, text)?,
+        StepBody::Manual { .. } => self.manual(i, step)?,
         StepBody::Action(action) => self.action(i, step, action)?,
       };
       match next {
@@ -288,7 +288,7 @@ impl Walk<'_> {
       out.push_str(&format!("   {}\n", step.heading_path()));
     }
     if let Some(prose) = &step.prose {
-      out.push_str(&format!("   {}\n", self.params.redactor.text(prose)));
+      out.push_str(&format!("   {}\n", fill(prose, self.params, &self.vars)));
     }
     for line in text.lines() {
       out.push_str(&format!("   │ {line}\n"));
@@ -352,7 +352,8 @@ impl Walk<'_> {
     }
   }
 
-  fn manual(&mut self, index: usize, step: &Step, text: &str) -> io::Result<Next> {
+  fn manual(&mut self, index: usize, step: &Step) -> io::Result<Next> {
+    let text = action_text(step, self.params, &self.vars);
     self.show(index, step, &format!("[ ] {text}"));
     let started = clock::now();
     let (status, decision) = if !self.console.interactive {
@@ -386,7 +387,7 @@ impl Walk<'_> {
     let mut output = Output::new(status);
     output
       .fields
-      .insert("text".into(), Value::String(text.into()));
+      .insert("text".into(), Value::String(text));
     output.fields.insert(
       "note".into(),
       decision.reason.clone().map_or(Value::Null, Value::String),

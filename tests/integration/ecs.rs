@@ -76,7 +76,7 @@ fn describe_tasks_and_task_definition() {
   let r = records(&transcript);
   let svc = &r[2]["output"]["services"][0];
   assert_eq!(svc["desired"], 3);
-  assert_eq!(svc["running"], 0);
+  assert_eq!(svc["running"], 2);
   assert_eq!(svc["task_definition"], "api:1");
   assert_eq!(svc["cpu"], "256");
   assert_eq!(r[2]["output"]["steady"], false);
@@ -90,7 +90,7 @@ fn describe_tasks_and_task_definition() {
   assert_eq!(container["image"], "registry.example/api:v142");
   assert_eq!(container["environment_names"][0], "DB_PASSWORD");
   assert_eq!(container["port_mappings"][0]["container_port"], 8080);
-  assert_eq!(r[8]["output"]["value"], "0/3 running; cause image");
+  assert_eq!(r[8]["output"]["value"], "2/3 running; cause image");
   assert!(
     !transcript.contains("ecs-CANARY-7"),
     "an environment value reached the transcript"
@@ -191,7 +191,7 @@ logs.put_log_events(logGroupName='/ecs/acme-api', logStreamName='web',
   assert!(
     verdict["error"]
       .as_str()
-      .is_some_and(|e| e.starts_with("still 0/3 running (cause was image-pull)"))
+      .is_some_and(|e| e.starts_with("still 2/3 running (cause was image-pull)"))
   );
 }
 

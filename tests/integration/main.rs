@@ -12,6 +12,7 @@ mod moto;
 mod pty;
 mod run;
 mod scripted;
+mod shipped;
 mod signals;
 
 use std::path::{Path, PathBuf};

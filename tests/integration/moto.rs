@@ -35,6 +35,8 @@ pub fn moto() -> &'static Moto {
       let mut command = Command::new(server);
       command
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // Every ECS service reports two running tasks, as in scripts/demo.
+        .env("MOTO_ECS_SERVICE_RUNNING", "2")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
