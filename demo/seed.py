@@ -7,8 +7,10 @@ health check of customer `acme`, environment `production`, finds it.
   MOTO_ECS_SERVICE_RUNNING=2, so every service reports two running tasks.
 - Alarm acme-production-api-cpu-high in ALARM; two more alarms OK.
 - 12 h of ERROR lines in /ecs/acme-production-api.
+- Target group acme-production-api behind load balancer acme-production,
+  with two registered instances.
 - 12 h of metrics, and the same hours a week earlier: API CPU climbing past
-  85 % in the last 30 minutes, RDS connections and latency, ALB response
+  85 % in the last 30 minutes, ALB response time up on last week, RDS connections and latency, ALB response
   time, requests and 5XX, DynamoDB acme-production-orders throttling in the
   last hour.
 
@@ -68,6 +70,10 @@ def ecs_cluster():
         ecs.stop_task(cluster=PREFIX, task=task, reason=(
             "CannotPullContainerError: pull registry.example/acme/api:v143: manifest unknown: "
             "manifest tagged by \"v143\" is not found"))
+    # The two api tasks still up, both in one availability zone.
+    for _ in range(2):
+        ecs.run_task(cluster=PREFIX, taskDefinition=definitions["api"], launchType="FARGATE",
+                     group="service:api", networkConfiguration=network)
     scaling = client("application-autoscaling")
     for service, low, high in (("api", 3, 6), ("worker", 2, 4)):
         scaling.register_scalable_target(
@@ -129,8 +135,11 @@ def metrics():
             put("AWS/ECS", "CPUUtilization", api, t,
                 round(random.uniform(86, 93) if recent and not last_week else random.uniform(38, 58) * weight, 1))
             put("AWS/ECS", "MemoryUtilization", api, t, round(random.uniform(55, 68) * weight, 1))
-            put("AWS/ApplicationELB", "TargetResponseTime", lb, t,
-                round(random.uniform(0.45, 0.7) if recent and not last_week else random.uniform(0.15, 0.3), 3))
+            put("AWS/RDS", "CPUUtilization", db, t, round(random.uniform(28, 44), 1))
+            # Slower than last week all day since Tuesday's release; worse in the last 35 minutes.
+            trt = (random.uniform(0.10, 0.18) if last_week else
+                   random.uniform(0.45, 0.7) if recent else random.uniform(0.15, 0.3))
+            put("AWS/ApplicationELB", "TargetResponseTime", lb, t, round(trt, 3))
         put("AWS/RDS", "DatabaseConnections", db, at, float(random.randint(42, 64)))
         put("AWS/RDS", "ReadLatency", db, at, round(random.uniform(0.004, 0.012), 4))
         put("AWS/RDS", "WriteLatency", db, at, round(random.uniform(0.006, 0.02), 4))
@@ -145,6 +154,23 @@ def metrics():
         batch = [d for n, d in data if n == namespace]
         for i in range(0, len(batch), 20):
             cw.put_metric_data(Namespace=namespace, MetricData=batch[i:i + 20])
+
+
+def load_balancer():
+    ec2 = client("ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"] if s.get("DefaultForAz")][:2]
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    instances = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=2, MaxCount=2)["Instances"]]
+    elb = client("elbv2")
+    balancer = elb.create_load_balancer(Name=PREFIX, Subnets=subnets, Type="application")
+    group = elb.create_target_group(
+        Name=f"{PREFIX}-api", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance",
+        HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
+                        Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": i, "Port": 8080} for i in instances])
 
 
 def dynamodb():
@@ -162,6 +188,7 @@ def dynamodb():
 
 
 ecs_cluster()
+load_balancer()
 alarms()
 logs()
 metrics()

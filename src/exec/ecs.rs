@@ -551,6 +551,7 @@ fn tasks(
         "started_at": time(task.started_at()),
         "stopped_at": time(task.stopped_at()),
         "task_definition": task.task_definition_arn().map(revision),
+        "availability_zone": task.availability_zone(),
         "containers": containers,
       }));
     }

@@ -152,14 +152,10 @@ fn probe(run: &StepRun) -> Result<Output, String> {
   if let Some(needle) = field("expect-body").filter(|n| !text.contains(n.as_str())) {
     problems.push(format!("body does not contain `{needle}`"));
   }
+  // What failed is printed once, by the walk, from the step's error.
   run.console.say(&format!(
-    "   {method} {url} → {status} in {} ms{}\n",
+    "   {method} {url} → {status} in {} ms\n",
     latency.as_millis(),
-    if problems.is_empty() {
-      String::new()
-    } else {
-      format!(" ✗ {}", problems.join("; "))
-    }
   ));
   let mut output = Output::new(if problems.is_empty() {
     Status::Done

@@ -385,9 +385,7 @@ impl Walk<'_> {
       (status, self.decision(answer, self.console.how(), note))
     };
     let mut output = Output::new(status);
-    output
-      .fields
-      .insert("text".into(), Value::String(text));
+    output.fields.insert("text".into(), Value::String(text));
     output.fields.insert(
       "note".into(),
       decision.reason.clone().map_or(Value::Null, Value::String),
@@ -537,10 +535,16 @@ impl Walk<'_> {
       duration_ms,
       output: recorded,
       sidecars,
-      error,
+      error: error.clone(),
       decision,
       goto: output.goto,
     })?;
+    // Later rhai steps also see why a step failed (the record has it once,
+    // beside the output).
+    let mut value = value;
+    if let (Value::Object(fields), Some(error)) = (&mut value, error) {
+      fields.insert("error".into(), Value::String(error));
+    }
     self.outputs.insert(step.id.clone(), value.clone());
     self.last = Some(value);
     self

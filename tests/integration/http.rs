@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use crate::{Test, records};
 
 /// `/health` answers 200 with JSON, `/down` 503.
-fn server() -> String {
+pub fn server() -> String {
   let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
   let url = format!("http://{}", listener.local_addr().expect("addr"));
   std::thread::spawn(move || {

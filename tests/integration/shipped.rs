@@ -80,3 +80,366 @@ fn morning_health_check_names_what_needs_attention() {
       .is_some_and(|n| n >= 143)
   );
 }
+
+const ACME: &[&str] = &["customer=acme", "environment=production"];
+
+fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+  ACME.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+fn value(records: &[serde_json::Value], step: &str) -> String {
+  let out = &finished(records, step)["output"]["value"];
+  out.as_str().map_or_else(|| out.to_string(), str::to_string)
+}
+
+#[test]
+fn dynamodb_throttling_raises_read_capacity_and_verifies_it() {
+  let region = "eu-south-1";
+  seed_incident(region);
+  let ran = run(
+    region,
+    "playbooks/dynamodb-throttling.md",
+    &with(&["table=acme-production-orders"]),
+    &["--yes"],
+  );
+  // Checklist items stay unconfirmed without a terminal.
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  // Peak consumption is at the 50 RCU provisioned: twice the peak.
+  assert_eq!(value(&r, "assess"), "100");
+  let change = &finished(&r, "raise-capacity")["output"];
+  assert_eq!(change["before"]["read"], 50);
+  assert_eq!(change["after"]["read"], 100);
+  assert_eq!(finished(&r, "after")["output"]["read"], 100);
+  assert_eq!(finished(&r, "verdict")["status"], "done");
+}
+
+#[test]
+fn alb_issues_names_a_failing_health_endpoint() {
+  let region = "eu-west-3";
+  seed_incident(region);
+  let url = crate::http::server();
+  let ran = run(
+    region,
+    "playbooks/alb-issues.md",
+    &with(&[
+      "target_group=acme-production-api",
+      "load_balancer=app/acme-production/50dc6c495c0c9188",
+      &format!("health_url={url}/down"),
+    ]),
+    &["--yes"],
+  );
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert_eq!(finished(&r, "targets")["output"]["total"], 2);
+  assert_eq!(finished(&r, "health-probe")["status"], "failed");
+  let findings = finished(&r, "findings");
+  assert!(
+    findings["error"]
+      .as_str()
+      .is_some_and(|e| e.starts_with("findings: health endpoint: status 503, expected 200 (at ")),
+    "{findings}"
+  );
+}
+
+#[test]
+fn database_performance_compares_with_last_week() {
+  let region = "ap-northeast-2";
+  seed_incident(region);
+  let ran = run(
+    region,
+    "playbooks/database-performance.md",
+    &with(&["db_instance=acme-production-db"]),
+    &["--yes"],
+  );
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert!(finished(&r, "cpu")["output"]["change_percent"].is_number());
+  assert_eq!(value(&r, "assessment"), "within thresholds");
+}
+
+#[test]
+fn critical_alert_confirms_cpu_scales_out_and_escalates() {
+  let region = "ap-southeast-1";
+  seed_incident(region);
+  let path = format!(
+    "{}/playbooks/critical-alert-response.md",
+    env!("CARGO_MANIFEST_DIR")
+  );
+  let mut args = vec!["run", path.as_str(), "--yes"];
+  let params = with(&[
+    "cluster=acme-production",
+    "service=api",
+    "load_balancer=app/acme-production/50dc6c495c0c9188",
+    "target_group=acme-production-api",
+    "log_group=/ecs/acme-production-api",
+  ]);
+  for p in &params {
+    args.extend(["--param", p]);
+  }
+  // Not resolved within 15 minutes.
+  let ran = Test::new()
+    .env(aws_env(region))
+    .args(&args)
+    .stdin("n\n")
+    .run();
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert!(value(&r, "triggers").starts_with("CPU "));
+  // Auto scaling has a target but no policy: two tasks added by hand.
+  assert_eq!(value(&r, "scaling-decision"), "manual scale-out");
+  assert_eq!(finished(&r, "scale-out")["output"]["after"]["desired"], 5);
+  assert!(value(&r, "notification").contains("Severity 1\nService: api (acme-production)"));
+  assert_eq!(
+    value(&r, "escalation"),
+    "senior engineer and customer success manager"
+  );
+}
+
+#[test]
+fn warning_alert_correlates_cpu_with_last_week_and_throttling() {
+  let region = "eu-central-2";
+  seed_incident(region);
+  let ran = run(
+    region,
+    "playbooks/warning-alert-response.md",
+    &with(&[
+      "cluster=acme-production",
+      "service=api",
+      "db_instance=acme-production-db",
+      "load_balancer=app/acme-production/50dc6c495c0c9188",
+      "table=acme-production-orders",
+      "log_group=/ecs/acme-production-api",
+    ]),
+    &["--yes"],
+  );
+  ran.assert(1);
+  let signals = value(&records(&ran.transcript()), "correlation");
+  assert!(signals.contains("CPU above 70 %"), "{signals}");
+  assert!(signals.contains("against last week"), "{signals}");
+  assert!(signals.contains("DynamoDB throttling"), "{signals}");
+  assert!(!signals.contains("4XX"), "{signals}");
+}
+
+#[test]
+fn performance_alert_finds_the_regression_against_the_previous_week() {
+  let region = "il-central-1";
+  seed_incident(region);
+  let ran = run(
+    region,
+    "playbooks/performance-alert-response.md",
+    &with(&[
+      "db_instance=acme-production-db",
+      "load_balancer=app/acme-production/50dc6c495c0c9188",
+      "log_group=/ecs/acme-production-api",
+    ]),
+    &["--yes"],
+  );
+  ran.assert(1);
+  let found = value(&records(&ran.transcript()), "regressions");
+  assert!(
+    found.starts_with("target-response-time: ") && found.ends_with("slower than the previous week"),
+    "{found}"
+  );
+}
+
+#[test]
+fn weekly_capacity_review_flags_growth_on_last_week() {
+  let region = "ap-south-2";
+  seed_incident(region);
+  let ran = run(
+    region,
+    "runbooks/weekly-capacity-review.md",
+    &with(&[
+      "cluster=acme-production",
+      "service=api",
+      "db_instance=acme-production-db",
+      "load_balancer=app/acme-production/50dc6c495c0c9188",
+    ]),
+    &["--yes"],
+  );
+  ran.assert(1);
+  let notes = value(&records(&ran.transcript()), "recommendations");
+  assert!(notes.contains("api cpu up"), "{notes}");
+  assert!(notes.contains("api memory"), "{notes}");
+}
+
+#[test]
+fn security_patching_stops_before_the_change_while_an_alarm_fires() {
+  let region = "mx-central-1";
+  seed_incident(region);
+  let ran = run(
+    region,
+    "runbooks/monthly-security-patching.md",
+    &with(&["cluster=acme-production", "service=api"]),
+    &["--yes"],
+  );
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert!(
+    finished(&r, "go-no-go")["error"]
+      .as_str()
+      .is_some_and(|e| e.starts_with("1 alarm(s) firing: fix or accept them before patching")),
+  );
+  assert!(
+    !r.iter().any(|x| x["step"] == "redeploy"),
+    "the redeploy was reached"
+  );
+}
+
+#[test]
+fn dr_test_records_restoration_time_and_both_regions() {
+  let url = crate::http::server();
+  let ran = Test::new()
+    .args(&[
+      "run",
+      &format!(
+        "{}/runbooks/quarterly-dr-test.md",
+        env!("CARGO_MANIFEST_DIR")
+      ),
+      "--yes",
+      "--param",
+      "customer=acme",
+      "--param",
+      &format!("primary_health_url={url}/health"),
+      "--param",
+      &format!("backup_health_url={url}/health"),
+    ])
+    .stdin("45\n")
+    .run();
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert_eq!(value(&r, "restoration"), "45 minutes (RTO 60)");
+  let summary = value(&r, "summary");
+  assert!(summary.contains("backup-during: 200 in"), "{summary}");
+}
+
+#[test]
+fn event_readiness_records_answers_scorecard_and_action_items() {
+  let region = "af-south-1";
+  seed_incident(region);
+  let url = crate::http::server();
+  let answers = [
+    "checkout p99 < 800 ms at 22x",
+    "bridge 555-0100",
+    "1000",
+    "22000",
+    "100",
+    "1234567890",
+  ]
+  .into_iter()
+  .chain(std::iter::repeat_n("answered", 16 + 8))
+  .chain([
+    "GREEN", "GREEN", "GREEN", "YELLOW", "GREEN", "GREEN", "GREEN",
+  ])
+  .chain(["Dana (SRE)", "2026-11-20"])
+  .map(|a| format!("{a}\n"))
+  .collect::<String>();
+  let path = format!("{}/runbooks/event-readiness.md", env!("CARGO_MANIFEST_DIR"));
+  let endpoint = format!("endpoint={url}/health");
+  let ran = Test::new()
+    .env(aws_env(region))
+    .args(&[
+      "run",
+      &path,
+      "--yes",
+      "--param",
+      "customer=acme",
+      "--param",
+      "event=Black Friday",
+      "--param",
+      "start=2026-11-27 08:00 GMT+8",
+      "--param",
+      "end=2026-11-28 08:00 GMT+8",
+      "--param",
+      &endpoint,
+      "--param",
+      "load_balancer_group=acme-production-api",
+    ])
+    .stdin(&answers)
+    .run();
+  // The timeline checklist stays unconfirmed without a terminal.
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert!(value(&r, "prewarm").contains("1000 → 22000 rps (22x normal)"));
+  assert_eq!(value(&r, "scorecard"), "YELLOW");
+  let items = &finished(&r, "action-items")["output"]["value"];
+  assert_eq!(items[0]["area"], "Scalability: load balancer pre-warm");
+  assert_eq!(items[0]["owner"], "Dana (SRE)");
+  let answered = &finished(&r, "well-operated")["output"]["value"];
+  assert_eq!(answered["security"][0]["answer"], "answered");
+}
+
+#[test]
+fn pre_deployment_readiness_finds_the_single_zone() {
+  let region = "ap-east-1";
+  seed_incident(region);
+  let answers = "answered\n".repeat(22);
+  let path = format!(
+    "{}/runbooks/pre-deployment-readiness.md",
+    env!("CARGO_MANIFEST_DIR")
+  );
+  let ran = Test::new()
+    .env(aws_env(region))
+    .args(&[
+      "run",
+      &path,
+      "--yes",
+      "--param",
+      "customer=acme",
+      "--param",
+      "cluster=acme-production",
+      "--param",
+      "service=api",
+    ])
+    .stdin(&answers)
+    .run();
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  let evidence = &finished(&r, "evidence")["output"]["value"];
+  assert_eq!(evidence["multi_az"], false);
+  assert_eq!(evidence["alarms"], 3);
+  assert_eq!(evidence["autoscaling"], true);
+  let error = finished(&r, "readiness")["error"]
+    .as_str()
+    .unwrap_or_default()
+    .to_string();
+  assert!(error.contains("single point of failure"), "{error}");
+}
+
+#[test]
+fn incident_response_renders_both_notifications_from_the_answers() {
+  let answers = [
+    "2",
+    "checkout fails for 30% of users",
+    "10:30 UTC",
+    "n",
+    "09:40-10:25 UTC",
+    "a bad deployment",
+    "canary added",
+  ]
+  .map(|a| format!("{a}\n"))
+  .concat();
+  let ran = Test::new()
+    .args(&[
+      "run",
+      &format!(
+        "{}/playbooks/incident-response.md",
+        env!("CARGO_MANIFEST_DIR")
+      ),
+      "--yes",
+      "--param",
+      "customer=acme",
+      "--param",
+      "service=checkout",
+    ])
+    .stdin(&answers)
+    .run();
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  assert!(
+    value(&r, "initial-notification")
+      .starts_with("🚨 INCIDENT ALERT - Severity 2\nService: checkout")
+  );
+  assert!(value(&r, "resolution-notification").contains("Root Cause: a bad deployment"));
+}
