@@ -30,7 +30,7 @@ use crate::model::{Action, ActionKind, Confirm, OnFailure, Runbook, Step, StepBo
 use crate::params::Params;
 use crate::plan::{action_text, fill};
 use crate::source::Source;
-use crate::transcript::{self, Decision, Event, Transcript};
+use crate::transcript::{self, Decision, Durability, Event, Transcript};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approval {
@@ -160,6 +160,11 @@ pub fn run(
       approval: options.approval.name().to_string(),
       started_at: started.rfc3339(),
       aws: aws_context,
+    },
+    if console.interactive {
+      Durability::EveryRecord
+    } else {
+      Durability::GroupCommit
     },
   )?;
   console.say(&format!(

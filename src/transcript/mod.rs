@@ -2,7 +2,8 @@
 //!
 //! Every record is appended before the walk moves on, so `kill -9` at any
 //! moment leaves every finished step on disk and the step in flight visible
-//! as started-but-not-finished; fsync makes that hold through power loss.
+//! as started-but-not-finished; fsync (see `Durability`) makes that hold
+//! through power loss.
 
 mod markdown;
 mod record;
@@ -11,6 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -21,6 +23,21 @@ pub use record::{AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, 
 const INLINE_BYTES: usize = 8 * 1024;
 const INLINE_LINES: usize = 200;
 const END_WIDTH: usize = 40;
+/// In unattended runs, how long a read-only step's result may wait in the
+/// page cache before an fsync (see `Durability`).
+const GROUP_COMMIT: Duration = Duration::from_millis(200);
+
+/// When records are fsync'd. Written records always survive `kill -9`;
+/// fsync is for power loss and kernel crashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+  /// Every record at once: a person is answering, so it costs nothing.
+  EveryRecord,
+  /// Unattended runs: a mutating step's start (the intent) and result at
+  /// once, like the run's first and last records; read-only records at
+  /// most `GROUP_COMMIT` later, with the next record.
+  GroupCommit,
+}
 
 pub struct Transcript {
   file: File,
@@ -30,10 +47,14 @@ pub struct Transcript {
   /// Where the `end:` line of the front matter sits, rewritten in place
   /// (same length) when the run finishes.
   end_offset: u64,
+  durability: Durability,
+  /// Whether the step in flight can change anything.
+  mutating: bool,
+  last_sync: std::time::Instant,
 }
 
 impl Transcript {
-  pub fn create(path: &Path, start: Event) -> io::Result<Self> {
+  pub fn create(path: &Path, start: Event, durability: Durability) -> io::Result<Self> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
       fs::create_dir_all(dir)?;
     }
@@ -52,6 +73,9 @@ impl Transcript {
       prev: GENESIS.to_string(),
       seq: 0,
       end_offset,
+      durability,
+      mutating: false,
+      last_sync: std::time::Instant::now(),
     };
     transcript.append(start)?;
     Ok(transcript)
@@ -69,18 +93,20 @@ impl Transcript {
     chunk.push_str(&line);
     chunk.push('\n');
     self.file.write_all(chunk.as_bytes())?;
-    // Once written, a record survives kill -9; fsync is for power loss.
-    // A read-only step's start is flushed with its result, a mutating
-    // step's start — the intent, before the change — at once.
-    let flush_now = !matches!(
-      record.event,
-      Event::StepStarted {
-        mutating: false,
-        ..
+    let at_once = match &record.event {
+      Event::StepStarted { mutating, .. } => {
+        self.mutating = *mutating;
+        *mutating
       }
-    );
-    if flush_now {
+      Event::StepFinished { .. } => self.mutating,
+      Event::RunStarted { .. } | Event::RunFinished { .. } => true,
+    };
+    if self.durability == Durability::EveryRecord
+      || at_once
+      || self.last_sync.elapsed() >= GROUP_COMMIT
+    {
       self.file.sync_data()?;
+      self.last_sync = std::time::Instant::now();
     }
     self.prev = hash;
     Ok(())
