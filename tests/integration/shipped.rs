@@ -255,12 +255,18 @@ fn weekly_capacity_review_flags_growth_on_last_week() {
       "service=api",
       "db_instance=acme-production-db",
       "load_balancer=app/acme-production/50dc6c495c0c9188",
+      "table=acme-production-orders",
     ]),
     &["--yes"],
   );
   ran.assert(1);
   let notes = value(&records(&ran.transcript()), "recommendations");
   assert!(notes.contains("api cpu up"), "{notes}");
+  // The last hour's 5-minute periods consume ~49 of the 50 RCU.
+  assert!(
+    notes.contains("acme-production-orders reads peaked at"),
+    "{notes}"
+  );
   assert!(notes.contains("api memory"), "{notes}");
 }
 
