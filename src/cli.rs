@@ -43,6 +43,14 @@ enum Command {
     #[arg(long)]
     json: bool,
   },
+  /// Check a transcript: its hash chain, every byte of it and its sidecars,
+  /// and that every action that ran is in the runbook that ran
+  Verify {
+    transcript: PathBuf,
+    /// The runbook to compare with (default: the path the transcript records)
+    #[arg(long, value_name = "FILE")]
+    runbook: Option<PathBuf>,
+  },
 }
 
 #[derive(Args)]
@@ -92,6 +100,10 @@ pub fn main() -> i32 {
     Command::Run(args) => run(args),
     Command::Check { paths } => Ok(check_paths(&paths)),
     Command::Plan { file, params, json } => plan_file(&file, &params, json),
+    Command::Verify {
+      transcript,
+      runbook,
+    } => verify(&transcript, runbook.as_deref()),
   };
   result.unwrap_or_else(|error| {
     eprintln!("{}", error.to_string().trim_end());
@@ -337,4 +349,13 @@ fn operator() -> String {
     .and_then(|h| h.into_string().ok())
     .unwrap_or_else(|| "unknown-host".into());
   format!("{user}@{host}")
+}
+
+fn verify(path: &Path, runbook: Option<&Path>) -> Result<i32, Error> {
+  let verified = crate::verify::verify(path, runbook).map_err(|error| Error::Unverifiable {
+    path: path.to_path_buf(),
+    error,
+  })?;
+  out(&verified.to_string());
+  Ok(if verified.intact() { 0 } else { 1 })
 }

@@ -23,6 +23,10 @@ pub enum Error {
     id: String,
   },
   NoRunbooks(PathBuf),
+  Unverifiable {
+    path: PathBuf,
+    error: crate::verify::Unreadable,
+  },
   Transcript {
     path: PathBuf,
     error: std::io::Error,
@@ -56,6 +60,7 @@ impl fmt::Display for Error {
           "error: `{flag} {id}`: no step has this id (see `litops plan`)"
         )
       }
+      Self::Unverifiable { path, error } => write!(f, "{}: error: {error}", path.display()),
       Self::NoRunbooks(dir) => write!(f, "{}: error: no runbooks (.md files) here", dir.display()),
       Self::Transcript { path, error } => {
         write!(

@@ -1,5 +1,5 @@
 //! litops: literate runbooks. The modules read as the pipeline:
-//! source → parse → model → check → plan → exec → transcript.
+//! source → parse → model → check → plan → exec → transcript → verify.
 
 pub mod aws;
 pub mod cancel;
@@ -18,3 +18,4 @@ pub mod script;
 pub mod source;
 pub mod template;
 pub mod transcript;
+pub mod verify;

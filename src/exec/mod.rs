@@ -161,6 +161,7 @@ pub fn run(
       started_at: started.rfc3339(),
       aws: aws_context,
     },
+    &source.text,
     if console.interactive {
       Durability::EveryRecord
     } else {

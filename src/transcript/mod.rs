@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use markdown::{fenced, seconds};
+pub use markdown::{fenced, render, seconds};
 pub use record::{AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, sha256_hex};
 
 /// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.
 const INLINE_BYTES: usize = 8 * 1024;
 const INLINE_LINES: usize = 200;
-const END_WIDTH: usize = 40;
+/// Room for `end: 2026-11-23T09:00:01.123Z # interrupted`.
+const END_WIDTH: usize = 48;
 /// In unattended runs, how long a read-only step's result may wait in the
 /// page cache before an fsync (see `Durability`).
 const GROUP_COMMIT: Duration = Duration::from_millis(200);
@@ -54,12 +55,24 @@ pub struct Transcript {
 }
 
 impl Transcript {
-  pub fn create(path: &Path, start: Event, durability: Durability) -> io::Result<Self> {
+  /// Starts the transcript at `path`, keeping a copy of the runbook as run
+  /// beside it (`<name>.d/runbook.md`), so `verify` can show what changed.
+  pub fn create(
+    path: &Path,
+    start: Event,
+    runbook: &str,
+    durability: Durability,
+  ) -> io::Result<Self> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
       fs::create_dir_all(dir)?;
     }
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    let front = front_matter(&start);
+    let dir = sidecar_dir(path);
+    fs::create_dir_all(&dir)?;
+    let mut copy = File::create(dir.join(RUNBOOK_COPY))?;
+    copy.write_all(runbook.as_bytes())?;
+    copy.sync_all()?;
+    let front = front_matter(&start, None);
     let end_offset = front.find("\nend: ").map_or(0, |i| i + 1) as u64;
     file.write_all(front.as_bytes())?;
     file.sync_all()?;
@@ -114,19 +127,10 @@ impl Transcript {
 
   /// Appends the last record and fills in the front matter's `end` and `result`.
   pub fn finish(&mut self, event: Event) -> io::Result<()> {
-    let line = match &event {
-      Event::RunFinished {
-        result,
-        finished_at,
-        ..
-      } => format!("end: {finished_at} # {result}"),
-      _ => String::new(),
-    };
+    let line = end_line(Some(&event));
     self.append(event)?;
-    if self.end_offset > 0 && line.len() <= END_WIDTH {
-      self
-        .file
-        .write_all_at(format!("{line:END_WIDTH$}").as_bytes(), self.end_offset)?;
+    if self.end_offset > 0 {
+      self.file.write_all_at(line.as_bytes(), self.end_offset)?;
       self.file.sync_data()?;
     }
     Ok(())
@@ -144,8 +148,7 @@ impl Transcript {
       if text.len() <= INLINE_BYTES && text.lines().count() <= INLINE_LINES {
         continue;
       }
-      let dir = self.path.with_extension("d");
-      fs::create_dir_all(&dir)?;
+      let dir = sidecar_dir(&self.path);
       let file_name = format!("{:03}-{step}.{name}.txt", self.seq + 1);
       let full = dir.join(&file_name);
       let mut side = File::create(&full)?;
@@ -187,7 +190,17 @@ fn cut(text: &str) -> String {
   )
 }
 
-fn front_matter(start: &Event) -> String {
+/// The runbook as it was run, beside the transcript.
+pub const RUNBOOK_COPY: &str = "runbook.md";
+
+/// Where a transcript's sidecars and runbook copy live: `x.md` → `x.d/`.
+pub fn sidecar_dir(transcript: &Path) -> PathBuf {
+  transcript.with_extension("d")
+}
+
+/// The front matter, from the first record and (once the run finished)
+/// the last: `verify` rebuilds it the same way.
+pub fn front_matter(start: &Event, end: Option<&Event>) -> String {
   let Event::RunStarted {
     run_id,
     runbook,
@@ -226,7 +239,26 @@ fn front_matter(start: &Event) -> String {
   put("start", started_at.as_str().into());
   let yaml = serde_yaml::to_string(&map).unwrap_or_default();
   // `end` is last and padded so finishing can rewrite it in place.
-  format!("---\n{yaml}{:END_WIDTH$}\n---\n\n", "end: ~")
+  format!("---\n{yaml}{}\n---\n\n", end_line(end))
+}
+
+/// The front matter's `end:` line, padded to a fixed width: `~` until the
+/// run finishes, then its time and result.
+fn end_line(end: Option<&Event>) -> String {
+  let line = match end {
+    Some(Event::RunFinished {
+      result,
+      finished_at,
+      ..
+    }) => format!("end: {finished_at} # {result}"),
+    _ => String::new(),
+  };
+  let line = if line.is_empty() || line.len() > END_WIDTH {
+    "end: ~".to_string()
+  } else {
+    line
+  };
+  format!("{line:END_WIDTH$}")
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod run;
 mod scripted;
 mod shipped;
 mod signals;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,507 @@
+//! `litops verify`: is this transcript exactly what litops wrote, and did the
+//! run do only what its runbook says?
+//!
+//! The checks, in order: every record's hash and its link to the one before;
+//! the whole file rebuilt from the records (front matter, Markdown, record
+//! lines) and compared byte for byte, so an edit to the visible text is found
+//! too; every sidecar's size and SHA-256; the runbook copy kept beside the
+//! transcript against the recorded digest; every action that ran found in
+//! that runbook (templates matching any value); and the runbook file today
+//! against the copy.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::check::check;
+use crate::model::StepBody;
+use crate::source::Source;
+use crate::template;
+use crate::transcript::{
+  Event, GENESIS, MARKER, RUNBOOK_COPY, Record, front_matter, render, sha256_hex, sidecar_dir,
+};
+
+/// Something that shows the transcript is not what litops wrote.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Broken {
+  /// A record line that is not `<!-- litops:record sha256=H {json} -->`.
+  Malformed {
+    line: usize,
+  },
+  /// The JSON does not hash to the recorded hash: the record was edited.
+  Hash {
+    line: usize,
+    step: String,
+  },
+  /// The record does not follow the one before it: removed, inserted or
+  /// reordered records.
+  Chain {
+    line: usize,
+    step: String,
+  },
+  /// The text outside the record lines differs from what the records say.
+  Edited {
+    line: usize,
+    near: String,
+  },
+  Sidecar {
+    file: String,
+    why: String,
+  },
+  /// The runbook copy beside the transcript is not the runbook that ran.
+  RunbookCopy,
+  /// A step ran an action that its runbook does not contain.
+  AdHoc {
+    step: String,
+    why: &'static str,
+  },
+}
+
+impl fmt::Display for Broken {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    match self {
+      Self::Malformed { line } => write!(f, "line {line}: a damaged record line"),
+      Self::Hash { line, step } => write!(
+        f,
+        "line {line}: the record of {step} does not match its hash: it was edited"
+      ),
+      Self::Chain { line, step } => write!(
+        f,
+        "line {line}: the record of {step} does not follow the record before it: records were removed, inserted or reordered"
+      ),
+      Self::Edited { line, near } => write!(
+        f,
+        "line {line}: the text ({near}) differs from what its records say: it was edited"
+      ),
+      Self::Sidecar { file, why } => write!(f, "sidecar {file}: {why}"),
+      Self::RunbookCopy => write!(
+        f,
+        "{RUNBOOK_COPY} beside the transcript is not the runbook that ran (its SHA-256 differs)"
+      ),
+      Self::AdHoc { step, why } => write!(f, "step `{step}`: {why}"),
+    }
+  }
+}
+
+/// The runbook file today, against the runbook that ran.
+#[derive(Debug)]
+pub enum RunbookToday {
+  Same(PathBuf),
+  Changed {
+    path: PathBuf,
+    diff: String,
+  },
+  Missing(PathBuf),
+  /// No copy was kept (a transcript from before copies were kept).
+  Unknown,
+}
+
+#[derive(Debug)]
+pub struct Verified {
+  pub path: PathBuf,
+  pub records: usize,
+  pub last_hash: String,
+  pub broken: Vec<Broken>,
+  /// `result` and exit code of `run-finished`, if the run finished.
+  pub finished: Option<(String, i64)>,
+  /// A step that started and has no result: the run was killed there.
+  pub in_flight: Option<String>,
+  /// Each step's id and status, in the order they finished.
+  pub steps: Vec<(String, String)>,
+  pub actions_checked: usize,
+  pub sidecars: usize,
+  pub runbook: RunbookToday,
+}
+
+impl Verified {
+  pub fn intact(&self) -> bool {
+    self.broken.is_empty()
+  }
+}
+
+/// Why a file cannot be verified at all.
+#[derive(Debug)]
+pub enum Unreadable {
+  Io(std::io::Error),
+  NotUtf8,
+  NoRecords,
+}
+
+impl fmt::Display for Unreadable {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    match self {
+      Self::Io(e) => write!(f, "cannot read it: {e}"),
+      Self::NotUtf8 => write!(f, "not UTF-8 text, so not a litops transcript"),
+      Self::NoRecords => write!(f, "no litops records: not a litops transcript"),
+    }
+  }
+}
+
+/// One record line as stored.
+struct Stored {
+  line: usize,
+  text: String,
+  hash: String,
+  /// The record, if its JSON parses (even when its hash does not match,
+  /// to name the step in the report).
+  record: Option<Record>,
+  hash_ok: bool,
+}
+
+pub fn verify(path: &Path, runbook: Option<&Path>) -> Result<Verified, Unreadable> {
+  let bytes = std::fs::read(path).map_err(Unreadable::Io)?;
+  let text = String::from_utf8(bytes).map_err(|_| Unreadable::NotUtf8)?;
+  let mut broken = Vec::new();
+  let stored = stored_records(&text, &mut broken);
+  if stored.is_empty() {
+    return Err(Unreadable::NoRecords);
+  }
+  chain(&stored, &mut broken);
+  let events: Vec<&Event> = stored
+    .iter()
+    .filter(|s| s.hash_ok)
+    .filter_map(|s| s.record.as_ref().map(|r| &r.event))
+    .collect();
+  rebuild(&text, &stored, &events, &mut broken);
+
+  let dir = path.parent().unwrap_or(Path::new(""));
+  let mut sidecars = 0;
+  let mut steps = Vec::new();
+  let mut open: Option<String> = None;
+  for event in &events {
+    match event {
+      Event::StepStarted { step, .. } => open = Some(step.clone()),
+      Event::StepFinished {
+        step,
+        status,
+        sidecars: files,
+        ..
+      } => {
+        open = None;
+        steps.push((step.clone(), status.clone()));
+        for side in files {
+          sidecars += 1;
+          if let Some(why) = sidecar_problem(&dir.join(&side.file), &side.sha256, side.bytes) {
+            broken.push(Broken::Sidecar {
+              file: side.file.clone(),
+              why,
+            });
+          }
+        }
+      }
+      _ => {}
+    }
+  }
+  let finished = events.iter().find_map(|e| match e {
+    Event::RunFinished {
+      result, exit_code, ..
+    } => Some((result.clone(), i64::from(*exit_code))),
+    _ => None,
+  });
+
+  let (recorded_path, digest) = match events.first() {
+    Some(Event::RunStarted {
+      runbook,
+      runbook_sha256,
+      ..
+    }) => (PathBuf::from(runbook), runbook_sha256.clone()),
+    _ => (PathBuf::new(), String::new()),
+  };
+  let copy_path = sidecar_dir(path).join(RUNBOOK_COPY);
+  let copy = std::fs::read_to_string(&copy_path).ok();
+  let mut actions_checked = 0;
+  let today = match &copy {
+    None => RunbookToday::Unknown,
+    Some(copy) => {
+      if sha256_hex(copy.as_bytes()) != digest {
+        broken.push(Broken::RunbookCopy);
+      } else if broken.is_empty() {
+        // Records that are already shown to be edited say nothing reliable
+        // about what ran; only an intact chain is checked against the runbook.
+        actions_checked = actions(&copy_path, copy, &events, &mut broken);
+      }
+      let current = runbook.map_or(recorded_path, Path::to_path_buf);
+      match std::fs::read_to_string(&current) {
+        Err(_) => RunbookToday::Missing(current),
+        Ok(now) if sha256_hex(now.as_bytes()) == digest => RunbookToday::Same(current),
+        Ok(now) => RunbookToday::Changed {
+          diff: similar::TextDiff::from_lines(copy.as_str(), now.as_str())
+            .unified_diff()
+            .context_radius(2)
+            .header("as run", &current.display().to_string())
+            .to_string(),
+          path: current,
+        },
+      }
+    }
+  };
+  let last_hash = stored.last().map(|s| s.hash.clone()).unwrap_or_default();
+  Ok(Verified {
+    path: path.to_path_buf(),
+    records: stored.len(),
+    last_hash,
+    broken,
+    finished,
+    in_flight: open,
+    steps,
+    actions_checked,
+    sidecars,
+    runbook: today,
+  })
+}
+
+fn stored_records(text: &str, broken: &mut Vec<Broken>) -> Vec<Stored> {
+  let mut stored = Vec::new();
+  for (index, line) in text.split_inclusive('\n').enumerate() {
+    let Some(rest) = line.strip_prefix(MARKER) else {
+      continue;
+    };
+    let framed = rest
+      .strip_suffix(" -->\n")
+      .and_then(|r| r.split_once(' '))
+      .filter(|(hash, _)| hash.len() == 64);
+    let Some((hash, json)) = framed else {
+      broken.push(Broken::Malformed { line: index + 1 });
+      continue;
+    };
+    stored.push(Stored {
+      line: index + 1,
+      text: line.to_string(),
+      hash: hash.to_string(),
+      record: serde_json::from_str(json).ok(),
+      hash_ok: sha256_hex(json.as_bytes()) == hash,
+    });
+  }
+  stored
+}
+
+fn step_name(record: Option<&Record>) -> String {
+  match record.map(|r| &r.event) {
+    Some(Event::StepStarted { step, .. } | Event::StepFinished { step, .. }) => {
+      format!("step `{step}`")
+    }
+    Some(Event::RunStarted { .. }) => "the run's start".into(),
+    Some(Event::RunFinished { .. }) => "the run's end".into(),
+    None => "a record".into(),
+  }
+}
+
+fn chain(stored: &[Stored], broken: &mut Vec<Broken>) {
+  let mut prev = GENESIS.to_string();
+  for (i, s) in stored.iter().enumerate() {
+    match &s.record {
+      _ if !s.hash_ok => broken.push(Broken::Hash {
+        line: s.line,
+        step: step_name(s.record.as_ref()),
+      }),
+      None => broken.push(Broken::Malformed { line: s.line }),
+      Some(r) if r.prev != prev || r.seq != i as u64 + 1 => broken.push(Broken::Chain {
+        line: s.line,
+        step: step_name(Some(r)),
+      }),
+      Some(_) => {}
+    }
+    prev = s.hash.clone();
+  }
+}
+
+/// The file as litops would have written these records, compared with the
+/// file as it is.
+fn rebuild(text: &str, stored: &[Stored], events: &[&Event], broken: &mut Vec<Broken>) {
+  if events.len() != stored.len() {
+    // A record that is edited or does not parse cannot be rendered; it is
+    // reported already.
+    return;
+  }
+  let Some(first) = events.first() else { return };
+  let last = events
+    .last()
+    .filter(|e| matches!(e, Event::RunFinished { .. }));
+  let mut expected = front_matter(first, last.copied());
+  let front = expected.len();
+  let mut ends = Vec::new();
+  for (s, event) in stored.iter().zip(events) {
+    expected.push_str(&render(event));
+    expected.push_str(&s.text);
+    // `Transcript::append` leaves a blank line after each record line.
+    expected.push('\n');
+    ends.push(expected.len());
+  }
+  let Some(at) = text
+    .bytes()
+    .zip(expected.bytes())
+    .position(|(a, b)| a != b)
+    .or_else(|| (text.len() != expected.len()).then(|| text.len().min(expected.len())))
+  else {
+    return;
+  };
+  let line = text.as_bytes()[..at.min(text.len())]
+    .iter()
+    .filter(|&&b| b == b'\n')
+    .count()
+    + 1;
+  let near = match ends.iter().position(|&end| at < end) {
+    _ if at < front => "the front matter".to_string(),
+    Some(i) => step_name(stored[i].record.as_ref()),
+    None => "after the last record".to_string(),
+  };
+  broken.push(Broken::Edited { line, near });
+}
+
+fn sidecar_problem(path: &Path, sha256: &str, bytes: u64) -> Option<String> {
+  match std::fs::read(path) {
+    Err(e) => Some(format!("cannot read it: {e}")),
+    Ok(data) if data.len() as u64 != bytes => Some(format!(
+      "{} bytes, the record says {bytes}: it was changed",
+      data.len()
+    )),
+    Ok(data) if sha256_hex(&data) != sha256 => {
+      Some("its SHA-256 differs from the record: it was changed".into())
+    }
+    Ok(_) => None,
+  }
+}
+
+/// Checks that every action that ran is in the runbook that ran; returns
+/// how many were checked.
+fn actions(copy_path: &Path, copy: &str, events: &[&Event], broken: &mut Vec<Broken>) -> usize {
+  let source = Source::new(copy_path, copy.to_string());
+  let checked = check(&source);
+  let mut count = 0;
+  for event in events {
+    // Actions are in `step-started`; a checklist item is answered in one
+    // `step-finished` record, with its text in the output.
+    let (step, kind, action) = match event {
+      Event::StepStarted {
+        step, kind, action, ..
+      } => (step, kind, action.as_str()),
+      Event::StepFinished {
+        step, kind, output, ..
+      } if kind == "manual" => (
+        step,
+        kind,
+        output
+          .get("text")
+          .and_then(|t| t.as_str())
+          .unwrap_or_default(),
+      ),
+      _ => continue,
+    };
+    count += 1;
+    let Some(planned) = checked.runbook.steps.iter().find(|s| &s.id == step) else {
+      broken.push(Broken::AdHoc {
+        step: step.clone(),
+        why: "no step has this id in the runbook that ran",
+      });
+      continue;
+    };
+    let (written, templated) = match &planned.body {
+      StepBody::Manual { text, .. } => (text.as_str(), true),
+      StepBody::Action(a) => (a.code.as_str(), a.kind.is_declarative()),
+    };
+    let matches = planned.kind_name() == kind
+      && if templated {
+        matches_template(written, action)
+      } else {
+        written == action
+      };
+    if !matches {
+      broken.push(Broken::AdHoc {
+        step: step.clone(),
+        why: "what ran is not the runbook's text for this step",
+      });
+    }
+  }
+  count
+}
+
+/// Whether `ran` is `written` with each `{{ name }}` replaced by some value
+/// (parameters and rhai variables; secrets appear redacted).
+fn matches_template(written: &str, ran: &str) -> bool {
+  let Ok(found) = template::placeholders(written) else {
+    return written == ran;
+  };
+  let mut pattern = String::from("^");
+  let mut last = 0;
+  for p in found {
+    pattern.push_str(&regex::escape(&written[last..p.range.start]));
+    pattern.push_str("(?s:.*?)");
+    last = p.range.end;
+  }
+  pattern.push_str(&regex::escape(&written[last..]));
+  pattern.push('$');
+  regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(ran))
+}
+
+impl fmt::Display for Verified {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    writeln!(f, "transcript: {}", self.path.display())?;
+    let tail = self.last_hash.get(..12).unwrap_or(&self.last_hash);
+    if self.intact() {
+      writeln!(
+        f,
+        "chain: intact, {} records, last sha256 {tail}…",
+        self.records
+      )?;
+    } else {
+      writeln!(f, "NOT INTACT:")?;
+      for b in &self.broken {
+        writeln!(f, "  {b}")?;
+      }
+    }
+    match (&self.finished, &self.in_flight) {
+      (Some((result, code)), _) => writeln!(f, "run: {result} (exit {code})")?,
+      (None, Some(step)) => writeln!(
+        f,
+        "run: unfinished: `{step}` started and has no result (killed, or the file was cut after it)"
+      )?,
+      (None, None) => writeln!(f, "run: unfinished: no run-finished record")?,
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for (_, status) in &self.steps {
+      match counts.iter_mut().find(|(s, _)| s == status) {
+        Some(c) => c.1 += 1,
+        None => counts.push((status.clone(), 1)),
+      }
+    }
+    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    writeln!(f, "steps: {}", summary.join(", "))?;
+    for (id, status) in &self.steps {
+      if !matches!(status.as_str(), "done") {
+        writeln!(f, "  {status:<12} {id}")?;
+      }
+    }
+    if self.sidecars > 0 {
+      writeln!(f, "sidecars: {} checked", self.sidecars)?;
+    }
+    match &self.runbook {
+      RunbookToday::Unknown => writeln!(
+        f,
+        "runbook: no copy beside the transcript; actions not checked"
+      )?,
+      RunbookToday::Same(p) => writeln!(
+        f,
+        "runbook: {} is the runbook that ran; {} actions found in it",
+        p.display(),
+        self.actions_checked
+      )?,
+      RunbookToday::Missing(p) => writeln!(
+        f,
+        "runbook: {} is gone; {} actions found in the copy that ran",
+        p.display(),
+        self.actions_checked
+      )?,
+      RunbookToday::Changed { path, diff } => {
+        writeln!(
+          f,
+          "runbook: {} changed since the run ({} actions found in the copy that ran):",
+          path.display(),
+          self.actions_checked
+        )?;
+        for line in diff.lines() {
+          writeln!(f, "  {line}")?;
+        }
+      }
+    }
+    Ok(())
+  }
+}

