@@ -43,6 +43,15 @@ enum Command {
     #[arg(long)]
     json: bool,
   },
+  /// List the runs in the transcript directory, newest first, and when each
+  /// runbook last passed
+  Log {
+    /// Only the runs of this runbook (a path, or its end such as `morning-health-check.md`)
+    runbook: Option<String>,
+    /// Where the transcripts are (default: transcripts)
+    #[arg(long, value_name = "DIR", default_value = "transcripts")]
+    transcript_dir: PathBuf,
+  },
   /// Check a transcript: its hash chain, every byte of it and its sidecars,
   /// and that every action that ran is in the runbook that ran
   Verify {
@@ -104,6 +113,10 @@ pub fn main() -> i32 {
       transcript,
       runbook,
     } => verify(&transcript, runbook.as_deref()),
+    Command::Log {
+      runbook,
+      transcript_dir,
+    } => log(&transcript_dir, runbook.as_deref()),
   };
   result.unwrap_or_else(|error| {
     eprintln!("{}", error.to_string().trim_end());
@@ -358,4 +371,13 @@ fn verify(path: &Path, runbook: Option<&Path>) -> Result<i32, Error> {
   })?;
   out(&verified.to_string());
   Ok(if verified.intact() { 0 } else { 1 })
+}
+
+fn log(dir: &Path, runbook: Option<&str>) -> Result<i32, Error> {
+  let runs = crate::history::runs(dir, runbook).map_err(|error| Error::History {
+    dir: dir.to_path_buf(),
+    error,
+  })?;
+  out(&crate::history::Log(&runs).to_string());
+  Ok(0)
 }

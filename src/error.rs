@@ -23,6 +23,10 @@ pub enum Error {
     id: String,
   },
   NoRunbooks(PathBuf),
+  History {
+    dir: PathBuf,
+    error: std::io::Error,
+  },
   Unverifiable {
     path: PathBuf,
     error: crate::verify::Unreadable,
@@ -58,6 +62,13 @@ impl fmt::Display for Error {
         write!(
           f,
           "error: `{flag} {id}`: no step has this id (see `litops plan`)"
+        )
+      }
+      Self::History { dir, error } => {
+        write!(
+          f,
+          "{}: error: cannot list transcripts: {error}",
+          dir.display()
         )
       }
       Self::Unverifiable { path, error } => write!(f, "{}: error: {error}", path.display()),

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod diagnostic;
 pub mod error;
 pub mod exec;
+pub mod history;
 pub mod model;
 pub mod params;
 pub mod parse;

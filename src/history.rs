@@ -1,0 +1,139 @@
+//! `litops log`: the runs in a transcript directory, newest first, and when
+//! each runbook last passed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::transcript::{Event, MARKER, Record};
+
+/// One run, from its first and last records.
+#[derive(Debug)]
+pub struct Run {
+  pub transcript: PathBuf,
+  pub runbook: String,
+  pub operator: String,
+  pub started_at: String,
+  /// `passed`, `failed`, …, or `unfinished` without a `run-finished` record.
+  pub result: String,
+  pub duration_ms: Option<u64>,
+}
+
+/// Every transcript under `dir` (sidecar directories skipped), newest first;
+/// with `runbook`, only the runs of runbooks whose path ends with it.
+pub fn runs(dir: &Path, runbook: Option<&str>) -> std::io::Result<Vec<Run>> {
+  let mut files = Vec::new();
+  collect(dir, &mut files)?;
+  let mut runs: Vec<Run> = files.iter().filter_map(|f| read(f)).collect();
+  if let Some(wanted) = runbook {
+    let wanted = wanted.trim_start_matches("./");
+    runs.retain(|r| r.runbook.trim_start_matches("./").ends_with(wanted));
+  }
+  runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+  Ok(runs)
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+  for entry in std::fs::read_dir(dir)? {
+    let path = entry?.path();
+    if path.is_dir() {
+      if path.extension().is_none_or(|e| e != "d") {
+        collect(&path, files)?;
+      }
+    } else if path.extension().is_some_and(|e| e == "md") {
+      files.push(path);
+    }
+  }
+  Ok(())
+}
+
+/// A run from its transcript; `None` for files that are not transcripts.
+fn read(path: &Path) -> Option<Run> {
+  let text = std::fs::read_to_string(path).ok()?;
+  let mut records = text.lines().filter_map(|line| {
+    let rest = line.strip_prefix(MARKER)?;
+    let json = rest.split_once(' ')?.1.strip_suffix(" -->")?;
+    serde_json::from_str::<Record>(json).ok()
+  });
+  let Some(Record {
+    event: Event::RunStarted {
+      runbook,
+      operator,
+      started_at,
+      ..
+    },
+    ..
+  }) = records.next()
+  else {
+    return None;
+  };
+  let (result, duration_ms) = match records.last().map(|r| r.event) {
+    Some(Event::RunFinished {
+      result,
+      duration_ms,
+      ..
+    }) => (result, Some(duration_ms)),
+    _ => ("unfinished".to_string(), None),
+  };
+  Some(Run {
+    transcript: path.to_path_buf(),
+    runbook,
+    operator,
+    started_at,
+    result,
+    duration_ms,
+  })
+}
+
+/// The runs as a table, then when each runbook last passed.
+pub struct Log<'a>(pub &'a [Run]);
+
+impl fmt::Display for Log<'_> {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    let runs = self.0;
+    if runs.is_empty() {
+      return writeln!(f, "no runs");
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header([
+      "started (UTC)",
+      "runbook",
+      "operator",
+      "result",
+      "duration",
+      "transcript",
+    ]);
+    for run in runs {
+      table.add_row([
+        run
+          .started_at
+          .replace('T', " ")
+          .trim_end_matches('Z')
+          .to_string(),
+        run.runbook.clone(),
+        run.operator.clone(),
+        run.result.clone(),
+        run
+          .duration_ms
+          .map_or("-".into(), crate::transcript::seconds),
+        run.transcript.display().to_string(),
+      ]);
+    }
+    for line in table.to_string().lines() {
+      writeln!(f, "{}", line.trim_end())?;
+    }
+    writeln!(f, "\nlast passed:")?;
+    let mut runbooks: Vec<&str> = runs.iter().map(|r| r.runbook.as_str()).collect();
+    runbooks.sort_unstable();
+    runbooks.dedup();
+    for runbook in runbooks {
+      // `runs` is newest first.
+      let last = runs
+        .iter()
+        .find(|r| r.runbook == runbook && r.result == "passed")
+        .map_or("never", |r| r.started_at.as_str());
+      writeln!(f, "  {runbook}: {last}")?;
+    }
+    Ok(())
+  }
+}

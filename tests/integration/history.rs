@@ -1,0 +1,47 @@
+//! `litops log`: runs newest first, and when each runbook last passed.
+
+use crate::Test;
+
+#[test]
+fn log_lists_runs_newest_first_with_the_last_pass() {
+  let test = Test::new()
+    .file("ok.md", "```sh {name=fine}\ntrue\n```\n")
+    .file("bad.md", "```sh {name=broken}\nexit 3\n```\n");
+  let dir = test.dir.path().to_path_buf();
+  let run = |file: &str| {
+    let out = crate::command(&dir, &["run".into(), file.into(), "--yes".into()])
+      .output()
+      .expect("run");
+    out.status.code()
+  };
+  assert_eq!(run("ok.md"), Some(0));
+  assert_eq!(run("bad.md"), Some(1));
+  let ran = test.args(&["log"]).run();
+  ran.assert(0);
+  let lines: Vec<&str> = ran.stdout.lines().collect();
+  assert!(lines[0].starts_with(" started (UTC)"), "{}", ran.stdout);
+  // Newest first: bad.md ran second.
+  assert!(
+    lines[1].contains("bad.md") && lines[1].contains("failed"),
+    "{}",
+    ran.stdout
+  );
+  assert!(
+    lines[2].contains("ok.md") && lines[2].contains("passed"),
+    "{}",
+    ran.stdout
+  );
+  assert!(
+    ran
+      .stdout
+      .contains("last passed:\n  bad.md: never\n  ok.md: 20"),
+    "{}",
+    ran.stdout
+  );
+
+  let only = Test::new().args(&["log", "ok.md", "--transcript-dir"]);
+  let dir_arg = ran.dir.path().join("transcripts");
+  let only = only.args(&[dir_arg.to_str().expect("utf-8 path")]).run();
+  only.assert(0);
+  assert!(!only.stdout.contains("bad.md"), "{}", only.stdout);
+}
