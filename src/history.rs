@@ -66,7 +66,7 @@ fn read(path: &Path) -> Option<Run> {
   else {
     return None;
   };
-  let (result, duration_ms) = match records.last().map(|r| r.event) {
+  let (result, duration_ms) = match records.next_back().map(|r| r.event) {
     Some(Event::RunFinished {
       result,
       duration_ms,
