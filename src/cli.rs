@@ -59,6 +59,15 @@ enum Command {
     /// The runbook to compare with (default: the path the transcript records)
     #[arg(long, value_name = "FILE")]
     runbook: Option<PathBuf>,
+    /// Require a signature by this public key (from `litops keygen`)
+    #[arg(long, value_name = "PUBKEY")]
+    key: Option<PathBuf>,
+  },
+  /// Make an ed25519 key pair for signing transcripts: PREFIX.key (keep it
+  /// secret) and PREFIX.pub (give it to auditors)
+  Keygen {
+    #[arg(default_value = "litops-signing")]
+    prefix: PathBuf,
   },
 }
 
@@ -101,6 +110,9 @@ struct RunArgs {
   /// AWS profile for AWS steps (overrides the front matter and AWS_PROFILE)
   #[arg(long)]
   profile: Option<String>,
+  /// Sign the transcript's end with this ed25519 key (from `litops keygen`)
+  #[arg(long, value_name = "KEY")]
+  sign: Option<PathBuf>,
 }
 
 pub fn main() -> i32 {
@@ -112,7 +124,9 @@ pub fn main() -> i32 {
     Command::Verify {
       transcript,
       runbook,
-    } => verify(&transcript, runbook.as_deref()),
+      key,
+    } => verify(&transcript, runbook.as_deref(), key.as_deref()),
+    Command::Keygen { prefix } => keygen(&prefix),
     Command::Log {
       runbook,
       transcript_dir,
@@ -254,6 +268,13 @@ fn plan_file(file: &Path, args: &ParamArgs, json: bool) -> Result<i32, Error> {
 
 fn run(args: RunArgs) -> Result<i32, Error> {
   let (source, checked) = load(&args.file)?;
+  // A bad key is found before anything is asked or run.
+  let sign = args
+    .sign
+    .as_deref()
+    .map(crate::signing::signing_key)
+    .transpose()
+    .map_err(Error::Key)?;
   let runbook = &checked.runbook;
   let from = match &args.from {
     Some(id) => Some(runbook.step_index(id).ok_or_else(|| Error::UnknownStep {
@@ -293,6 +314,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     }
   };
   let options = RunOptions {
+    sign,
     approval: match (args.yes, args.yes_readonly) {
       (true, _) => Approval::Yes,
       (_, true) => Approval::YesReadonly,
@@ -364,11 +386,17 @@ fn operator() -> String {
   format!("{user}@{host}")
 }
 
-fn verify(path: &Path, runbook: Option<&Path>) -> Result<i32, Error> {
-  let verified = crate::verify::verify(path, runbook).map_err(|error| Error::Unverifiable {
-    path: path.to_path_buf(),
-    error,
-  })?;
+fn verify(path: &Path, runbook: Option<&Path>, key: Option<&Path>) -> Result<i32, Error> {
+  let key = key
+    .map(crate::signing::verifying_key)
+    .transpose()
+    .map_err(Error::Key)?
+    .map(|k| crate::signing::public_hex(&k));
+  let verified =
+    crate::verify::verify(path, runbook, key.as_deref()).map_err(|error| Error::Unverifiable {
+      path: path.to_path_buf(),
+      error,
+    })?;
   out(&verified.to_string());
   Ok(if verified.intact() { 0 } else { 1 })
 }
@@ -379,5 +407,16 @@ fn log(dir: &Path, runbook: Option<&str>) -> Result<i32, Error> {
     error,
   })?;
   out(&crate::history::Log(&runs).to_string());
+  Ok(0)
+}
+
+fn keygen(prefix: &Path) -> Result<i32, Error> {
+  let (secret, public) = crate::signing::keygen(prefix).map_err(Error::Key)?;
+  out(&format!(
+    "secret key: {} (keep it private; `litops run --sign {}`)\npublic key: {} (for `litops verify --key`)\n",
+    secret.display(),
+    secret.display(),
+    public.display()
+  ));
   Ok(0)
 }

@@ -23,6 +23,7 @@ pub enum Error {
     id: String,
   },
   NoRunbooks(PathBuf),
+  Key(crate::signing::KeyError),
   History {
     dir: PathBuf,
     error: std::io::Error,
@@ -64,6 +65,7 @@ impl fmt::Display for Error {
           "error: `{flag} {id}`: no step has this id (see `litops plan`)"
         )
       }
+      Self::Key(e) => write!(f, "error: {e}"),
       Self::History { dir, error } => {
         write!(
           f,

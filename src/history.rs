@@ -49,31 +49,34 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// A run from its transcript; `None` for files that are not transcripts.
 fn read(path: &Path) -> Option<Run> {
   let text = std::fs::read_to_string(path).ok()?;
-  let mut records = text.lines().filter_map(|line| {
-    let rest = line.strip_prefix(MARKER)?;
-    let json = rest.split_once(' ')?.1.strip_suffix(" -->")?;
-    serde_json::from_str::<Record>(json).ok()
-  });
-  let Some(Record {
-    event: Event::RunStarted {
-      runbook,
-      operator,
-      started_at,
-      ..
-    },
+  let records: Vec<Record> = text
+    .lines()
+    .filter_map(|line| {
+      let rest = line.strip_prefix(MARKER)?;
+      let json = rest.split_once(' ')?.1.strip_suffix(" -->")?;
+      serde_json::from_str::<Record>(json).ok()
+    })
+    .collect();
+  let Some(Event::RunStarted {
+    runbook,
+    operator,
+    started_at,
     ..
-  }) = records.next()
+  }) = records.first().map(|r| r.event.clone())
   else {
     return None;
   };
-  let (result, duration_ms) = match records.next_back().map(|r| r.event) {
-    Some(Event::RunFinished {
-      result,
-      duration_ms,
-      ..
-    }) => (result, Some(duration_ms)),
-    _ => ("unfinished".to_string(), None),
-  };
+  let (result, duration_ms) = records
+    .iter()
+    .find_map(|r| match &r.event {
+      Event::RunFinished {
+        result,
+        duration_ms,
+        ..
+      } => Some((result.clone(), Some(*duration_ms))),
+      _ => None,
+    })
+    .unwrap_or_else(|| ("unfinished".to_string(), None));
   Some(Run {
     transcript: path.to_path_buf(),
     runbook,

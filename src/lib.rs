@@ -16,6 +16,7 @@ pub mod parse;
 pub mod plan;
 pub mod redact;
 pub mod script;
+pub mod signing;
 pub mod source;
 pub mod template;
 pub mod transcript;

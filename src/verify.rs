@@ -54,6 +54,7 @@ pub enum Broken {
     step: String,
     why: &'static str,
   },
+  Signature(&'static str),
 }
 
 impl fmt::Display for Broken {
@@ -78,6 +79,7 @@ impl fmt::Display for Broken {
         "{RUNBOOK_COPY} beside the transcript is not the runbook that ran (its SHA-256 differs)"
       ),
       Self::AdHoc { step, why } => write!(f, "step `{step}`: {why}"),
+      Self::Signature(why) => write!(f, "signature: {why}"),
     }
   }
 }
@@ -110,6 +112,10 @@ pub struct Verified {
   pub actions_checked: usize,
   pub sidecars: usize,
   pub runbook: RunbookToday,
+  /// The public key (hex) of a valid signature over the run's end.
+  pub signed_by: Option<String>,
+  /// Whether the signature was checked against a key the caller trusts.
+  pub key_checked: bool,
 }
 
 impl Verified {
@@ -147,7 +153,11 @@ struct Stored {
   hash_ok: bool,
 }
 
-pub fn verify(path: &Path, runbook: Option<&Path>) -> Result<Verified, Unreadable> {
+pub fn verify(
+  path: &Path,
+  runbook: Option<&Path>,
+  key: Option<&str>,
+) -> Result<Verified, Unreadable> {
   let bytes = std::fs::read(path).map_err(Unreadable::Io)?;
   let text = String::from_utf8(bytes).map_err(|_| Unreadable::NotUtf8)?;
   let mut broken = Vec::new();
@@ -234,6 +244,7 @@ pub fn verify(path: &Path, runbook: Option<&Path>) -> Result<Verified, Unreadabl
       }
     }
   };
+  let signed_by = signature(&stored, key, &mut broken);
   let last_hash = stored.last().map(|s| s.hash.clone()).unwrap_or_default();
   Ok(Verified {
     path: path.to_path_buf(),
@@ -246,7 +257,56 @@ pub fn verify(path: &Path, runbook: Option<&Path>) -> Result<Verified, Unreadabl
     actions_checked,
     sidecars,
     runbook: today,
+    signed_by,
+    key_checked: key.is_some(),
   })
+}
+
+/// The signing key of a valid signature over `run-finished`; with `key`
+/// (hex), a signature by that key is required.
+fn signature(stored: &[Stored], key: Option<&str>, broken: &mut Vec<Broken>) -> Option<String> {
+  let signed = stored
+    .iter()
+    .enumerate()
+    .find_map(|(i, s)| match &s.record {
+      Some(Record {
+        event: Event::Signed {
+          public_key,
+          signature,
+        },
+        ..
+      }) => Some((i, public_key, signature)),
+      _ => None,
+    });
+  let Some((i, public, signature)) = signed else {
+    if key.is_some() {
+      broken.push(Broken::Signature(
+        "none: the run was not signed, or its end was cut off",
+      ));
+    }
+    return None;
+  };
+  let follows_end = i + 1 == stored.len()
+    && i > 0
+    && matches!(
+      stored[i - 1].record.as_ref().map(|r| &r.event),
+      Some(Event::RunFinished { .. })
+    );
+  if !follows_end {
+    broken.push(Broken::Signature("not directly after the run's end"));
+    return None;
+  }
+  if !crate::signing::valid(public, &stored[i - 1].hash, signature) {
+    broken.push(Broken::Signature(
+      "does not match the run's end: it was edited",
+    ));
+    return None;
+  }
+  if key.is_some_and(|k| k != public) {
+    broken.push(Broken::Signature("made with another key than --key"));
+    return None;
+  }
+  Some(public.clone())
 }
 
 fn stored_records(text: &str, broken: &mut Vec<Broken>) -> Vec<Stored> {
@@ -281,6 +341,7 @@ fn step_name(record: Option<&Record>) -> String {
     }
     Some(Event::RunStarted { .. }) => "the run's start".into(),
     Some(Event::RunFinished { .. }) => "the run's end".into(),
+    Some(Event::Signed { .. }) => "the signature".into(),
     None => "a record".into(),
   }
 }
@@ -314,8 +375,9 @@ fn rebuild(text: &str, stored: &[Stored], events: &[&Event], broken: &mut Vec<Br
   }
   let Some(first) = events.first() else { return };
   let last = events
-    .last()
-    .filter(|e| matches!(e, Event::RunFinished { .. }));
+    .iter()
+    .rev()
+    .find(|e| matches!(e, Event::RunFinished { .. }));
   let mut expected = front_matter(first, last.copied());
   let front = expected.len();
   let mut ends = Vec::new();
@@ -472,6 +534,15 @@ impl fmt::Display for Verified {
     }
     if self.sidecars > 0 {
       writeln!(f, "sidecars: {} checked", self.sidecars)?;
+    }
+    match (&self.signed_by, self.key_checked) {
+      (Some(public), true) => writeln!(f, "signature: valid, by the given key {public}")?,
+      (Some(public), false) => writeln!(
+        f,
+        "signature: valid, by key {public} (pass --key to check it is a key you trust)"
+      )?,
+      (None, _) if self.intact() => writeln!(f, "signature: none")?,
+      (None, _) => {}
     }
     match &self.runbook {
       RunbookToday::Unknown => writeln!(

@@ -57,6 +57,8 @@ pub struct RunOptions {
   pub operator: String,
   pub run_id: String,
   pub aws: crate::aws::Settings,
+  /// Sign the transcript's end with this key.
+  pub sign: Option<ed25519_dalek::SigningKey>,
 }
 
 pub struct Summary {
@@ -198,6 +200,9 @@ pub fn run(
     reason: ending.reason.clone(),
     stopped_at,
   })?;
+  if let Some(key) = &options.sign {
+    walk.transcript.sign(key)?;
+  }
   Ok(Summary {
     rows: walk.rows,
     result: ending.result,

@@ -152,6 +152,12 @@ pub fn render(event: &Event) -> String {
       }
       out.push('\n');
     }
+    Event::Signed { public_key, .. } => {
+      let _ = writeln!(
+        out,
+        "**Signed** with ed25519 key `{public_key}` over the hash of the record above.\n"
+      );
+    }
   }
   out
 }

@@ -112,7 +112,7 @@ impl Transcript {
         *mutating
       }
       Event::StepFinished { .. } => self.mutating,
-      Event::RunStarted { .. } | Event::RunFinished { .. } => true,
+      Event::RunStarted { .. } | Event::RunFinished { .. } | Event::Signed { .. } => true,
     };
     if self.durability == Durability::EveryRecord
       || at_once
@@ -134,6 +134,16 @@ impl Transcript {
       self.file.sync_data()?;
     }
     Ok(())
+  }
+
+  /// Signs the hash of the last record (`run-finished`) and appends the
+  /// signature as the final record.
+  pub fn sign(&mut self, key: &ed25519_dalek::SigningKey) -> io::Result<()> {
+    let signature = crate::signing::sign(key, &self.prev);
+    self.append(Event::Signed {
+      public_key: crate::signing::public_hex(&key.verifying_key()),
+      signature,
+    })
   }
 
   /// Cuts long string fields of a step's output, keeping each whole in a

@@ -103,6 +103,12 @@ pub enum Event {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     stopped_at: Option<String>,
   },
+  /// After `run-finished` with `run --sign`: an ed25519 signature of the
+  /// `run-finished` record's hash (which this record's `prev` repeats).
+  Signed {
+    public_key: String,
+    signature: String,
+  },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

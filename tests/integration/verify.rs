@@ -86,7 +86,7 @@ fn every_one_byte_change_is_caught() {
     let mut edited = original.clone();
     edited[at] ^= 0x01;
     std::fs::write(&path, &edited).expect("write");
-    if litops::verify::verify(&path, None).is_ok_and(|v| v.intact()) {
+    if litops::verify::verify(&path, None, None).is_ok_and(|v| v.intact()) {
       missed.push(at);
     }
   }
@@ -102,7 +102,7 @@ fn every_one_byte_change_is_caught() {
       let mut edited = data.clone();
       edited[at] ^= 0x01;
       std::fs::write(&file, &edited).expect("write");
-      let verified = litops::verify::verify(&path, None).expect("readable");
+      let verified = litops::verify::verify(&path, None, None).expect("readable");
       assert!(
         !verified.intact(),
         "{}: byte {at} not caught",
@@ -252,4 +252,68 @@ fn not_a_transcript_is_unreadable() {
     "{}",
     test.stderr
   );
+}
+
+#[test]
+fn a_signed_transcript_cannot_lose_its_end() {
+  let ran = Test::new().runbook(RUNBOOK).args(&["keygen", "ops"]).run();
+  ran.assert(0);
+  let dir = ran.dir.path();
+  let litops = |args: &[&str]| {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    crate::command(dir, &args).output().expect("litops")
+  };
+  let signed = litops(&[
+    "run",
+    "rb.md",
+    "--yes",
+    "--sign",
+    "ops.key",
+    "--transcript",
+    "t.md",
+  ]);
+  assert_eq!(signed.status.code(), Some(1));
+  let (code, out) = verify(dir, &["--key", "ops.pub"]);
+  assert_eq!(code, 0, "{out}");
+  assert!(out.contains("signature: valid, by the given key"), "{out}");
+
+  // Another key, the signature's record cut off, or the run's end with it.
+  assert_eq!(litops(&["keygen", "other"]).status.code(), Some(0));
+  let (code, out) = verify(dir, &["--key", "other.pub"]);
+  assert_eq!(code, 1, "{out}");
+  assert!(
+    out.contains("signature: made with another key than --key"),
+    "{out}"
+  );
+  let path = dir.join("t.md");
+  let text = std::fs::read_to_string(&path).expect("read");
+  let (front, parts) = chunks(&text);
+  for keep in [parts.len() - 1, parts.len() - 2] {
+    std::fs::write(&path, format!("{front}{}", parts[..keep].concat())).expect("write");
+    let (code, out) = verify(dir, &["--key", "ops.pub"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+      out.contains("signature: none: the run was not signed, or its end was cut off"),
+      "{out}"
+    );
+  }
+  // Without --key, an unsigned transcript still verifies its chain.
+  let unsigned = litops(&["run", "rb.md", "--yes", "--transcript", "u.md"]);
+  assert_eq!(unsigned.status.code(), Some(1));
+  let out = litops(&["verify", "u.md"]);
+  assert_eq!(out.status.code(), Some(0));
+  assert!(String::from_utf8_lossy(&out.stdout).contains("signature: none"));
+  // A bad key file stops `run` before anything runs.
+  std::fs::write(dir.join("bad.key"), "hello").expect("write");
+  let refused = litops(&[
+    "run",
+    "rb.md",
+    "--yes",
+    "--sign",
+    "bad.key",
+    "--transcript",
+    "b.md",
+  ]);
+  assert_eq!(refused.status.code(), Some(2));
+  assert!(!dir.join("b.md").exists());
 }
