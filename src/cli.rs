@@ -63,6 +63,9 @@ enum Command {
     #[arg(long, value_name = "PUBKEY")]
     key: Option<PathBuf>,
   },
+  /// Compare two runs step by step: status, duration, changed outputs
+  /// (times and ids aside), query rows added and removed, runbook changes
+  Diff { a: PathBuf, b: PathBuf },
   /// Make an ed25519 key pair for signing transcripts: PREFIX.key (keep it
   /// secret) and PREFIX.pub (give it to auditors)
   Keygen {
@@ -127,6 +130,7 @@ pub fn main() -> i32 {
       key,
     } => verify(&transcript, runbook.as_deref(), key.as_deref()),
     Command::Keygen { prefix } => keygen(&prefix),
+    Command::Diff { a, b } => diff(&a, &b),
     Command::Log {
       runbook,
       transcript_dir,
@@ -419,4 +423,13 @@ fn keygen(prefix: &Path) -> Result<i32, Error> {
     public.display()
   ));
   Ok(0)
+}
+
+/// Exit 0 when the runs match, 1 when they differ, as diff(1) does.
+fn diff(a: &Path, b: &Path) -> Result<i32, Error> {
+  let a = crate::diff::load(a).map_err(Error::Diff)?;
+  let b = crate::diff::load(b).map_err(Error::Diff)?;
+  let diff = crate::diff::compare(&a, &b);
+  out(&diff.to_string());
+  Ok(i32::from(diff.differs()))
 }

@@ -24,6 +24,7 @@ pub enum Error {
   },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
+  Diff(crate::diff::DiffError),
   History {
     dir: PathBuf,
     error: std::io::Error,
@@ -66,6 +67,7 @@ impl fmt::Display for Error {
         )
       }
       Self::Key(e) => write!(f, "error: {e}"),
+      Self::Diff(e) => write!(f, "{e}"),
       Self::History { dir, error } => {
         write!(
           f,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::transcript::{Event, MARKER, Record};
+use crate::transcript::{Event, records};
 
 /// One run, from its first and last records.
 #[derive(Debug)]
@@ -49,14 +49,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// A run from its transcript; `None` for files that are not transcripts.
 fn read(path: &Path) -> Option<Run> {
   let text = std::fs::read_to_string(path).ok()?;
-  let records: Vec<Record> = text
-    .lines()
-    .filter_map(|line| {
-      let rest = line.strip_prefix(MARKER)?;
-      let json = rest.split_once(' ')?.1.strip_suffix(" -->")?;
-      serde_json::from_str::<Record>(json).ok()
-    })
-    .collect();
+  let records = records(&text);
   let Some(Event::RunStarted {
     runbook,
     operator,

@@ -1,5 +1,5 @@
 //! litops: literate runbooks. The modules read as the pipeline:
-//! source → parse → model → check → plan → exec → transcript → verify.
+//! source → parse → model → check → plan → exec → transcript → verify/diff.
 
 pub mod aws;
 pub mod cancel;
@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod diagnostic;
+pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod history;

@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use markdown::{fenced, render, seconds};
-pub use record::{AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, sha256_hex};
+pub use record::{
+  AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, records, sha256_hex,
+};
 
 /// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.
 const INLINE_BYTES: usize = 8 * 1024;

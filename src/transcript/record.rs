@@ -126,6 +126,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     .collect()
 }
 
+/// The records of a transcript's text, in order, skipping lines that do not
+/// parse (`verify` is the command that reports those).
+pub fn records(text: &str) -> Vec<Record> {
+  text
+    .lines()
+    .filter_map(|line| {
+      let rest = line.strip_prefix(MARKER)?;
+      let json = rest.split_once(' ')?.1.strip_suffix(" -->")?;
+      serde_json::from_str::<Record>(json).ok()
+    })
+    .collect()
+}
+
 impl Record {
   /// The stored line and its hash. `>` is written as `\u003e` so no JSON
   /// string can close the HTML comment.

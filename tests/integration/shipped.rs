@@ -449,3 +449,68 @@ fn incident_response_renders_both_notifications_from_the_answers() {
   );
   assert!(value(&r, "resolution-notification").contains("Root Cause: a bad deployment"));
 }
+
+#[test]
+fn diff_of_two_morning_checks_reads_at_a_glance() {
+  let region = "us-west-2";
+  seed_incident(region);
+  let first = run(
+    region,
+    "runbooks/morning-health-check.md",
+    MORNING,
+    &["--yes-readonly", "--transcript", "yesterday.md"],
+  );
+  first.assert(1);
+  // Overnight the alarm cleared and more errors were logged.
+  moto().seed(
+    region,
+    "cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+cw.set_alarm_state(AlarmName='acme-production-api-cpu-high', StateValue='OK', StateReason='recovered')
+logs = boto3.client('logs', endpoint_url=E, region_name=R)
+logs.put_log_events(logGroupName='/ecs/acme-production-api', logStreamName='api/api/4f2a',
+  logEvents=[{'timestamp': int(time.time() * 1000) - 5000, 'message': 'ERROR checkout: card declined storm'}])",
+  );
+  let dir = first.dir.path();
+  let path = format!(
+    "{}/runbooks/morning-health-check.md",
+    env!("CARGO_MANIFEST_DIR")
+  );
+  let mut args: Vec<String> = vec!["run".into(), path, "--yes-readonly".into()];
+  for p in MORNING {
+    args.extend(["--param".to_string(), (*p).to_string()]);
+  }
+  args.extend(["--transcript".to_string(), "today.md".to_string()]);
+  let second = crate::command(dir, &args)
+    .envs(aws_env(region))
+    .output()
+    .expect("second run");
+  assert_eq!(second.status.code(), Some(1));
+  let out = crate::command(
+    dir,
+    &["diff".into(), "yesterday.md".into(), "today.md".into()],
+  )
+  .output()
+  .expect("diff");
+  let text = String::from_utf8_lossy(&out.stdout);
+  assert_eq!(out.status.code(), Some(1), "{text}");
+  assert!(text.contains("runbook: the same in both runs"), "{text}");
+  assert!(text.contains("  count: 1 → 0\n"), "{text}");
+  assert!(
+    text.contains("  alarms[acme-production-api-cpu-high]: removed\n"),
+    "{text}"
+  );
+  assert!(
+    text.contains("  error:\n    - 1 alarm(s) in ALARM: acme-production-api-cpu-high\n"),
+    "{text}"
+  );
+  assert!(
+    text.contains("rows: 19 → 20 (1 added, 0 removed)"),
+    "{text}"
+  );
+  // Unchanged services are not listed.
+  assert!(!text.contains("services:"), "{text}");
+  assert!(
+    text.contains("step(s) with the same status and outputs"),
+    "{text}"
+  );
+}
