@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
   /// Walk a runbook step by step, asking before each action
   Run(RunArgs),
+  /// Continue an interrupted or failed run, in its transcript
+  Resume(ResumeArgs),
   /// Report every problem in runbooks (files or directories of .md files)
   Check {
     #[arg(required = true, value_name = "PATH")]
@@ -88,13 +90,7 @@ struct ParamArgs {
 struct RunArgs {
   file: PathBuf,
   #[command(flatten)]
-  params: ParamArgs,
-  /// Approve every step without asking (manual checklist items still need a person)
-  #[arg(long, conflicts_with = "yes_readonly")]
-  yes: bool,
-  /// Approve read-only steps without asking; still ask before anything that changes state
-  #[arg(long)]
-  yes_readonly: bool,
+  walk: WalkArgs,
   /// Start at this step
   #[arg(long, value_name = "ID")]
   from: Option<String>,
@@ -107,6 +103,20 @@ struct RunArgs {
   /// Write the transcript under this directory (default: transcripts)
   #[arg(long, value_name = "DIR")]
   transcript_dir: Option<PathBuf>,
+}
+
+/// How a walk is approved, where it acts, and how its end is signed: the
+/// same for `run` and `resume`.
+#[derive(Args)]
+struct WalkArgs {
+  #[command(flatten)]
+  params: ParamArgs,
+  /// Approve every step without asking (manual checklist items still need a person)
+  #[arg(long, conflicts_with = "yes_readonly")]
+  yes: bool,
+  /// Approve read-only steps without asking; still ask before anything that changes state
+  #[arg(long)]
+  yes_readonly: bool,
   /// AWS region for AWS steps (overrides the front matter and AWS_REGION)
   #[arg(long)]
   region: Option<String>,
@@ -118,10 +128,21 @@ struct RunArgs {
   sign: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct ResumeArgs {
+  transcript: PathBuf,
+  #[command(flatten)]
+  walk: WalkArgs,
+  /// Resume even though the runbook changed since the run started (recorded)
+  #[arg(long)]
+  force: bool,
+}
+
 pub fn main() -> i32 {
   let cli = Cli::parse();
   let result = match cli.command {
     Command::Run(args) => run(args),
+    Command::Resume(args) => resume(args),
     Command::Check { paths } => Ok(check_paths(&paths)),
     Command::Plan { file, params, json } => plan_file(&file, &params, json),
     Command::Verify {
@@ -272,13 +293,6 @@ fn plan_file(file: &Path, args: &ParamArgs, json: bool) -> Result<i32, Error> {
 
 fn run(args: RunArgs) -> Result<i32, Error> {
   let (source, checked) = load(&args.file)?;
-  // A bad key is found before anything is asked or run.
-  let sign = args
-    .sign
-    .as_deref()
-    .map(crate::signing::signing_key)
-    .transpose()
-    .map_err(Error::Key)?;
   let runbook = &checked.runbook;
   let from = match &args.from {
     Some(id) => Some(runbook.step_index(id).ok_or_else(|| Error::UnknownStep {
@@ -295,8 +309,6 @@ fn run(args: RunArgs) -> Result<i32, Error> {
       });
     }
   }
-  let console = Arc::new(Console::new().map_err(Error::Console)?);
-  let params = resolve_params(&args.params, runbook, &console)?;
   let started = clock::now();
   let run_id = format!(
     "{}-{}",
@@ -317,6 +329,46 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         .join(format!("{run_id}.md"))
     }
   };
+  let (options, console, params) = walk_setup(&args.walk, runbook, path.clone(), run_id, &[])?;
+  let options = RunOptions {
+    from,
+    only: args.only,
+    ..options
+  };
+  let summary =
+    exec::run(&source, runbook, &params, console, &options).map_err(|error| Error::Transcript {
+      path: path.clone(),
+      error,
+    })?;
+  Ok(report(summary, &path))
+}
+
+/// The options, console and parameters of a walk; a bad key is found before
+/// anything is asked or run. `recorded` parameters come first, so flags win.
+fn walk_setup(
+  args: &WalkArgs,
+  runbook: &crate::model::Runbook,
+  transcript: PathBuf,
+  run_id: String,
+  recorded: &[String],
+) -> Result<(RunOptions, Arc<Console>, Params), Error> {
+  let sign = args
+    .sign
+    .as_deref()
+    .map(crate::signing::signing_key)
+    .transpose()
+    .map_err(Error::Key)?;
+  let console = Arc::new(Console::new().map_err(Error::Console)?);
+  let mut given = recorded.to_vec();
+  given.extend(args.params.param.iter().cloned());
+  let params = resolve_params(
+    &ParamArgs {
+      param: given,
+      params_file: args.params.params_file.clone(),
+    },
+    runbook,
+    &console,
+  )?;
   let options = RunOptions {
     sign,
     approval: match (args.yes, args.yes_readonly) {
@@ -324,22 +376,28 @@ fn run(args: RunArgs) -> Result<i32, Error> {
       (_, true) => Approval::YesReadonly,
       _ => Approval::Ask,
     },
-    from,
-    only: args.only,
-    transcript: path.clone(),
+    from: None,
+    only: None,
+    transcript,
     operator: operator(),
     run_id,
     aws: crate::aws::Settings {
-      region: args.region.or_else(|| runbook.meta.aws_region.clone()),
-      profile: args.profile.or_else(|| runbook.meta.aws_profile.clone()),
+      region: args
+        .region
+        .clone()
+        .or_else(|| runbook.meta.aws_region.clone()),
+      profile: args
+        .profile
+        .clone()
+        .or_else(|| runbook.meta.aws_profile.clone()),
       ..crate::aws::Settings::default()
     },
   };
-  let summary =
-    exec::run(&source, runbook, &params, console, &options).map_err(|error| Error::Transcript {
-      path: path.clone(),
-      error,
-    })?;
+  Ok((options, console, params))
+}
+
+/// The steps' table and how the run ended; the exit code.
+fn report(summary: exec::Summary, path: &Path) -> i32 {
   let mut table = comfy_table::Table::new();
   table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
   table.set_header(["step", "status", "duration"]);
@@ -353,7 +411,92 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     summary.exit_code,
     path.display()
   ));
-  Ok(summary.exit_code)
+  summary.exit_code
+}
+
+fn resume(args: ResumeArgs) -> Result<i32, Error> {
+  let path = &args.transcript;
+  let not_resumable = |why: String| Error::NotResumable {
+    path: path.clone(),
+    why,
+  };
+  let verified = crate::verify::verify(path, None, None).map_err(|error| Error::Unverifiable {
+    path: path.clone(),
+    error,
+  })?;
+  if !verified.intact() {
+    return Err(not_resumable(format!(
+      "it is not intact ({}); see `litops verify`",
+      verified
+        .broken
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+    )));
+  }
+  let text = std::fs::read_to_string(path).map_err(|e| not_resumable(e.to_string()))?;
+  let records = transcript::records(&text);
+  let Some(transcript::Event::RunStarted {
+    runbook,
+    runbook_sha256,
+    run_id,
+    params: recorded,
+    ..
+  }) = records.first().map(|r| r.event.clone())
+  else {
+    return Err(not_resumable("it has no run-started record".into()));
+  };
+  let (source, checked) = load(Path::new(&runbook))?;
+  let changed = transcript::sha256_hex(source.text.as_bytes()) != runbook_sha256;
+  if changed && !args.force {
+    return Err(not_resumable(format!(
+      "{runbook} changed since the run started (`litops verify {}` shows how); \
+       --force resumes with it and records that",
+      path.display()
+    )));
+  }
+  let Some(point) = crate::resume::point(&checked.runbook, &records) else {
+    return Err(not_resumable("the run passed: nothing to resume".into()));
+  };
+  // Secrets were recorded redacted: they are asked for (or given) again.
+  let recorded: Vec<String> = recorded
+    .iter()
+    .filter(|(_, v)| !v.starts_with("[redacted:"))
+    .map(|(k, v)| format!("{k}={v}"))
+    .collect();
+  let (options, console, params) = walk_setup(
+    &args.walk,
+    &checked.runbook,
+    path.clone(),
+    run_id,
+    &recorded,
+  )?;
+  let transcript_error = |error| Error::Transcript {
+    path: path.clone(),
+    error,
+  };
+  let runbook_copy = if changed {
+    let name = format!("runbook-{}.md", records.len() + 1);
+    std::fs::write(transcript::sidecar_dir(path).join(&name), &source.text)
+      .map_err(transcript_error)?;
+    Some(name)
+  } else {
+    None
+  };
+  let (reopened, _) =
+    transcript::Transcript::reopen(path, exec::durability(&console)).map_err(transcript_error)?;
+  let state = exec::Resumed {
+    transcript: reopened,
+    outputs: point.outputs,
+    vars: point.vars,
+    last: point.last,
+    start: point.start,
+    ask_again: point.ask_again,
+    runbook_copy,
+  };
+  let summary = exec::resume(&source, &checked.runbook, &params, console, &options, state)
+    .map_err(transcript_error)?;
+  Ok(report(summary, path))
 }
 
 fn resolve_params(

@@ -24,6 +24,10 @@ pub enum Error {
   },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
+  NotResumable {
+    path: PathBuf,
+    why: String,
+  },
   Diff(crate::diff::DiffError),
   History {
     dir: PathBuf,
@@ -67,6 +71,9 @@ impl fmt::Display for Error {
         )
       }
       Self::Key(e) => write!(f, "error: {e}"),
+      Self::NotResumable { path, why } => {
+        write!(f, "{}: error: cannot resume: {why}", path.display())
+      }
       Self::Diff(e) => write!(f, "{e}"),
       Self::History { dir, error } => {
         write!(

@@ -59,14 +59,17 @@ fn read(path: &Path) -> Option<Run> {
   else {
     return None;
   };
+  // The last `run-finished`, unless a resume came after it.
   let (result, duration_ms) = records
     .iter()
+    .rev()
     .find_map(|r| match &r.event {
       Event::RunFinished {
         result,
         duration_ms,
         ..
       } => Some((result.clone(), Some(*duration_ms))),
+      Event::RunResumed { .. } => Some(("unfinished".to_string(), None)),
       _ => None,
     })
     .unwrap_or_else(|| ("unfinished".to_string(), None));

@@ -201,12 +201,15 @@ pub fn verify(
       _ => {}
     }
   }
-  let finished = events.iter().find_map(|e| match e {
+  // The run's end is the last `run-finished`, unless a resume came after it.
+  let finished = events.iter().rev().find_map(|e| match e {
     Event::RunFinished {
       result, exit_code, ..
-    } => Some((result.clone(), i64::from(*exit_code))),
+    } => Some(Some((result.clone(), i64::from(*exit_code)))),
+    Event::RunResumed { .. } => Some(None),
     _ => None,
   });
+  let finished = finished.flatten();
 
   let (recorded_path, digest) = match events.first() {
     Some(Event::RunStarted {
@@ -227,7 +230,7 @@ pub fn verify(
       } else if broken.is_empty() {
         // Records that are already shown to be edited say nothing reliable
         // about what ran; only an intact chain is checked against the runbook.
-        actions_checked = actions(&copy_path, copy, &events, &mut broken);
+        actions_checked = actions(&sidecar_dir(path), copy, &events, &mut broken);
       }
       let current = runbook.map_or(recorded_path, Path::to_path_buf);
       match std::fs::read_to_string(&current) {
@@ -262,51 +265,53 @@ pub fn verify(
   })
 }
 
-/// The signing key of a valid signature over `run-finished`; with `key`
-/// (hex), a signature by that key is required.
+/// The signing key of a valid signature over the run's end; with `key`
+/// (hex), the transcript must end with a signature by that key. Every
+/// signature (a resumed run has one per end) must directly follow a
+/// `run-finished` and match it.
 fn signature(stored: &[Stored], key: Option<&str>, broken: &mut Vec<Broken>) -> Option<String> {
-  let signed = stored
-    .iter()
-    .enumerate()
-    .find_map(|(i, s)| match &s.record {
-      Some(Record {
-        event: Event::Signed {
-          public_key,
-          signature,
-        },
-        ..
-      }) => Some((i, public_key, signature)),
-      _ => None,
-    });
-  let Some((i, public, signature)) = signed else {
-    if key.is_some() {
-      broken.push(Broken::Signature(
-        "none: the run was not signed, or its end was cut off",
-      ));
+  let mut last = None;
+  for (i, s) in stored.iter().enumerate() {
+    let Some(Record {
+      event: Event::Signed {
+        public_key,
+        signature,
+      },
+      ..
+    }) = &s.record
+    else {
+      continue;
+    };
+    let follows_end = i > 0
+      && matches!(
+        stored[i - 1].record.as_ref().map(|r| &r.event),
+        Some(Event::RunFinished { .. })
+      );
+    if !follows_end {
+      broken.push(Broken::Signature("not directly after the run's end"));
+      return None;
     }
-    return None;
-  };
-  let follows_end = i + 1 == stored.len()
-    && i > 0
-    && matches!(
-      stored[i - 1].record.as_ref().map(|r| &r.event),
-      Some(Event::RunFinished { .. })
-    );
-  if !follows_end {
-    broken.push(Broken::Signature("not directly after the run's end"));
-    return None;
+    if !crate::signing::valid(public_key, &stored[i - 1].hash, signature) {
+      broken.push(Broken::Signature(
+        "does not match the run's end: it was edited",
+      ));
+      return None;
+    }
+    last = (i + 1 == stored.len()).then(|| public_key.clone());
   }
-  if !crate::signing::valid(public, &stored[i - 1].hash, signature) {
-    broken.push(Broken::Signature(
-      "does not match the run's end: it was edited",
-    ));
-    return None;
+  match (key, &last) {
+    (Some(_), None) => {
+      broken.push(Broken::Signature(
+        "none at the end: the run was not signed, or its end was cut off",
+      ));
+      None
+    }
+    (Some(k), Some(public)) if k != public => {
+      broken.push(Broken::Signature("made with another key than --key"));
+      None
+    }
+    _ => last,
   }
-  if key.is_some_and(|k| k != public) {
-    broken.push(Broken::Signature("made with another key than --key"));
-    return None;
-  }
-  Some(public.clone())
 }
 
 fn stored_records(text: &str, broken: &mut Vec<Broken>) -> Vec<Stored> {
@@ -342,6 +347,7 @@ fn step_name(record: Option<&Record>) -> String {
     Some(Event::RunStarted { .. }) => "the run's start".into(),
     Some(Event::RunFinished { .. }) => "the run's end".into(),
     Some(Event::Signed { .. }) => "the signature".into(),
+    Some(Event::RunResumed { .. }) => "the resume".into(),
     None => "a record".into(),
   }
 }
@@ -423,16 +429,29 @@ fn sidecar_problem(path: &Path, sha256: &str, bytes: u64) -> Option<String> {
   }
 }
 
-/// Checks that every action that ran is in the runbook that ran; returns
-/// how many were checked.
-fn actions(copy_path: &Path, copy: &str, events: &[&Event], broken: &mut Vec<Broken>) -> usize {
-  let source = Source::new(copy_path, copy.to_string());
-  let checked = check(&source);
+/// Checks that every action that ran is in the runbook that ran (after a
+/// forced resume, the changed runbook's copy); returns how many were checked.
+fn actions(dir: &Path, copy: &str, events: &[&Event], broken: &mut Vec<Broken>) -> usize {
+  let parse = |name: &str, text: String| check(&Source::new(&dir.join(name), text));
+  let mut checked = parse(RUNBOOK_COPY, copy.to_string());
   let mut count = 0;
   for event in events {
     // Actions are in `step-started`; a checklist item is answered in one
     // `step-finished` record, with its text in the output.
     let (step, kind, action) = match event {
+      Event::RunResumed {
+        runbook_copy: Some(name),
+        runbook_sha256,
+        ..
+      } => {
+        match std::fs::read_to_string(dir.join(name)) {
+          Ok(text) if sha256_hex(text.as_bytes()) == *runbook_sha256 => {
+            checked = parse(name, text);
+          }
+          _ => broken.push(Broken::RunbookCopy),
+        }
+        continue;
+      }
       Event::StepStarted {
         step, kind, action, ..
       } => (step, kind, action.as_str()),

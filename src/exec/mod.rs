@@ -104,9 +104,14 @@ struct Walk<'a> {
   transcript: Transcript,
   outputs: Map<String, Value>,
   vars: Map<String, Value>,
+  /// The variables as last recorded, so a step records them when it
+  /// changes them.
+  recorded_vars: Map<String, Value>,
   last: Option<Value>,
   rows: Vec<(String, Status, u64)>,
   aws: crate::aws::Session,
+  start: usize,
+  ask_again: Option<String>,
 }
 
 pub fn run(
@@ -118,36 +123,7 @@ pub fn run(
 ) -> io::Result<Summary> {
   let started = clock::now();
   // Who and where, before the first AWS step, so the header names them.
-  let aws = crate::aws::Session::new(options.aws.clone());
-  let uses_aws = runbook
-    .steps
-    .iter()
-    .any(|s| s.action().is_some_and(|a| a.kind.is_declarative()));
-  let aws_context = if uses_aws {
-    match aws.get() {
-      Ok(a) => Some(transcript::AwsContext {
-        account: a.identity.account.clone(),
-        arn: a.identity.arn.clone(),
-        region: a.identity.region.clone(),
-        error: None,
-      }),
-      Err(e) => Some(transcript::AwsContext {
-        error: Some(e),
-        ..Default::default()
-      }),
-    }
-  } else {
-    None
-  };
-  if let Some(context) = &aws_context {
-    console.say(&match &context.error {
-      None => format!(
-        "litops: AWS account {} ({}) in {}\n",
-        context.account, context.arn, context.region
-      ),
-      Some(e) => format!("litops: no AWS access: {e}\n"),
-    });
-  }
+  let (aws, aws_context) = connect(runbook, options, &console);
   let transcript = Transcript::create(
     &options.transcript,
     Event::RunStarted {
@@ -164,11 +140,7 @@ pub fn run(
       aws: aws_context,
     },
     &source.text,
-    if console.interactive {
-      Durability::EveryRecord
-    } else {
-      Durability::GroupCommit
-    },
+    durability(&console),
   )?;
   console.say(&format!(
     "litops: running {} ({} step{})\nlitops: transcript {}\n",
@@ -177,7 +149,7 @@ pub fn run(
     if runbook.steps.len() == 1 { "" } else { "s" },
     options.transcript.display()
   ));
-  let mut walk = Walk {
+  let walk = Walk {
     source,
     runbook,
     params,
@@ -186,38 +158,154 @@ pub fn run(
     transcript,
     outputs: Map::new(),
     vars: Map::new(),
+    recorded_vars: Map::new(),
     last: None,
     rows: Vec::new(),
     aws,
+    start: options.from.unwrap_or(0),
+    ask_again: None,
   };
-  let (ending, stopped_at) = walk.steps()?;
-  let finished = clock::now();
-  walk.transcript.finish(Event::RunFinished {
-    result: ending.result.to_string(),
-    exit_code: ending.exit_code,
-    finished_at: finished.rfc3339(),
-    duration_ms: finished.millis_since(started),
-    reason: ending.reason.clone(),
-    stopped_at,
+  walk.walk_to_the_end(started)
+}
+
+/// The state a run's transcript recorded, for `litops resume`.
+pub struct Resumed {
+  /// Reopened for appending, the chain continuing.
+  pub transcript: Transcript,
+  pub outputs: Map<String, Value>,
+  pub vars: Map<String, Value>,
+  pub last: Option<Value>,
+  /// Index of the step to continue at.
+  pub start: usize,
+  /// A mutating step that was in flight when the run stopped: asked again
+  /// before it runs, whatever the approval mode.
+  pub ask_again: Option<String>,
+  /// The copy of a changed runbook (`--force`), named in `run-resumed`.
+  pub runbook_copy: Option<String>,
+}
+
+/// Continues a run in its own transcript.
+pub fn resume(
+  source: &Source,
+  runbook: &Runbook,
+  params: &Params,
+  console: Arc<Console>,
+  options: &RunOptions,
+  mut state: Resumed,
+) -> io::Result<Summary> {
+  let started = clock::now();
+  let (aws, _) = connect(runbook, options, &console);
+  let from = runbook
+    .steps
+    .get(state.start)
+    .map_or_else(|| "the end".to_string(), |s| s.id.clone());
+  state.transcript.append(Event::RunResumed {
+    resumed_at: started.rfc3339(),
+    operator: options.operator.clone(),
+    approval: options.approval.name().to_string(),
+    from_step: from.clone(),
+    runbook_sha256: transcript::sha256_hex(source.text.as_bytes()),
+    runbook_copy: state.runbook_copy.clone(),
   })?;
-  if let Some(key) = &options.sign {
-    walk.transcript.sign(key)?;
+  console.say(&format!(
+    "litops: resuming {} at `{from}`\nlitops: transcript {}\n",
+    source.path.display(),
+    state.transcript.path.display()
+  ));
+  let walk = Walk {
+    source,
+    runbook,
+    params,
+    console,
+    options,
+    transcript: state.transcript,
+    outputs: state.outputs,
+    recorded_vars: state.vars.clone(),
+    vars: state.vars,
+    last: state.last,
+    rows: Vec::new(),
+    aws,
+    start: state.start,
+    ask_again: state.ask_again,
+  };
+  walk.walk_to_the_end(started)
+}
+
+pub fn durability(console: &Console) -> Durability {
+  if console.interactive {
+    Durability::EveryRecord
+  } else {
+    Durability::GroupCommit
   }
-  Ok(Summary {
-    rows: walk.rows,
-    result: ending.result,
-    exit_code: ending.exit_code,
-    reason: ending.reason,
-  })
+}
+
+/// The AWS session, and the account and region for the transcript (said on
+/// the terminal too), when the runbook has AWS steps.
+fn connect(
+  runbook: &Runbook,
+  options: &RunOptions,
+  console: &Console,
+) -> (crate::aws::Session, Option<transcript::AwsContext>) {
+  let aws = crate::aws::Session::new(options.aws.clone());
+  let uses_aws = runbook
+    .steps
+    .iter()
+    .any(|s| s.action().is_some_and(|a| a.kind.is_declarative()));
+  if !uses_aws {
+    return (aws, None);
+  }
+  let context = match aws.get() {
+    Ok(a) => transcript::AwsContext {
+      account: a.identity.account.clone(),
+      arn: a.identity.arn.clone(),
+      region: a.identity.region.clone(),
+      error: None,
+    },
+    Err(e) => transcript::AwsContext {
+      error: Some(e),
+      ..Default::default()
+    },
+  };
+  console.say(&match &context.error {
+    None => format!(
+      "litops: AWS account {} ({}) in {}\n",
+      context.account, context.arn, context.region
+    ),
+    Some(e) => format!("litops: no AWS access: {e}\n"),
+  });
+  (aws, Some(context))
 }
 
 impl Walk<'_> {
+  /// Walks to the end, records how the run ended, signs if asked.
+  fn walk_to_the_end(mut self, started: Instant) -> io::Result<Summary> {
+    let (ending, stopped_at) = self.steps()?;
+    let finished = clock::now();
+    self.transcript.finish(Event::RunFinished {
+      result: ending.result.to_string(),
+      exit_code: ending.exit_code,
+      finished_at: finished.rfc3339(),
+      duration_ms: finished.millis_since(started),
+      reason: ending.reason.clone(),
+      stopped_at,
+    })?;
+    if let Some(key) = &self.options.sign {
+      self.transcript.sign(key)?;
+    }
+    Ok(Summary {
+      rows: self.rows,
+      result: ending.result,
+      exit_code: ending.exit_code,
+      reason: ending.reason,
+    })
+  }
+
   /// Walks the steps; returns how the run ended and the step it stopped at.
   fn steps(&mut self) -> io::Result<(Ending, Option<String>)> {
     let steps = &self.runbook.steps;
     // A playbook may loop back with goto; bound it so `--yes` cannot spin.
     let mut budget = steps.len() * 100 + 1000;
-    let mut i = self.options.from.unwrap_or(0);
+    let mut i = self.start;
     while i < steps.len() {
       let step = &steps[i];
       let selected = self
@@ -415,7 +503,14 @@ impl Walk<'_> {
         self.console.say(&preview);
       }
     }
+    let in_flight = self.ask_again.as_ref() == Some(&step.id);
+    if in_flight {
+      self.console.say(
+        "   this step was running when the run stopped; it may have made its change already\n",
+      );
+    }
     let auto = match (step.policy.confirm, self.options.approval) {
+      _ if in_flight => None,
       (Confirm::Always, _) | (_, Approval::Ask) => None,
       (_, Approval::Yes) => Some("--yes"),
       (_, Approval::YesReadonly) => (!step.is_mutating()).then_some("--yes-readonly"),
@@ -549,6 +644,17 @@ impl Walk<'_> {
       error: error.clone(),
       decision,
       goto: output.goto,
+      vars: (self.vars != self.recorded_vars).then(|| {
+        self.recorded_vars = self.vars.clone();
+        match self
+          .params
+          .redactor
+          .value(&Value::Object(self.vars.clone()))
+        {
+          Value::Object(map) => map,
+          _ => Map::new(),
+        }
+      }),
     })?;
     // Later rhai steps also see why a step failed (the record has it once,
     // beside the output).

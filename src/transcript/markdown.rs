@@ -152,6 +152,27 @@ pub fn render(event: &Event) -> String {
       }
       out.push('\n');
     }
+    Event::RunResumed {
+      resumed_at,
+      operator,
+      approval,
+      from_step,
+      runbook_copy,
+      ..
+    } => {
+      let _ = writeln!(out, "## Resumed\n");
+      let _ = writeln!(
+        out,
+        "- by {operator} at {resumed_at} via {approval}, continuing at `{from_step}`"
+      );
+      if let Some(copy) = runbook_copy {
+        let _ = writeln!(
+          out,
+          "- **forced:** the runbook changed since the run started; it is now [`{copy}`]({copy})"
+        );
+      }
+      out.push('\n');
+    }
     Event::Signed { public_key, .. } => {
       let _ = writeln!(
         out,

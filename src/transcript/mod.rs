@@ -9,7 +9,7 @@ mod markdown;
 mod record;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -96,6 +96,34 @@ impl Transcript {
     Ok(transcript)
   }
 
+  /// Opens an existing transcript to continue its chain (`litops resume`);
+  /// returns it with the records it holds.
+  pub fn reopen(path: &Path, durability: Durability) -> io::Result<(Self, Vec<Record>)> {
+    let text = fs::read_to_string(path)?;
+    let records = records(&text);
+    let prev = text
+      .lines()
+      .rev()
+      .find_map(|l| l.strip_prefix(MARKER))
+      .and_then(|rest| rest.split_once(' '))
+      .map_or_else(|| GENESIS.to_string(), |(hash, _)| hash.to_string());
+    let end_offset = text.find("\nend: ").map_or(0, |i| i + 1) as u64;
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    // Not O_APPEND: on Linux that would also move the in-place `end:` rewrite.
+    file.seek(SeekFrom::End(0))?;
+    let transcript = Self {
+      file,
+      path: path.to_path_buf(),
+      prev,
+      seq: records.len() as u64,
+      end_offset,
+      durability,
+      mutating: false,
+      last_sync: std::time::Instant::now(),
+    };
+    Ok((transcript, records))
+  }
+
   pub fn append(&mut self, event: Event) -> io::Result<()> {
     self.seq += 1;
     let record = Record {
@@ -114,7 +142,10 @@ impl Transcript {
         *mutating
       }
       Event::StepFinished { .. } => self.mutating,
-      Event::RunStarted { .. } | Event::RunFinished { .. } | Event::Signed { .. } => true,
+      Event::RunStarted { .. }
+      | Event::RunResumed { .. }
+      | Event::RunFinished { .. }
+      | Event::Signed { .. } => true,
     };
     if self.durability == Durability::EveryRecord
       || at_once

@@ -92,6 +92,23 @@ pub enum Event {
     decision: Option<Decision>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     goto: Option<String>,
+    /// The run's variables after this step, when it changed them (secrets
+    /// redacted): what `resume` restores.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    vars: Option<serde_json::Map<String, Value>>,
+  },
+  /// `litops resume` continues the run in the same transcript.
+  RunResumed {
+    resumed_at: String,
+    operator: String,
+    approval: String,
+    /// The step the walk continues at.
+    from_step: String,
+    /// The runbook's digest now; differs from `run-started`'s only with
+    /// `--force`, and its copy is then `runbook_copy`.
+    runbook_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    runbook_copy: Option<String>,
   },
   RunFinished {
     result: String,

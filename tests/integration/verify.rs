@@ -293,7 +293,7 @@ fn a_signed_transcript_cannot_lose_its_end() {
     let (code, out) = verify(dir, &["--key", "ops.pub"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-      out.contains("signature: none: the run was not signed, or its end was cut off"),
+      out.contains("signature: none at the end: the run was not signed, or its end was cut off"),
       "{out}"
     );
   }

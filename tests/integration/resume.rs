@@ -1,0 +1,205 @@
+//! `litops resume`: a failed or killed run continues in its own transcript,
+//! finished steps are not run again, and a mutating step that was in flight
+//! is never run again without asking.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::{Test, records};
+
+fn litops(dir: &Path, args: &[&str]) -> std::process::Output {
+  let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+  crate::command(dir, &args)
+    .stdin(Stdio::null())
+    .output()
+    .expect("litops")
+}
+
+const FLAKY: &str = "# R\n\n```sh {name=one}\necho one >> log\n```\n\n```sh {name=two}\ntest -f fixed\n```\n\n```sh {name=three}\necho three >> log\n```\n";
+
+#[test]
+fn a_failed_run_continues_at_the_failed_step() {
+  let ran = Test::new()
+    .runbook(FLAKY)
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  ran.assert(1);
+  let dir = ran.dir.path();
+  std::fs::write(dir.join("fixed"), "").expect("fix");
+  let resumed = litops(dir, &["resume", "t.md", "--yes"]);
+  assert_eq!(resumed.status.code(), Some(0));
+  assert_eq!(
+    std::fs::read_to_string(dir.join("log")).expect("log"),
+    "one\nthree\n"
+  );
+  let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
+  let resumed_at = r
+    .iter()
+    .position(|x| x["type"] == "run-resumed")
+    .expect("run-resumed");
+  assert_eq!(r[resumed_at]["from_step"], "two");
+  assert_eq!(r.last().expect("last")["result"], "passed");
+  let verified = litops(dir, &["verify", "t.md"]);
+  assert_eq!(verified.status.code(), Some(0));
+  assert!(String::from_utf8_lossy(&verified.stdout).contains("run: passed (exit 0)"));
+  // Nothing left to do.
+  let again = litops(dir, &["resume", "t.md", "--yes"]);
+  assert_eq!(again.status.code(), Some(2));
+  assert!(String::from_utf8_lossy(&again.stderr).contains("the run passed: nothing to resume"));
+}
+
+#[test]
+fn a_changed_runbook_needs_force_and_is_recorded() {
+  let ran = Test::new()
+    .runbook(FLAKY)
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  ran.assert(1);
+  let dir = ran.dir.path();
+  std::fs::write(dir.join("rb.md"), FLAKY.replace("test -f fixed", "true")).expect("edit");
+  let refused = litops(dir, &["resume", "t.md", "--yes"]);
+  assert_eq!(refused.status.code(), Some(2));
+  assert!(
+    String::from_utf8_lossy(&refused.stderr).contains("rb.md changed since the run started"),
+    "{}",
+    String::from_utf8_lossy(&refused.stderr)
+  );
+  let forced = litops(dir, &["resume", "t.md", "--yes", "--force"]);
+  assert_eq!(forced.status.code(), Some(0));
+  let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
+  let resumed = r
+    .iter()
+    .find(|x| x["type"] == "run-resumed")
+    .expect("run-resumed");
+  assert!(
+    resumed["runbook_copy"]
+      .as_str()
+      .is_some_and(|c| c.starts_with("runbook-"))
+  );
+  // The resumed part is checked against the changed runbook's copy.
+  let verified = litops(dir, &["verify", "t.md"]);
+  assert_eq!(
+    verified.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&verified.stdout)
+  );
+}
+
+/// Steps that each append their name to `log`, then wait for `go-<name>`;
+/// step `mutating` is a change (not `readonly`).
+fn blocking_runbook(steps: usize, mutating: usize) -> String {
+  let mut text = String::from("# Blocking\n\n");
+  for i in 1..=steps {
+    let attrs = if i == mutating { "" } else { " readonly=true" };
+    text.push_str(&format!(
+      "```sh {{name=s{i}{attrs}}}\necho s{i} >> log\nuntil test -f go-s{i}; do sleep 0.02; done\n```\n\n"
+    ));
+  }
+  text
+}
+
+fn wait_for(path: &Path, line: &str) {
+  let deadline = Instant::now() + Duration::from_secs(20);
+  while !std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l == line)) {
+    assert!(Instant::now() < deadline, "{line} never started");
+    std::thread::sleep(Duration::from_millis(10));
+  }
+}
+
+#[test]
+fn kill_9_at_every_step_then_resume_finishes_without_running_a_change_twice() {
+  let steps = 10;
+  let mutating = 4;
+  // Killed in each of the ten steps, and between steps (right after a
+  // step's line is logged the next may already be starting): 20 kills.
+  for kill_at in 1..=steps {
+    for between in [false, true] {
+      let test = Test::new()
+        .runbook(&blocking_runbook(steps, mutating))
+        .args(&["run", "rb.md", "--yes", "--transcript", "t.md"]);
+      let dir = test.dir.path().to_path_buf();
+      let release = |upto: usize| {
+        for i in 1..=upto {
+          std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
+        }
+      };
+      // Steps before `kill_at` go straight through; in `between` mode so
+      // does `kill_at` itself, and the kill lands after it, wherever the
+      // walk is then (between steps, or starting the next).
+      release(if between { kill_at } else { kill_at - 1 });
+      let mut child = test
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+      wait_for(&dir.join("log"), &format!("s{kill_at}"));
+      child.kill().expect("SIGKILL");
+      child.wait().expect("reap");
+      // The killed step's shell outlives litops; releasing all ends it.
+      release(steps);
+      let verified = litops(&dir, &["verify", "t.md"]);
+      assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "kill at s{kill_at}: {}",
+        String::from_utf8_lossy(&verified.stdout)
+      );
+      let resumed = litops(&dir, &["resume", "t.md", "--yes"]);
+      let log = std::fs::read_to_string(dir.join("log")).expect("log");
+      let count = |name: &str| log.lines().filter(|l| *l == name).count();
+      let text = std::fs::read_to_string(dir.join("t.md")).expect("read");
+      let r = records(&text);
+      let in_flight_change = r
+        .iter()
+        .rev()
+        .find(|x| x["type"] == "step-started" || x["type"] == "step-finished")
+        .is_some_and(|x| x["type"] == "step-started" && x["mutating"] == true);
+      // The mutating step ran once, at most: resumed without a terminal,
+      // an in-flight change is asked about, and nobody can answer.
+      assert!(
+        count(&format!("s{mutating}")) <= 1,
+        "kill at s{kill_at}: {log}"
+      );
+      if resumed.status.code() == Some(0) {
+        for i in 1..=steps {
+          assert!(
+            count(&format!("s{i}")) >= 1,
+            "kill at s{kill_at}: s{i} never ran: {log}"
+          );
+        }
+        for i in 1..kill_at {
+          assert_eq!(
+            count(&format!("s{i}")),
+            1,
+            "kill at s{kill_at}: s{i} ran twice: {log}"
+          );
+        }
+      } else if resumed.status.code() == Some(2) {
+        // Released to the end, the run finished before the kill.
+        assert!(
+          String::from_utf8_lossy(&resumed.stderr).contains("nothing to resume"),
+          "kill at s{kill_at}"
+        );
+        assert_eq!(r.last().map(|x| x["result"].clone()), Some("passed".into()));
+      } else {
+        assert_eq!(resumed.status.code(), Some(1), "kill at s{kill_at}");
+        assert!(
+          String::from_utf8_lossy(&resumed.stdout).contains("a question could not be asked")
+            || in_flight_change,
+          "kill at s{kill_at}: {}",
+          String::from_utf8_lossy(&resumed.stdout)
+        );
+      }
+      let verified = litops(&dir, &["verify", "t.md"]);
+      assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "after resume, kill at s{kill_at}"
+      );
+    }
+  }
+}
