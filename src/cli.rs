@@ -475,13 +475,14 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     path: path.clone(),
     error,
   };
-  let runbook_copy = if changed {
+  let (runbook_copy, copy_sha256) = if changed {
     let name = format!("runbook-{}.md", records.len() + 1);
-    std::fs::write(transcript::sidecar_dir(path).join(&name), &source.text)
-      .map_err(transcript_error)?;
-    Some(name)
+    let copy = params.redactor.text(&source.text);
+    std::fs::write(transcript::sidecar_dir(path).join(&name), &copy).map_err(transcript_error)?;
+    let digest = (copy != source.text).then(|| transcript::sha256_hex(copy.as_bytes()));
+    (Some(name), digest)
   } else {
-    None
+    (None, None)
   };
   let (reopened, _) =
     transcript::Transcript::reopen(path, exec::durability(&console)).map_err(transcript_error)?;
@@ -493,6 +494,7 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     start: point.start,
     ask_again: point.ask_again,
     runbook_copy,
+    copy_sha256,
   };
   let summary = exec::resume(&source, &checked.runbook, &params, console, &options, state)
     .map_err(transcript_error)?;

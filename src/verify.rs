@@ -211,13 +211,20 @@ pub fn verify(
   });
   let finished = finished.flatten();
 
-  let (recorded_path, digest) = match events.first() {
+  let (recorded_path, digest, copy_digest) = match events.first() {
     Some(Event::RunStarted {
       runbook,
       runbook_sha256,
+      copy_sha256,
       ..
-    }) => (PathBuf::from(runbook), runbook_sha256.clone()),
-    _ => (PathBuf::new(), String::new()),
+    }) => (
+      PathBuf::from(runbook),
+      runbook_sha256.clone(),
+      copy_sha256
+        .clone()
+        .unwrap_or_else(|| runbook_sha256.clone()),
+    ),
+    _ => (PathBuf::new(), String::new(), String::new()),
   };
   let copy_path = sidecar_dir(path).join(RUNBOOK_COPY);
   let copy = std::fs::read_to_string(&copy_path).ok();
@@ -225,7 +232,7 @@ pub fn verify(
   let today = match &copy {
     None => RunbookToday::Unknown,
     Some(copy) => {
-      if sha256_hex(copy.as_bytes()) != digest {
+      if sha256_hex(copy.as_bytes()) != copy_digest {
         broken.push(Broken::RunbookCopy);
       } else if broken.is_empty() {
         // Records that are already shown to be edited say nothing reliable
@@ -237,11 +244,16 @@ pub fn verify(
         Err(_) => RunbookToday::Missing(current),
         Ok(now) if sha256_hex(now.as_bytes()) == digest => RunbookToday::Same(current),
         Ok(now) => RunbookToday::Changed {
-          diff: similar::TextDiff::from_lines(copy.as_str(), now.as_str())
-            .unified_diff()
-            .context_radius(2)
-            .header("as run", &current.display().to_string())
-            .to_string(),
+          // The copy has secret defaults redacted; so has what is shown of
+          // the runbook today.
+          diff: similar::TextDiff::from_lines(
+            copy.as_str(),
+            redact_defaults(&current, &now).as_str(),
+          )
+          .unified_diff()
+          .context_radius(2)
+          .header("as run", &current.display().to_string())
+          .to_string(),
           path: current,
         },
       }
@@ -312,6 +324,19 @@ fn signature(stored: &[Stored], key: Option<&str>, broken: &mut Vec<Broken>) -> 
     }
     _ => last,
   }
+}
+
+/// `text` with its secret parameters' defaults redacted, as litops redacts
+/// them in the copy it keeps.
+fn redact_defaults(path: &Path, text: &str) -> String {
+  let checked = check(&Source::new(path, text.to_string()));
+  let mut out = text.to_string();
+  for param in checked.runbook.meta.params.iter().filter(|p| p.secret) {
+    if let Some(value) = param.default.as_deref().filter(|v| !v.is_empty()) {
+      out = out.replace(value, &format!("[redacted:{}]", param.name));
+    }
+  }
+  out
 }
 
 fn stored_records(text: &str, broken: &mut Vec<Broken>) -> Vec<Stored> {
@@ -442,10 +467,12 @@ fn actions(dir: &Path, copy: &str, events: &[&Event], broken: &mut Vec<Broken>) 
       Event::RunResumed {
         runbook_copy: Some(name),
         runbook_sha256,
+        copy_sha256,
         ..
       } => {
+        let digest = copy_sha256.as_ref().unwrap_or(runbook_sha256);
         match std::fs::read_to_string(dir.join(name)) {
-          Ok(text) if sha256_hex(text.as_bytes()) == *runbook_sha256 => {
+          Ok(text) if sha256_hex(text.as_bytes()) == *digest => {
             checked = parse(name, text);
           }
           _ => broken.push(Broken::RunbookCopy),

@@ -124,12 +124,15 @@ pub fn run(
   let started = clock::now();
   // Who and where, before the first AWS step, so the header names them.
   let (aws, aws_context) = connect(runbook, options, &console);
+  // The copy kept beside the transcript must not hold a secret default.
+  let copy = params.redactor.text(&source.text);
   let transcript = Transcript::create(
     &options.transcript,
     Event::RunStarted {
       run_id: options.run_id.clone(),
       runbook: source.path.display().to_string(),
       runbook_sha256: transcript::sha256_hex(source.text.as_bytes()),
+      copy_sha256: (copy != source.text).then(|| transcript::sha256_hex(copy.as_bytes())),
       title: runbook.title().to_string(),
       kind: runbook.meta.kind.name().to_string(),
       litops_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -139,7 +142,7 @@ pub fn run(
       started_at: started.rfc3339(),
       aws: aws_context,
     },
-    &source.text,
+    &copy,
     durability(&console),
   )?;
   console.say(&format!(
@@ -180,8 +183,10 @@ pub struct Resumed {
   /// A mutating step that was in flight when the run stopped: asked again
   /// before it runs, whatever the approval mode.
   pub ask_again: Option<String>,
-  /// The copy of a changed runbook (`--force`), named in `run-resumed`.
+  /// The copy of a changed runbook (`--force`), named in `run-resumed`,
+  /// and its SHA-256 when redacting secrets changed it.
   pub runbook_copy: Option<String>,
+  pub copy_sha256: Option<String>,
 }
 
 /// Continues a run in its own transcript.
@@ -206,6 +211,7 @@ pub fn resume(
     from_step: from.clone(),
     runbook_sha256: transcript::sha256_hex(source.text.as_bytes()),
     runbook_copy: state.runbook_copy.clone(),
+    copy_sha256: state.copy_sha256.clone(),
   })?;
   console.say(&format!(
     "litops: resuming {} at `{from}`\nlitops: transcript {}\n",

@@ -51,6 +51,10 @@ pub enum Event {
     run_id: String,
     runbook: String,
     runbook_sha256: String,
+    /// The runbook copy beside the transcript has secret values redacted;
+    /// when that changed it, this is the copy's SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    copy_sha256: Option<String>,
     title: String,
     kind: String,
     litops_version: String,
@@ -109,6 +113,8 @@ pub enum Event {
     runbook_sha256: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     runbook_copy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    copy_sha256: Option<String>,
   },
   RunFinished {
     result: String,

@@ -171,6 +171,11 @@ impl Ran {
   }
 }
 
+/// Where a transcript's sidecars and runbook copy are.
+pub fn sidecar_dir(transcript: &Path) -> PathBuf {
+  litops::transcript::sidecar_dir(transcript)
+}
+
 pub fn find_transcript(dir: &Path) -> Option<PathBuf> {
   let mut found = Vec::new();
   collect(&dir.join("transcripts"), &mut found);
@@ -181,9 +186,10 @@ pub fn find_transcript(dir: &Path) -> Option<PathBuf> {
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
   for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
     let path = entry.path();
-    if path.is_dir() {
+    // `<name>.d/` holds a transcript's sidecars and runbook copy.
+    if path.is_dir() && path.extension().is_none_or(|e| e != "d") {
       collect(&path, out);
-    } else if path.extension().is_some_and(|e| e == "md") {
+    } else if path.is_file() && path.extension().is_some_and(|e| e == "md") {
       out.push(path);
     }
   }

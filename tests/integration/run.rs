@@ -99,6 +99,34 @@ fn secrets_never_reach_terminal_or_transcript() {
     );
   }
   assert!(transcript.contains("token=[redacted:token]"));
+  // Nor any file beside it: sidecars and the runbook copy.
+  let dir = crate::sidecar_dir(&ran.transcript_path());
+  let files: Vec<_> = std::fs::read_dir(&dir)
+    .expect("sidecar dir")
+    .filter_map(|e| e.ok().map(|e| e.path()))
+    .collect();
+  assert!(!files.is_empty());
+  for file in files {
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(
+      !text.contains("canary-S3CRET-42"),
+      "secret in {}",
+      file.display()
+    );
+  }
+  // The redacted copy still verifies.
+  let out = crate::command(
+    ran.dir.path(),
+    &["verify".into(), ran.transcript_path().display().to_string()],
+  )
+  .output()
+  .expect("verify");
+  assert_eq!(
+    out.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&out.stdout)
+  );
 }
 
 #[test]
