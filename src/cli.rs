@@ -65,6 +65,13 @@ enum Command {
     #[arg(long, value_name = "PUBKEY")]
     key: Option<PathBuf>,
   },
+  /// Render a transcript as one self-contained HTML file (works offline)
+  Render {
+    transcript: PathBuf,
+    /// Where to write the HTML report
+    #[arg(long, value_name = "OUT")]
+    html: PathBuf,
+  },
   /// Compare two runs step by step: status, duration, changed outputs
   /// (times and ids aside), query rows added and removed, runbook changes
   Diff { a: PathBuf, b: PathBuf },
@@ -152,6 +159,7 @@ pub fn main() -> i32 {
     } => verify(&transcript, runbook.as_deref(), key.as_deref()),
     Command::Keygen { prefix } => keygen(&prefix),
     Command::Diff { a, b } => diff(&a, &b),
+    Command::Render { transcript, html } => render(&transcript, &html),
     Command::Log {
       runbook,
       transcript_dir,
@@ -577,4 +585,31 @@ fn diff(a: &Path, b: &Path) -> Result<i32, Error> {
   let diff = crate::diff::compare(&a, &b);
   out(&diff.to_string());
   Ok(i32::from(diff.differs()))
+}
+
+fn render(path: &Path, html: &Path) -> Result<i32, Error> {
+  let verified = crate::verify::verify(path, None, None).map_err(|error| Error::Unverifiable {
+    path: path.to_path_buf(),
+    error,
+  })?;
+  let text = std::fs::read_to_string(path).map_err(|error| Error::Unverifiable {
+    path: path.to_path_buf(),
+    error: crate::verify::Unreadable::Io(error),
+  })?;
+  let report = crate::render::html(path, &transcript::records(&text), &verified);
+  std::fs::write(html, report).map_err(|error| Error::Report {
+    path: html.to_path_buf(),
+    error,
+  })?;
+  out(&format!(
+    "{}: {} ({})\n",
+    html.display(),
+    if verified.intact() {
+      "report of an intact transcript"
+    } else {
+      "report of a transcript that is NOT INTACT"
+    },
+    path.display()
+  ));
+  Ok(0)
 }

@@ -24,6 +24,10 @@ pub enum Error {
   },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
+  Report {
+    path: PathBuf,
+    error: std::io::Error,
+  },
   NotResumable {
     path: PathBuf,
     why: String,
@@ -71,6 +75,13 @@ impl fmt::Display for Error {
         )
       }
       Self::Key(e) => write!(f, "error: {e}"),
+      Self::Report { path, error } => {
+        write!(
+          f,
+          "{}: error: cannot write the report: {error}",
+          path.display()
+        )
+      }
       Self::NotResumable { path, why } => {
         write!(f, "{}: error: cannot resume: {why}", path.display())
       }

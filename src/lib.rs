@@ -16,6 +16,7 @@ pub mod params;
 pub mod parse;
 pub mod plan;
 pub mod redact;
+pub mod render;
 pub mod resume;
 pub mod script;
 pub mod signing;

@@ -11,6 +11,7 @@ mod http;
 mod logs_insights;
 mod moto;
 mod pty;
+mod report;
 mod resume;
 mod run;
 mod scripted;

@@ -1,0 +1,106 @@
+//! `litops render --html`: one self-contained file, checked in a real
+//! headless Chromium (installed by scripts/test), with no secret in it.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::Test;
+
+const RUNBOOK: &str = "---
+title: Report me
+params:
+  token:
+    secret: true
+    default: canary-S3CRET-42
+---
+# Report
+
+```sh {name=greet}
+echo \"hello <b>world</b> token=$token\"
+```
+
+```sh {name=broken on-failure=continue}
+exit 3
+```
+
+- [ ] Dashboard looks normal
+";
+
+/// The DOM after Chromium loaded the file, with the network off.
+fn dump_dom(file: &Path) -> String {
+  let chromium = Path::new("/usr/bin/chromium");
+  assert!(
+    chromium.exists(),
+    "Chromium is not installed: run scripts/test, which installs Debian's chromium"
+  );
+  let profile = tempfile::tempdir().expect("profile dir");
+  let out = Command::new(chromium)
+    .args([
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      &format!("--user-data-dir={}", profile.path().display()),
+      "--dump-dom",
+      &format!("file://{}", file.display()),
+    ])
+    .output()
+    .expect("run chromium");
+  assert!(
+    out.status.success(),
+    "{}",
+    String::from_utf8_lossy(&out.stderr)
+  );
+  String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn html_report_renders_offline_without_secrets() {
+  let ran = Test::new()
+    .runbook(RUNBOOK)
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  ran.assert(1);
+  let dir = ran.dir.path();
+  let rendered = crate::command(
+    dir,
+    &[
+      "render".into(),
+      "t.md".into(),
+      "--html".into(),
+      "report.html".into(),
+    ],
+  )
+  .output()
+  .expect("render");
+  assert_eq!(rendered.status.code(), Some(0));
+  let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
+  assert!(!html.contains("canary-S3CRET-42"), "secret in the report");
+  // Self-contained: nothing fetched from anywhere.
+  for external in ["src=", "<link", "@import", "url("] {
+    assert!(!html.contains(external), "{external} in the report");
+  }
+  let dom = dump_dom(&dir.join("report.html"));
+  assert!(
+    dom.contains("<title>Report me — litops run</title>"),
+    "{dom}"
+  );
+  assert!(
+    dom.contains("id=\"verification\" class=\"verified-ok\""),
+    "{dom}"
+  );
+  // Three steps on the timeline, with their status classes.
+  assert_eq!(dom.matches("<li class=\"st-").count(), 3, "{dom}");
+  assert!(dom.contains("<li class=\"st-failed\">"), "{dom}");
+  assert!(dom.contains("<li class=\"st-unconfirmed\">"), "{dom}");
+  // Output is text, never markup: the step's <b> arrives escaped.
+  assert!(
+    dom.contains("hello &lt;b&gt;world&lt;/b&gt; token=[redacted:token]"),
+    "{dom}"
+  );
+  assert!(!dom.contains("<b>world</b>"), "{dom}");
+}
