@@ -20,6 +20,8 @@ echo \"hello <b>world</b> token=$token\"
 ```
 
 ```sh {name=broken on-failure=continue}
+seq 1 300
+echo \"leaked: $token\"
 exit 3
 ```
 
@@ -80,6 +82,27 @@ fn html_report_renders_offline_without_secrets() {
   assert_eq!(rendered.status.code(), Some(0));
   let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
   assert!(!html.contains("canary-S3CRET-42"), "secret in the report");
+  // The long output went to a sidecar, redacted too.
+  let sidecars: Vec<_> = std::fs::read_dir(dir.join("t.d"))
+    .expect("sidecars")
+    .filter_map(|e| e.ok().map(|e| e.path()))
+    .collect();
+  assert!(
+    sidecars
+      .iter()
+      .any(|p| p.to_string_lossy().contains("broken.stdout"))
+  );
+  for file in sidecars {
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(
+      !text.contains("canary-S3CRET-42"),
+      "secret in {}",
+      file.display()
+    );
+  }
+  for (name, text) in [("stdout", &ran.stdout), ("stderr", &ran.stderr)] {
+    assert!(!text.contains("canary-S3CRET-42"), "secret on {name}");
+  }
   // Self-contained: nothing fetched from anywhere.
   for external in ["src=", "<link", "@import", "url("] {
     assert!(!html.contains(external), "{external} in the report");

@@ -203,3 +203,69 @@ fn kill_9_at_every_step_then_resume_finishes_without_running_a_change_twice() {
     }
   }
 }
+
+#[test]
+fn kill_9_during_an_aws_call_then_resume_finishes_it() {
+  use std::sync::Arc;
+  use std::sync::atomic::{AtomicBool, Ordering};
+
+  use crate::scripted::{Reply, Scripted};
+
+  let done = Arc::new(AtomicBool::new(false));
+  let flag = done.clone();
+  let server = Scripted::start(move |op, _| match op {
+    "StartQuery" => Reply::ok(r#"{"queryId":"q-1"}"#),
+    "GetQueryResults" if flag.load(Ordering::SeqCst) => Reply::ok(
+      r#"{"status":"Complete","results":[[{"field":"@message","value":"ERROR after resume"}]],"statistics":{"recordsMatched":1.0,"recordsScanned":9.0,"bytesScanned":99.0}}"#,
+    ),
+    "GetQueryResults" => Reply::ok(
+      r#"{"status":"Running","results":[],"statistics":{"recordsMatched":0.0,"recordsScanned":1.0,"bytesScanned":1.0}}"#,
+    ),
+    _ => Reply::ok(r#"{"success":true}"#),
+  });
+  let test = Test::new()
+    .runbook("```sh {name=before readonly=true}\necho before >> log\n```\n\n```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"]);
+  let dir = test.dir.path().to_path_buf();
+  let mut child = test
+    .command()
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+  let deadline = Instant::now() + Duration::from_secs(20);
+  while !server.calls().iter().any(|(op, _)| op == "GetQueryResults") {
+    assert!(Instant::now() < deadline, "never polled");
+    std::thread::sleep(Duration::from_millis(10));
+  }
+  child.kill().expect("SIGKILL");
+  child.wait().expect("reap");
+  assert_eq!(litops(&dir, &["verify", "t.md"]).status.code(), Some(0));
+  done.store(true, Ordering::SeqCst);
+  let mut resume = crate::command(&dir, &["resume".into(), "t.md".into(), "--yes".into()]);
+  let resumed = resume
+    .envs(server.env())
+    .stdin(Stdio::null())
+    .output()
+    .expect("resume");
+  assert_eq!(
+    resumed.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&resumed.stdout)
+  );
+  assert_eq!(
+    std::fs::read_to_string(dir.join("log")).expect("log"),
+    "before\n"
+  );
+  let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
+  let q = r
+    .iter()
+    .rev()
+    .find(|x| x["type"] == "step-finished" && x["step"] == "q")
+    .expect("q finished");
+  assert_eq!(q["output"]["rows"][0]["@message"], "ERROR after resume");
+  assert_eq!(litops(&dir, &["verify", "t.md"]).status.code(), Some(0));
+}
