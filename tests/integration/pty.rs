@@ -66,8 +66,34 @@ fn secret_parameter_is_read_hidden_and_redacted() {
     "secret echoed:\n{before}"
   );
   assert!(before.contains("token is [redacted:token]"), "{before}");
-  let transcript =
-    std::fs::read_to_string(crate::find_transcript(test.dir.path()).expect("transcript"))
-      .expect("read");
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let transcript = std::fs::read_to_string(&path).expect("read");
   assert!(!transcript.contains("pty-CANARY-99"));
+  // Nor beside it, nor in the HTML report.
+  let rendered = crate::command(
+    test.dir.path(),
+    &[
+      "render".into(),
+      path.display().to_string(),
+      "--html".into(),
+      "report.html".into(),
+    ],
+  )
+  .output()
+  .expect("render");
+  assert_eq!(rendered.status.code(), Some(0));
+  let mut files = vec![test.dir.path().join("report.html")];
+  files.extend(
+    std::fs::read_dir(crate::sidecar_dir(&path))
+      .expect("sidecar dir")
+      .filter_map(|e| e.ok().map(|e| e.path())),
+  );
+  for file in files {
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(
+      !text.contains("pty-CANARY-99"),
+      "secret in {}",
+      file.display()
+    );
+  }
 }
