@@ -1,7 +1,7 @@
 //! Command-line flags → validated settings → the library. Only this module
 //! prints results; messages come from the error and diagnostic types.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -110,6 +110,16 @@ struct RunArgs {
   /// Write the transcript under this directory (default: transcripts)
   #[arg(long, value_name = "DIR")]
   transcript_dir: Option<PathBuf>,
+  /// Run for every target in this YAML file (`targets:` with name, params,
+  /// profile, region), concurrently; read-only steps only unless --yes
+  #[arg(long, value_name = "FILE", conflicts_with = "transcript")]
+  targets: Option<PathBuf>,
+  /// With --targets: how many targets run at once
+  #[arg(long, value_name = "N", default_value_t = 4, requires = "targets")]
+  max_concurrency: usize,
+  /// With --targets: stop starting targets after this many failed
+  #[arg(long, value_name = "N", requires = "targets")]
+  max_errors: Option<usize>,
 }
 
 /// How a walk is approved, where it acts, and how its end is signed: the
@@ -337,6 +347,9 @@ fn run(args: RunArgs) -> Result<i32, Error> {
         .join(format!("{run_id}.md"))
     }
   };
+  if let Some(file) = &args.targets {
+    return fan_out(&args, file, &source, runbook, path, run_id, from);
+  }
   let (options, console, params) = walk_setup(&args.walk, runbook, path.clone(), run_id, &[])?;
   let options = RunOptions {
     from,
@@ -612,4 +625,99 @@ fn render(path: &Path, html: &Path) -> Result<i32, Error> {
     path.display()
   ));
   Ok(0)
+}
+
+/// `run --targets`: every target at once, a line as each finishes, then the
+/// matrix. Exit 0 when every target passed.
+fn fan_out(
+  args: &RunArgs,
+  file: &Path,
+  source: &Source,
+  runbook: &crate::model::Runbook,
+  path: PathBuf,
+  run_id: String,
+  from: Option<usize>,
+) -> Result<i32, Error> {
+  let targets = crate::fanout::load(file).map_err(Error::Targets)?;
+  let total = targets.len();
+  let walk = &args.walk;
+  let given =
+    Given::new(&walk.params.param, walk.params.params_file.as_deref()).map_err(Error::Params)?;
+  let sign = walk
+    .sign
+    .as_deref()
+    .map(crate::signing::signing_key)
+    .transpose()
+    .map_err(Error::Key)?;
+  let plan = crate::fanout::Plan {
+    source,
+    runbook,
+    given: given.pairs,
+    options: RunOptions {
+      sign,
+      approval: if walk.yes {
+        Approval::Yes
+      } else {
+        Approval::Unattended
+      },
+      from,
+      only: args.only.clone(),
+      transcript: path,
+      operator: operator(),
+      run_id,
+      aws: crate::aws::Settings {
+        region: walk
+          .region
+          .clone()
+          .or_else(|| runbook.meta.aws_region.clone()),
+        profile: walk
+          .profile
+          .clone()
+          .or_else(|| runbook.meta.aws_profile.clone()),
+        ..crate::aws::Settings::default()
+      },
+    },
+    max_concurrency: args.max_concurrency,
+    max_errors: args.max_errors,
+  };
+  let bar = if std::io::stderr().is_terminal() {
+    indicatif::ProgressBar::new(total as u64)
+  } else {
+    indicatif::ProgressBar::hidden()
+  };
+  let line = |o: &crate::fanout::Outcome| {
+    let text = match &o.run {
+      Ok(s) => format!(
+        "{}: {} (exit {}) · {}",
+        o.target,
+        s.result,
+        s.exit_code,
+        o.transcript.display()
+      ),
+      Err(e) => format!("{}: error: {e}", o.target),
+    };
+    if bar.is_hidden() {
+      eprintln!("{text}");
+    } else {
+      bar.println(text);
+      bar.inc(1);
+    }
+  };
+  let outcomes = crate::fanout::run(&plan, targets, &line);
+  bar.finish_and_clear();
+  out(&crate::fanout::Matrix(&outcomes).to_string());
+  let passed = outcomes
+    .iter()
+    .filter(|o| o.run.as_ref().is_ok_and(|s| s.exit_code == 0))
+    .count();
+  let not_started = total - outcomes.len();
+  out(&format!(
+    "{passed} of {total} targets passed{}\n",
+    if not_started > 0 {
+      format!("; {not_started} not started (--max-errors)")
+    } else {
+      String::new()
+    }
+  ));
+  Ok(i32::from(passed < total))
 }

@@ -24,6 +24,7 @@ pub enum Error {
   },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
+  Targets(crate::fanout::TargetsError),
   Report {
     path: PathBuf,
     error: std::io::Error,
@@ -75,6 +76,7 @@ impl fmt::Display for Error {
         )
       }
       Self::Key(e) => write!(f, "error: {e}"),
+      Self::Targets(e) => write!(f, "{e}"),
       Self::Report { path, error } => {
         write!(
           f,

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod error;
 pub mod exec;
+pub mod fanout;
 pub mod history;
 pub mod model;
 pub mod params;

@@ -39,6 +39,9 @@ pub struct Console {
   interrupted: Arc<AtomicBool>,
   /// stdin is a terminal: a person is there to ask.
   pub interactive: bool,
+  /// One of many targets of a fan-out run: nothing is printed (the
+  /// transcript has it all) and nothing is asked.
+  quiet: bool,
 }
 
 pub enum Wait {
@@ -49,6 +52,15 @@ pub enum Wait {
 
 impl Console {
   pub fn new() -> std::io::Result<Self> {
+    Self::with(std::io::stdin().is_terminal(), false)
+  }
+
+  /// A console for one target of a fan-out run.
+  pub fn unattended() -> std::io::Result<Self> {
+    Self::with(false, true)
+  }
+
+  fn with(interactive: bool, quiet: bool) -> std::io::Result<Self> {
     let (tx, rx) = mpsc::channel();
     let interrupted = Arc::new(AtomicBool::new(false));
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
@@ -67,7 +79,8 @@ impl Console {
       rx: Mutex::new(rx),
       reader: OnceLock::new(),
       interrupted,
-      interactive: std::io::stdin().is_terminal(),
+      interactive,
+      quiet,
     })
   }
 
@@ -89,6 +102,9 @@ impl Console {
   }
 
   pub fn say(&self, text: &str) {
+    if self.quiet {
+      return;
+    }
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();

@@ -37,6 +37,9 @@ pub enum Approval {
   Ask,
   YesReadonly,
   Yes,
+  /// A fan-out run without `--yes`: read-only steps run, mutating ones are
+  /// recorded as skipped for every target.
+  Unattended,
 }
 
 impl Approval {
@@ -45,6 +48,7 @@ impl Approval {
       Self::Ask => "ask for every action",
       Self::YesReadonly => "--yes-readonly",
       Self::Yes => "--yes",
+      Self::Unattended => "--targets (read-only steps only)",
     }
   }
 }
@@ -515,11 +519,24 @@ impl Walk<'_> {
         "   this step was running when the run stopped; it may have made its change already\n",
       );
     }
+    if self.options.approval == Approval::Unattended && step.is_mutating() {
+      let reason = Some("fan-out runs change nothing without --yes".to_string());
+      let decision = self.decision("skip", "--targets", reason);
+      self.finish(
+        index,
+        step,
+        Output::new(Status::Skipped),
+        clock::now(),
+        Some(decision),
+      )?;
+      return Ok(Next::Continue);
+    }
     let auto = match (step.policy.confirm, self.options.approval) {
       _ if in_flight => None,
       (Confirm::Always, _) | (_, Approval::Ask) => None,
       (_, Approval::Yes) => Some("--yes"),
       (_, Approval::YesReadonly) => (!step.is_mutating()).then_some("--yes-readonly"),
+      (_, Approval::Unattended) => Some("--targets"),
     };
     let decision = match auto {
       Some(how) => self.decision("run", how, None),

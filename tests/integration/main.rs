@@ -6,6 +6,7 @@ mod bad_input;
 mod check_plan;
 mod corpus;
 mod ecs;
+mod fanout;
 mod history;
 mod http;
 mod logs_insights;

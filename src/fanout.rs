@@ -1,0 +1,283 @@
+//! `litops run FILE --targets TARGETS.yaml`: the same runbook for many
+//! environments at once, each with its own parameters, profile and region
+//! and its own transcript, then one matrix of targets × steps.
+//!
+//! ```yaml
+//! targets:
+//!   - name: acme-prod
+//!     params: {customer: acme, cluster: acme-production}
+//!     region: eu-west-1
+//!     profile: acme
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::exec::{self, Console, RunOptions, Summary};
+use crate::model::Runbook;
+use crate::params::{Given, resolve};
+use crate::source::Source;
+use crate::transcript::{Event, records, seconds};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+  pub name: String,
+  #[serde(default)]
+  pub params: serde_yaml::Mapping,
+  pub profile: Option<String>,
+  pub region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+  targets: Vec<Target>,
+}
+
+#[derive(Debug)]
+pub enum TargetsError {
+  Read(PathBuf, std::io::Error),
+  Yaml(PathBuf, String),
+  Empty(PathBuf),
+  BadName(PathBuf, String),
+}
+
+impl fmt::Display for TargetsError {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    match self {
+      Self::Read(p, e) => write!(f, "{}: error: cannot read it: {e}", p.display()),
+      Self::Yaml(p, m) => write!(
+        f,
+        "{}: error: {m} (expected `targets:`, a list of {{name, params, profile, region}})",
+        p.display()
+      ),
+      Self::Empty(p) => write!(f, "{}: error: no targets", p.display()),
+      Self::BadName(p, n) => write!(
+        f,
+        "{}: error: target name `{n}` must be letters, digits, `-`, `_` or `.`, and unique (it names the transcript)",
+        p.display()
+      ),
+    }
+  }
+}
+
+pub fn load(path: &Path) -> Result<Vec<Target>, TargetsError> {
+  let text = std::fs::read_to_string(path).map_err(|e| TargetsError::Read(path.into(), e))?;
+  let file: File = serde_yaml::from_str(&text)
+    .map_err(|e| TargetsError::Yaml(path.into(), crate::diagnostic::yaml_message(&e)))?;
+  if file.targets.is_empty() {
+    return Err(TargetsError::Empty(path.into()));
+  }
+  for (i, t) in file.targets.iter().enumerate() {
+    let valid = !t.name.is_empty()
+      && t
+        .name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+      && !file.targets[..i].iter().any(|o| o.name == t.name);
+    if !valid {
+      return Err(TargetsError::BadName(path.into(), t.name.clone()));
+    }
+  }
+  Ok(file.targets)
+}
+
+/// How one target's run ended.
+pub struct Outcome {
+  pub target: String,
+  pub transcript: PathBuf,
+  /// The walk's summary, or why the target could not run at all.
+  pub run: Result<Summary, String>,
+}
+
+pub struct Plan<'a> {
+  pub source: &'a Source,
+  pub runbook: &'a Runbook,
+  /// `--param` values given for every target (a target's own win).
+  pub given: Vec<(String, String)>,
+  /// Settings shared by every target; each gets its own transcript, run id,
+  /// region and profile.
+  pub options: RunOptions,
+  pub max_concurrency: usize,
+  /// Stop starting targets once this many failed.
+  pub max_errors: Option<usize>,
+}
+
+/// Runs every target, at most `max_concurrency` at once; prints one line per
+/// finished target through `progress`. Targets not started because of
+/// `max_errors` are not in the result.
+pub fn run(
+  plan: &Plan,
+  targets: Vec<Target>,
+  progress: &(dyn Fn(&Outcome) + Sync),
+) -> Vec<Outcome> {
+  let queue = Mutex::new(targets.into_iter().collect::<VecDeque<_>>());
+  let failed = AtomicUsize::new(0);
+  let outcomes = Mutex::new(Vec::new());
+  std::thread::scope(|scope| {
+    for _ in 0..plan.max_concurrency.max(1) {
+      scope.spawn(|| {
+        loop {
+          if plan
+            .max_errors
+            .is_some_and(|m| failed.load(Ordering::SeqCst) >= m)
+          {
+            return;
+          }
+          let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+          let Some(target) = next else { return };
+          let outcome = one(plan, target);
+          let ok = outcome.run.as_ref().is_ok_and(|s| s.exit_code == 0);
+          if !ok {
+            failed.fetch_add(1, Ordering::SeqCst);
+          }
+          progress(&outcome);
+          if let Ok(mut all) = outcomes.lock() {
+            all.push(outcome);
+          }
+        }
+      });
+    }
+  });
+  outcomes.into_inner().unwrap_or_default()
+}
+
+fn one(plan: &Plan, target: Target) -> Outcome {
+  let base = &plan.options;
+  let transcript = base
+    .transcript
+    .with_file_name(format!("{}-{}.md", base.run_id, target.name));
+  let mut pairs = plan.given.clone();
+  for (k, v) in &target.params {
+    let value = match v {
+      serde_yaml::Value::String(s) => s.clone(),
+      serde_yaml::Value::Number(n) => n.to_string(),
+      serde_yaml::Value::Bool(b) => b.to_string(),
+      _ => continue,
+    };
+    pairs.push((k.as_str().unwrap_or_default().to_string(), value));
+  }
+  let failed = |why: String| Outcome {
+    target: target.name.clone(),
+    transcript: transcript.clone(),
+    run: Err(why),
+  };
+  // Nobody can be asked: a missing parameter fails this target only.
+  let params = match resolve(&plan.runbook.meta, &Given { pairs }, |_| None) {
+    Ok(p) => p,
+    Err(e) => return failed(e.to_string()),
+  };
+  let console = match Console::unattended() {
+    Ok(c) => std::sync::Arc::new(c),
+    Err(e) => return failed(e.to_string()),
+  };
+  let options = RunOptions {
+    transcript: transcript.clone(),
+    run_id: format!("{}-{}", base.run_id, target.name),
+    aws: crate::aws::Settings {
+      region: target.region.clone().or_else(|| base.aws.region.clone()),
+      profile: target.profile.clone().or_else(|| base.aws.profile.clone()),
+      ..base.aws.clone()
+    },
+    sign: base.sign.clone(),
+    only: base.only.clone(),
+    approval: base.approval,
+    from: base.from,
+    operator: base.operator.clone(),
+  };
+  let run = exec::run(plan.source, plan.runbook, &params, console, &options)
+    .map_err(|e| format!("cannot write the transcript: {e}"));
+  Outcome {
+    target: target.name,
+    transcript,
+    run,
+  }
+}
+
+/// The verdict of a run: the `verdict` step's value or error, else the
+/// last step's.
+fn verdict(transcript: &Path) -> String {
+  let Ok(text) = std::fs::read_to_string(transcript) else {
+    return String::new();
+  };
+  let finished: Vec<(String, Option<String>, Value)> = records(&text)
+    .into_iter()
+    .filter_map(|r| match r.event {
+      Event::StepFinished {
+        step,
+        error,
+        output,
+        ..
+      } => Some((step, error, output)),
+      _ => None,
+    })
+    .collect();
+  let chosen = finished
+    .iter()
+    .rev()
+    .find(|(id, ..)| id == "verdict")
+    .or(finished.last());
+  let Some((_, error, output)) = chosen else {
+    return String::new();
+  };
+  let text = error.clone().unwrap_or_else(|| match output.get("value") {
+    Some(Value::String(s)) => s.clone(),
+    Some(v) => v.to_string(),
+    None => String::new(),
+  });
+  // One line in the matrix.
+  text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The matrix of targets × steps, one line per target.
+pub struct Matrix<'a>(pub &'a [Outcome]);
+
+impl fmt::Display for Matrix<'_> {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    table.set_header(["target", "result", "steps", "time", "verdict"]);
+    let mut outcomes: Vec<&Outcome> = self.0.iter().collect();
+    outcomes.sort_by(|a, b| a.target.cmp(&b.target));
+    for o in outcomes {
+      let (result, steps, time) = match &o.run {
+        Ok(s) => (
+          s.result.to_string(),
+          s.rows
+            .iter()
+            .map(|(_, status, _)| mark(status.name()))
+            .collect::<String>(),
+          seconds(s.rows.iter().map(|r| r.2).sum()),
+        ),
+        Err(e) => (format!("error: {e}"), String::new(), String::new()),
+      };
+      let mut verdict = verdict(&o.transcript);
+      if verdict.chars().count() > 100 {
+        verdict = verdict.chars().take(99).collect::<String>() + "…";
+      }
+      table.add_row([o.target.clone(), result, steps, time, verdict]);
+    }
+    writeln!(f, "{table}")?;
+    writeln!(
+      f,
+      "steps: ✓ done · ✗ failed · ~ skipped · ? unconfirmed · - not done or n/a"
+    )
+  }
+}
+
+fn mark(status: &str) -> char {
+  match status {
+    "done" => '✓',
+    "failed" | "timed-out" | "interrupted" => '✗',
+    "skipped" => '~',
+    "unconfirmed" => '?',
+    _ => '-',
+  }
+}

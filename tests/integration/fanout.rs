@@ -1,0 +1,165 @@
+//! `run --targets`: one runbook over several environments at once, one
+//! transcript each, mutating steps skipped without --yes, a matrix.
+
+use crate::moto::{aws_env, moto};
+use crate::{Test, records};
+
+const RUNBOOK: &str = "---
+title: Fleet check
+params:
+  customer:
+    description: Customer
+---
+# Fleet
+
+```cloudwatch {name=alarms}
+action: alarms
+prefix: \"{{ customer }}-\"
+```
+
+```ecs {name=scale-out}
+action: scale
+cluster: \"{{ customer }}-production\"
+service: api
+desired: +1
+```
+
+```rhai {name=verdict}
+let n = steps[\"alarms\"].count;
+if n > 0 { fail(`${n} alarm(s) firing`) }
+\"quiet\"
+```
+";
+
+fn targets(regions: &[(&str, &str)]) -> String {
+  let mut text = String::from("targets:\n");
+  for (name, region) in regions {
+    text.push_str(&format!(
+      "  - name: {name}\n    region: {region}\n    params: {{customer: acme}}\n"
+    ));
+  }
+  text
+}
+
+/// One alarm firing in `region` for customer acme.
+fn seed_alarm(region: &str) {
+  moto().seed(
+    region,
+    "cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+cw.put_metric_alarm(AlarmName='acme-cpu', MetricName='CPUUtilization', Namespace='AWS/ECS', Statistic='Average',
+  Period=60, EvaluationPeriods=1, Threshold=85.0, ComparisonOperator='GreaterThanThreshold')
+cw.set_alarm_state(AlarmName='acme-cpu', StateValue='ALARM', StateReason='hot')",
+  );
+}
+
+#[test]
+fn every_target_runs_read_only_with_a_matrix() {
+  seed_alarm("us-gov-west-1");
+  let ran = Test::new()
+    .runbook(RUNBOOK)
+    .file(
+      "targets.yaml",
+      targets(&[
+        ("hot", "us-gov-west-1"),
+        ("calm-1", "ap-southeast-3"),
+        ("calm-2", "ap-southeast-4"),
+      ]),
+    )
+    .env(aws_env("us-east-1"))
+    .args(&["run", "rb.md", "--targets", "targets.yaml"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran.stdout.contains("2 of 3 targets passed"),
+    "{}",
+    ran.stdout
+  );
+  let row = |name: &str| {
+    ran
+      .stdout
+      .lines()
+      .find(|l| l.starts_with(&format!("| {name} ")))
+      .unwrap_or_default()
+      .to_string()
+  };
+  // alarms done, scale-out skipped, verdict failed or done.
+  assert!(
+    row("hot").contains("failed") && row("hot").contains("✓~✗"),
+    "{}",
+    ran.stdout
+  );
+  assert!(row("hot").contains("1 alarm(s) firing"), "{}", ran.stdout);
+  assert!(
+    row("calm-1").contains("passed") && row("calm-1").contains("✓~✓"),
+    "{}",
+    ran.stdout
+  );
+  assert!(row("calm-2").contains("quiet"), "{}", ran.stdout);
+  // One transcript per target, each in its own region, the change skipped.
+  let dir = ran.dir.path().join("transcripts/rb");
+  let mut files: Vec<_> = std::fs::read_dir(&dir)
+    .expect("transcripts")
+    .filter_map(|e| e.ok().map(|e| e.path()))
+    .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    .collect();
+  files.sort();
+  assert_eq!(files.len(), 3);
+  let hot = files
+    .iter()
+    .find(|p| p.to_string_lossy().ends_with("-hot.md"))
+    .expect("hot transcript");
+  let r = records(&std::fs::read_to_string(hot).expect("read"));
+  assert_eq!(r[0]["aws"]["region"], "us-gov-west-1");
+  let skipped = r
+    .iter()
+    .find(|x| x["step"] == "scale-out")
+    .expect("scale-out");
+  assert_eq!(skipped["status"], "skipped");
+  assert_eq!(skipped["decision"]["how"], "--targets");
+}
+
+#[test]
+fn max_errors_stops_starting_targets() {
+  seed_alarm("us-gov-east-1");
+  let ran = Test::new()
+    .runbook(RUNBOOK)
+    .file(
+      "targets.yaml",
+      targets(&[
+        ("first", "us-gov-east-1"),
+        ("second", "ap-southeast-5"),
+        ("third", "ap-southeast-6"),
+      ]),
+    )
+    .env(aws_env("us-east-1"))
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--max-concurrency",
+      "1",
+      "--max-errors",
+      "1",
+    ])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran
+      .stdout
+      .contains("0 of 3 targets passed; 2 not started (--max-errors)"),
+    "{}",
+    ran.stdout
+  );
+}
+
+#[test]
+fn a_bad_targets_file_is_refused_before_anything_runs() {
+  let ran = Test::new()
+    .runbook(RUNBOOK)
+    .file("targets.yaml", "targets:\n  - name: a b\n")
+    .args(&["run", "rb.md", "--targets", "targets.yaml"])
+    .run();
+  ran.assert(2);
+  assert!(ran.stderr.contains("target name `a b`"), "{}", ran.stderr);
+}
