@@ -163,3 +163,59 @@ fn a_bad_targets_file_is_refused_before_anything_runs() {
   ran.assert(2);
   assert!(ran.stderr.contains("target name `a b`"), "{}", ran.stderr);
 }
+
+/// Four targets in one account and region polling Logs Insights at once:
+/// GetQueryResults stays within 5 calls a second at the wire.
+#[test]
+fn concurrent_targets_share_the_get_query_results_quota() {
+  use crate::scripted::{Reply, Scripted};
+  use std::time::Duration;
+
+  let server = Scripted::start(|op, n| match (op, n) {
+    ("StartQuery", _) => Reply::ok(r#"{"queryId":"q"}"#),
+    ("GetQueryResults", 0..=11) => Reply::ok(
+      r#"{"status":"Running","results":[],"statistics":{"recordsMatched":0.0,"recordsScanned":1.0,"bytesScanned":1.0}}"#,
+    ),
+    ("GetQueryResults", _) => Reply::ok(
+      r#"{"status":"Complete","results":[],"statistics":{"recordsMatched":0.0,"recordsScanned":1.0,"bytesScanned":1.0}}"#,
+    ),
+    _ => Reply::ok("{}"),
+  });
+  let mut file = String::from("targets:\n");
+  for i in 1..=4 {
+    file.push_str(&format!("  - name: t{i}\n"));
+  }
+  let ran = Test::new()
+    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
+    .file("targets.yaml", file)
+    .env(server.env())
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--max-concurrency",
+      "4",
+    ])
+    .run();
+  ran.assert(0);
+  let polls: Vec<_> = server
+    .calls()
+    .into_iter()
+    .filter(|(op, _)| op == "GetQueryResults")
+    .map(|(_, at)| at)
+    .collect();
+  assert!(polls.len() >= 12, "{} polls", polls.len());
+  // Any window shorter than a second holds at most five calls (a few ms
+  // allowed for the network between the client's slot and the wire).
+  for (i, start) in polls.iter().enumerate() {
+    let in_window = polls[i..]
+      .iter()
+      .take_while(|at| at.duration_since(*start) < Duration::from_millis(950))
+      .count();
+    assert!(
+      in_window <= 5,
+      "{in_window} GetQueryResults within a second"
+    );
+  }
+}
