@@ -42,12 +42,15 @@ def timed(command):
 
 
 results = {name: [] for name in ways}
-for _ in range(RUNS):
-    for name, command in ways.items():
-        results[name].append(timed(command))
+names = list(ways)
+for round_ in range(RUNS):
+    # Rotate the order each round: the notebook's kernel and the emulator
+    # settle after a run, and no way should always follow the same one.
+    for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+        results[name].append(timed(ways[name]))
 floor_wall = statistics.median(w for w, _ in results["bare SDK floor"])
 floor_cpu = statistics.median(c for _, c in results["bare SDK floor"])
-print(f"morning health check, median of {RUNS} interleaved runs against moto on loopback")
+print(f"morning health check, median of {RUNS} interleaved runs (order rotated) against moto on loopback")
 print(f"  {'':24} {'wall':>9} {'CPU':>9} {'wall / floor':>13} {'CPU / floor':>12}")
 for name, runs in results.items():
     wall = statistics.median(w for w, _ in runs)
