@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::transcript::{Event, RUNBOOK_COPY, records, seconds, sidecar_dir};
+use crate::transcript::{Event, RUNBOOK_COPY, output_seen, records, run_end, seconds, sidecar_dir};
 
 /// Output fields that differ on every run and say nothing about the system.
 const VOLATILE: &[&str] = &[
@@ -82,28 +82,25 @@ pub fn load(path: &Path) -> Result<Run, DiffError> {
     steps: Vec::new(),
   };
   for record in &records {
-    match &record.event {
-      Event::StepFinished {
-        step,
-        status,
-        duration_ms,
-        output,
-        error,
-        ..
-      } => {
-        // Why a step failed is compared like its outputs.
-        let mut output = output.clone();
-        if let (Value::Object(fields), Some(error)) = (&mut output, error) {
-          fields.insert("error".into(), Value::String(error.clone()));
-        }
-        run.steps.retain(|s| &s.0 != step);
-        run
-          .steps
-          .push((step.clone(), status.clone(), *duration_ms, output));
-      }
-      Event::RunFinished { result, .. } => run.result = result.clone(),
-      _ => {}
+    if let Event::StepFinished {
+      step,
+      status,
+      duration_ms,
+      output,
+      error,
+      ..
+    } = &record.event
+    {
+      // Why a step failed is compared like its outputs.
+      let output = output_seen(output, error.as_deref());
+      run.steps.retain(|s| &s.0 != step);
+      run
+        .steps
+        .push((step.clone(), status.clone(), *duration_ms, output));
     }
+  }
+  if let Some(Event::RunFinished { result, .. }) = run_end(records.iter().map(|r| &r.event)) {
+    run.result = result.clone();
   }
   Ok(run)
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::transcript::{Event, records};
+use crate::transcript::{Event, records, run_end};
 
 /// One run, from its first and last records.
 #[derive(Debug)]
@@ -59,20 +59,14 @@ fn read(path: &Path) -> Option<Run> {
   else {
     return None;
   };
-  // The last `run-finished`, unless a resume came after it.
-  let (result, duration_ms) = records
-    .iter()
-    .rev()
-    .find_map(|r| match &r.event {
-      Event::RunFinished {
-        result,
-        duration_ms,
-        ..
-      } => Some((result.clone(), Some(*duration_ms))),
-      Event::RunResumed { .. } => Some(("unfinished".to_string(), None)),
-      _ => None,
-    })
-    .unwrap_or_else(|| ("unfinished".to_string(), None));
+  let (result, duration_ms) = match run_end(records.iter().map(|r| &r.event)) {
+    Some(Event::RunFinished {
+      result,
+      duration_ms,
+      ..
+    }) => (result.clone(), Some(*duration_ms)),
+    _ => ("unfinished".to_string(), None),
+  };
   Some(Run {
     transcript: path.to_path_buf(),
     runbook,

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::Runbook;
-use crate::transcript::{Event, Record};
+use crate::transcript::{Event, Record, output_seen, run_end};
 
 /// Where to continue and with what state.
 #[derive(Debug, PartialEq)]
@@ -30,7 +30,6 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
   let mut last = None;
   // The last step event decides where to continue.
   let mut at: Option<(String, Option<String>, bool, Option<String>)> = None;
-  let mut passed = false;
   for record in records {
     match &record.event {
       Event::StepStarted { step, mutating, .. } => {
@@ -45,10 +44,7 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
         vars: recorded,
         ..
       } => {
-        let mut value = output.clone();
-        if let (Value::Object(fields), Some(error)) = (&mut value, error) {
-          fields.insert("error".into(), Value::String(error.clone()));
-        }
+        let value = output_seen(output, error.as_deref());
         outputs.insert(step.clone(), value.clone());
         last = Some(value);
         if let Some(v) = recorded {
@@ -56,8 +52,6 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
         }
         at = Some((step.clone(), Some(status.clone()), false, goto.clone()));
       }
-      Event::RunFinished { result, .. } => passed = result == "passed",
-      Event::RunResumed { .. } => passed = false,
       _ => {}
     }
   }
@@ -80,6 +74,10 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
       }
     }
   };
+  let passed = matches!(
+    run_end(records.iter().map(|r| &r.event)),
+    Some(Event::RunFinished { result, .. }) if result == "passed"
+  );
   if passed && start >= runbook.steps.len() {
     return None;
   }

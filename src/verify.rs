@@ -17,7 +17,8 @@ use crate::model::StepBody;
 use crate::source::Source;
 use crate::template;
 use crate::transcript::{
-  Event, GENESIS, MARKER, RUNBOOK_COPY, Record, front_matter, render, sha256_hex, sidecar_dir,
+  Event, GENESIS, MARKER, RUNBOOK_COPY, Record, front_matter, record_line, render, run_end,
+  sha256_hex, sidecar_dir,
 };
 
 /// Something that shows the transcript is not what litops wrote.
@@ -201,15 +202,12 @@ pub fn verify(
       _ => {}
     }
   }
-  // The run's end is the last `run-finished`, unless a resume came after it.
-  let finished = events.iter().rev().find_map(|e| match e {
-    Event::RunFinished {
+  let finished = match run_end(events.iter().copied()) {
+    Some(Event::RunFinished {
       result, exit_code, ..
-    } => Some(Some((result.clone(), i64::from(*exit_code)))),
-    Event::RunResumed { .. } => Some(None),
+    }) => Some((result.clone(), i64::from(*exit_code))),
     _ => None,
-  });
-  let finished = finished.flatten();
+  };
 
   let (recorded_path, digest, copy_digest) = match events.first() {
     Some(Event::RunStarted {
@@ -342,12 +340,13 @@ fn redact_defaults(path: &Path, text: &str) -> String {
 fn stored_records(text: &str, broken: &mut Vec<Broken>) -> Vec<Stored> {
   let mut stored = Vec::new();
   for (index, line) in text.split_inclusive('\n').enumerate() {
-    let Some(rest) = line.strip_prefix(MARKER) else {
+    if !line.starts_with(MARKER) {
       continue;
-    };
-    let framed = rest
-      .strip_suffix(" -->\n")
-      .and_then(|r| r.split_once(' '))
+    }
+    // A record line without its newline was cut short.
+    let framed = line
+      .strip_suffix('\n')
+      .and_then(record_line)
       .filter(|(hash, _)| hash.len() == 64);
     let Some((hash, json)) = framed else {
       broken.push(Broken::Malformed { line: index + 1 });

@@ -521,15 +521,7 @@ impl Walk<'_> {
     }
     if self.options.approval == Approval::Unattended && step.is_mutating() {
       let reason = Some("fan-out runs change nothing without --yes".to_string());
-      let decision = self.decision("skip", "--targets", reason);
-      self.finish(
-        index,
-        step,
-        Output::new(Status::Skipped),
-        clock::now(),
-        Some(decision),
-      )?;
-      return Ok(Next::Continue);
+      return self.skip(index, step, "--targets", reason);
     }
     let auto = match (step.policy.confirm, self.options.approval) {
       _ if in_flight => None,
@@ -555,15 +547,7 @@ impl Walk<'_> {
               Ok(r) => r,
               Err(stop) => return Ok(stop),
             };
-            let decision = self.decision("skip", self.console.how(), reason);
-            self.finish(
-              index,
-              step,
-              Output::new(Status::Skipped),
-              clock::now(),
-              Some(decision),
-            )?;
-            return Ok(Next::Continue);
+            return self.skip(index, step, self.console.how(), reason);
           }
           _ => self.decision("run", self.console.how(), None),
         }
@@ -607,6 +591,25 @@ impl Walk<'_> {
       }));
     }
     Ok(goto.map_or(Next::Continue, Next::Goto))
+  }
+
+  /// Records a step as skipped, with who decided and why, and moves on.
+  fn skip(
+    &mut self,
+    index: usize,
+    step: &Step,
+    how: &str,
+    reason: Option<String>,
+  ) -> io::Result<Next> {
+    let decision = self.decision("skip", how, reason);
+    self.finish(
+      index,
+      step,
+      Output::new(Status::Skipped),
+      clock::now(),
+      Some(decision),
+    )?;
+    Ok(Next::Continue)
   }
 
   fn step_run<'s>(
@@ -679,12 +682,8 @@ impl Walk<'_> {
         }
       }),
     })?;
-    // Later rhai steps also see why a step failed (the record has it once,
-    // beside the output).
-    let mut value = value;
-    if let (Value::Object(fields), Some(error)) = (&mut value, error) {
-      fields.insert("error".into(), Value::String(error));
-    }
+    // Later rhai steps also see why a step failed.
+    let value = transcript::output_seen(&value, error.as_deref());
     self.outputs.insert(step.id.clone(), value.clone());
     self.last = Some(value);
     self

@@ -18,7 +18,8 @@ use serde_json::Value;
 
 pub use markdown::{fenced, render, seconds};
 pub use record::{
-  AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, records, sha256_hex,
+  AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen, record_line, records,
+  run_end, sha256_hex,
 };
 
 /// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.
@@ -104,8 +105,7 @@ impl Transcript {
     let prev = text
       .lines()
       .rev()
-      .find_map(|l| l.strip_prefix(MARKER))
-      .and_then(|rest| rest.split_once(' '))
+      .find_map(record_line)
       .map_or_else(|| GENESIS.to_string(), |(hash, _)| hash.to_string());
     let end_offset = text.find("\nend: ").map_or(0, |i| i + 1) as u64;
     let mut file = OpenOptions::new().write(true).open(path)?;

@@ -149,17 +149,39 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     .collect()
 }
 
+/// A record line's hash and JSON, from `<!-- litops:record sha256=H {json} -->`
+/// (without its newline).
+pub fn record_line(line: &str) -> Option<(&str, &str)> {
+  let (hash, rest) = line.strip_prefix(MARKER)?.split_once(' ')?;
+  Some((hash, rest.strip_suffix(" -->")?))
+}
+
 /// The records of a transcript's text, in order, skipping lines that do not
 /// parse (`verify` is the command that reports those).
 pub fn records(text: &str) -> Vec<Record> {
   text
     .lines()
-    .filter_map(|line| {
-      let rest = line.strip_prefix(MARKER)?;
-      let json = rest.split_once(' ')?.1.strip_suffix(" -->")?;
-      serde_json::from_str::<Record>(json).ok()
-    })
+    .filter_map(|line| serde_json::from_str::<Record>(record_line(line)?.1).ok())
     .collect()
+}
+
+/// How the run ended: its last `run-finished`, unless a resume came after
+/// it (then the run is unfinished).
+pub fn run_end<'a>(events: impl DoubleEndedIterator<Item = &'a Event>) -> Option<&'a Event> {
+  events
+    .rev()
+    .find(|e| matches!(e, Event::RunFinished { .. } | Event::RunResumed { .. }))
+    .filter(|e| matches!(e, Event::RunFinished { .. }))
+}
+
+/// A step's output as later steps and comparisons see it: with the step's
+/// error, which the record keeps beside the output.
+pub fn output_seen(output: &Value, error: Option<&str>) -> Value {
+  let mut seen = output.clone();
+  if let (Value::Object(fields), Some(error)) = (&mut seen, error) {
+    fields.insert("error".into(), Value::String(error.to_string()));
+  }
+  seen
 }
 
 impl Record {

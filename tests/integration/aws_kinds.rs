@@ -214,18 +214,7 @@ if cpu.breaches > 0 && cpu.change_percent > 20.0 { \"hot\" } else { \"calm\" }
   assert!(!markdown.contains("\"points\""));
   // Averages such as 53.333… render from the parsed record with the same
   // digits they were written with: the transcript verifies.
-  let verified = crate::command(
-    ran.dir.path(),
-    &["verify".into(), ran.transcript_path().display().to_string()],
-  )
-  .output()
-  .expect("verify");
-  assert_eq!(
-    verified.status.code(),
-    Some(0),
-    "{}",
-    String::from_utf8_lossy(&verified.stdout)
-  );
+  crate::verified(ran.dir.path(), &ran.transcript_path());
   let r = records(&transcript);
   let out = &r[2]["output"];
   assert_eq!(out["stat"], "Average");

@@ -173,6 +173,16 @@ impl Ran {
   }
 }
 
+/// `litops verify TRANSCRIPT` in `dir`, which must find it intact; its report.
+pub fn verified(dir: &Path, transcript: &Path) -> String {
+  let out = command(dir, &["verify".into(), transcript.display().to_string()])
+    .output()
+    .expect("verify");
+  let report = String::from_utf8_lossy(&out.stdout).into_owned();
+  assert_eq!(out.status.code(), Some(0), "{report}");
+  report
+}
+
 /// Where a transcript's sidecars and runbook copy are.
 pub fn sidecar_dir(transcript: &Path) -> PathBuf {
   litops::transcript::sidecar_dir(transcript)

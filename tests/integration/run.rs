@@ -115,18 +115,7 @@ fn secrets_never_reach_terminal_or_transcript() {
     );
   }
   // The redacted copy still verifies.
-  let out = crate::command(
-    ran.dir.path(),
-    &["verify".into(), ran.transcript_path().display().to_string()],
-  )
-  .output()
-  .expect("verify");
-  assert_eq!(
-    out.status.code(),
-    Some(0),
-    "{}",
-    String::from_utf8_lossy(&out.stdout)
-  );
+  crate::verified(ran.dir.path(), &ran.transcript_path());
 }
 
 #[test]

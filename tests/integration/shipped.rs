@@ -75,18 +75,7 @@ fn morning_health_check_names_what_needs_attention() {
   let latency = finished(&r, "db-read-latency");
   assert_eq!(latency["output"]["breaches"], 0);
   // Dozens of metric averages and a verdict: the transcript verifies.
-  let verified = crate::command(
-    ran.dir.path(),
-    &["verify".into(), ran.transcript_path().display().to_string()],
-  )
-  .output()
-  .expect("verify");
-  assert_eq!(
-    verified.status.code(),
-    Some(0),
-    "{}",
-    String::from_utf8_lossy(&verified.stdout)
-  );
+  crate::verified(ran.dir.path(), &ran.transcript_path());
   assert!(
     latency["output"]["count"]
       .as_u64()

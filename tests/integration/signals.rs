@@ -75,14 +75,7 @@ fn kill_9_leaves_every_finished_step_and_the_one_in_flight() {
   );
   // What was written verifies, and says where the run was killed.
   let path = crate::find_transcript(test.dir.path()).expect("transcript");
-  let out = crate::command(
-    test.dir.path(),
-    &["verify".to_string(), path.display().to_string()],
-  )
-  .output()
-  .expect("verify");
-  let report = String::from_utf8_lossy(&out.stdout);
-  assert_eq!(out.status.code(), Some(0), "{report}");
+  let report = crate::verified(test.dir.path(), &path);
   assert!(
     report.contains("run: unfinished: `slow` started and has no result"),
     "{report}"
