@@ -230,11 +230,7 @@ mod scripted {
       .stderr(std::process::Stdio::null());
     let child = command.spawn().expect("spawn");
     // Interrupt once the query is being polled, not after a guessed delay.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !server.calls().iter().any(|(op, _)| op == "GetQueryResults") {
-      assert!(std::time::Instant::now() < deadline, "never polled");
-      std::thread::sleep(Duration::from_millis(10));
-    }
+    server.wait_for("GetQueryResults");
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     let output = child.wait_with_output().expect("wait");

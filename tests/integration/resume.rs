@@ -235,11 +235,7 @@ fn kill_9_during_an_aws_call_then_resume_finishes_it() {
     .stderr(Stdio::null())
     .spawn()
     .expect("spawn");
-  let deadline = Instant::now() + Duration::from_secs(20);
-  while !server.calls().iter().any(|(op, _)| op == "GetQueryResults") {
-    assert!(Instant::now() < deadline, "never polled");
-    std::thread::sleep(Duration::from_millis(10));
-  }
+  server.wait_for("GetQueryResults");
   child.kill().expect("SIGKILL");
   child.wait().expect("reap");
   assert_eq!(litops(&dir, &["verify", "t.md"]).status.code(), Some(0));

@@ -54,6 +54,15 @@ impl Scripted {
     Self { url, calls }
   }
 
+  /// Waits (bounded) until the server has answered `op` once.
+  pub fn wait_for(&self, op: &str) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while !self.calls().iter().any(|(o, _)| o == op) {
+      assert!(Instant::now() < deadline, "{op} never called");
+      std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+  }
+
   /// Each call's operation and when it arrived.
   pub fn calls(&self) -> Vec<(String, Instant)> {
     self.calls.lock().map(|c| c.clone()).unwrap_or_default()
