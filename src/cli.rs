@@ -143,6 +143,27 @@ struct WalkArgs {
   /// Sign the transcript's end with this ed25519 key (from `litops keygen`)
   #[arg(long, value_name = "KEY")]
   sign: Option<PathBuf>,
+  /// Start read-only queries and metric fetches that need only parameters
+  /// when the run starts; each step still asks before showing its result
+  #[arg(long)]
+  prefetch: bool,
+}
+
+impl WalkArgs {
+  /// Flags first, then the runbook's `aws:` front matter.
+  fn aws(&self, runbook: &crate::model::Runbook) -> crate::aws::Settings {
+    crate::aws::Settings {
+      region: self
+        .region
+        .clone()
+        .or_else(|| runbook.meta.aws_region.clone()),
+      profile: self
+        .profile
+        .clone()
+        .or_else(|| runbook.meta.aws_profile.clone()),
+      ..crate::aws::Settings::default()
+    }
+  }
 }
 
 #[derive(Args)]
@@ -402,17 +423,8 @@ fn walk_setup(
     transcript,
     operator: operator(),
     run_id,
-    aws: crate::aws::Settings {
-      region: args
-        .region
-        .clone()
-        .or_else(|| runbook.meta.aws_region.clone()),
-      profile: args
-        .profile
-        .clone()
-        .or_else(|| runbook.meta.aws_profile.clone()),
-      ..crate::aws::Settings::default()
-    },
+    aws: args.aws(runbook),
+    prefetch: args.prefetch,
   };
   Ok((options, console, params))
 }
@@ -665,17 +677,8 @@ fn fan_out(
       transcript: path,
       operator: operator(),
       run_id,
-      aws: crate::aws::Settings {
-        region: walk
-          .region
-          .clone()
-          .or_else(|| runbook.meta.aws_region.clone()),
-        profile: walk
-          .profile
-          .clone()
-          .or_else(|| runbook.meta.aws_profile.clone()),
-        ..crate::aws::Settings::default()
-      },
+      aws: walk.aws(runbook),
+      prefetch: walk.prefetch,
     },
     max_concurrency: args.max_concurrency,
     max_errors: args.max_errors,

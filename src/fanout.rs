@@ -191,6 +191,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     approval: base.approval,
     from: base.from,
     operator: base.operator.clone(),
+    prefetch: base.prefetch,
   };
   let run = exec::run(plan.source, plan.runbook, &params, console, &options)
     .map_err(|e| format!("cannot write the transcript: {e}"));

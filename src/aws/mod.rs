@@ -62,7 +62,10 @@ impl Aws {
   /// Loads the configuration and asks STS who we are, so every transcript
   /// and mutating prompt names the account and region.
   pub fn connect(settings: &Settings) -> Result<Self, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // One worker thread: prefetched queries poll on it while the main
+    // thread waits for the operator.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+      .worker_threads(1)
       .enable_all()
       .build()
       .map_err(|e| format!("cannot start the AWS runtime: {e}"))?;
@@ -111,6 +114,15 @@ impl Aws {
       Some(client) => client.clone(),
       None => make(&self.config),
     }
+  }
+
+  /// Starts `future` in the background, e.g. a prefetched query.
+  pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+  where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+  {
+    self.runtime.spawn(future)
   }
 
   /// Runs an AWS call to completion unless the operator presses Ctrl-C or

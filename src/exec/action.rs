@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::console::Console;
+use super::prefetch::Pending;
 use super::status::Status;
-use crate::aws::Session;
+use crate::aws::{Aws, Session};
 use crate::model::Step;
 use crate::params::Params;
 use crate::source::Source;
@@ -26,6 +27,8 @@ pub struct StepRun<'a> {
   pub console: &'a Arc<Console>,
   pub timeout: Option<Duration>,
   pub aws: &'a Session,
+  /// What `--prefetch` started for this step, if anything.
+  pub prefetched: Option<Box<dyn Pending>>,
 }
 
 impl StepRun<'_> {
@@ -77,6 +80,12 @@ pub trait Execute {
   /// What a mutating step would change, shown before the operator is asked
   /// (a diff of the current state against the requested one).
   fn preview(&self, _run: &StepRun) -> Option<String> {
+    None
+  }
+
+  /// Starts the step's read-only fetch in the background for `--prefetch`;
+  /// None when the kind (or this body) has nothing worth starting early.
+  fn prefetch(&self, _step: &Step, _text: &str, _aws: &Aws) -> Option<Box<dyn Pending>> {
     None
   }
 

@@ -11,17 +11,23 @@
 //! ```
 //! ````
 
+use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
+use aws_sdk_cloudwatchlogs::operation::start_query::builders::StartQueryFluentBuilder;
 use aws_sdk_cloudwatchlogs::types::QueryStatus;
 use serde_json::{Map, Value};
+use tokio::task::JoinHandle;
 
 use super::action::{Execute, Output, StepRun};
+use super::prefetch::Pending;
 use super::status::Status;
-use crate::aws::{Cut, Identity, explain};
+use crate::aws::{Aws, Cut, Identity, explain};
 use crate::clock::{self, Instant};
+use crate::model::Step;
 
 /// GetQueryResults is limited to 5 calls per second per account and region;
 /// never poll faster than this.
@@ -157,6 +163,12 @@ impl Query {
 pub struct LogsInsights;
 
 impl Execute for LogsInsights {
+  fn prefetch(&self, step: &Step, text: &str, aws: &Aws) -> Option<Box<dyn Pending>> {
+    let options = step.action().map(|a| a.options.clone()).unwrap_or_default();
+    let query = Query::parse(text, &options).ok()?;
+    Some(Box::new(Running::start(aws, &query, Some(clock::now()))))
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     let options = run
       .step
@@ -171,141 +183,267 @@ impl Execute for LogsInsights {
       Ok(aws) => aws,
       Err(e) => return Output::failed(Status::Failed, e),
     };
-    let interrupted = run.console.interrupt_flag();
+    let prefetched = run
+      .prefetched
+      .take()
+      .and_then(|p| p.into_any().downcast::<Running>().ok());
+    let (running, results) = match prefetched {
+      Some(running) => {
+        let mut running = *running;
+        let results = running.wait(run, aws);
+        match results {
+          // What failed minutes ago may work now: the operator asked for
+          // the result, so ask AWS again rather than show a stale error.
+          Ok(Err(e)) => {
+            run.console.say(&format!(
+              "   prefetched query failed ({e}); running it again\n"
+            ));
+            let mut again = Running::start(aws, &query, None);
+            let results = again.wait(run, aws);
+            (again, results)
+          }
+          _ => (running, results),
+        }
+      }
+      None => {
+        let mut running = Running::start(aws, &query, None);
+        let results = running.wait(run, aws);
+        (running, results)
+      }
+    };
+    let mut output = Output::new(Status::Done);
+    output.fields = running.fields(&query);
+    let results = match results {
+      Ok(Ok(results)) => results,
+      Ok(Err(e)) => return failed(output, e),
+      Err(cut) => {
+        let stopped = running.stop(aws);
+        return cut_short(output, cut, stopped);
+      }
+    };
+    present(run, output, &results)
+  }
+}
+
+/// A query started now or when the run started, polled by a task on the
+/// run's runtime until it ends.
+struct Running {
+  start: Instant,
+  end: Instant,
+  prefetched_at: Option<Instant>,
+  /// Set once StartQuery answers: what StopQuery needs.
+  id: Arc<OnceLock<String>>,
+  progress: Arc<Mutex<String>>,
+  task: JoinHandle<Result<GetQueryResultsOutput, String>>,
+}
+
+type Waited = Result<Result<GetQueryResultsOutput, String>, Cut>;
+
+impl Running {
+  fn start(aws: &Aws, query: &Query, prefetched_at: Option<Instant>) -> Self {
     let end = query.end.unwrap_or_else(clock::now);
     let start = query
       .start
       .or_else(|| Instant::from_seconds(end.seconds() - query.since.as_secs() as i64))
       .unwrap_or(end);
     let client = aws.client(aws_sdk_cloudwatchlogs::Client::new);
-    let mut output = Output::new(Status::Done);
-    let fields = &mut output.fields;
-    fields.insert("query".into(), Value::String(query.text.clone()));
-    fields.insert("log_groups".into(), query.log_groups.clone().into());
-    fields.insert("start".into(), Value::String(start.rfc3339()));
-    fields.insert("end".into(), Value::String(end.rfc3339()));
-
-    let deadline = run.timeout.map(|t| std::time::Instant::now() + t);
-    let remaining = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
     let request = client
       .start_query()
       .set_log_group_names(Some(query.log_groups.clone()))
       .start_time(start.seconds())
       .end_time(end.seconds())
       .query_string(&query.text)
-      .set_limit(query.limit)
-      .send();
-    let id = match aws.block_on(&interrupted, remaining(), request) {
-      Ok(Ok(started)) => started.query_id().unwrap_or_default().to_string(),
-      Ok(Err(e)) => return failed(output, explain("logs:StartQuery", &e)),
-      Err(cut) => return cut_short(output, cut, None),
-    };
-    output
-      .fields
-      .insert("query_id".into(), Value::String(id.clone()));
+      .set_limit(query.limit);
+    let id = Arc::new(OnceLock::new());
+    let progress = Arc::new(Mutex::new("starting the query".to_string()));
+    let task = aws.spawn(poll(
+      client,
+      aws.identity.clone(),
+      request,
+      Arc::clone(&id),
+      Arc::clone(&progress),
+    ));
+    Self {
+      start,
+      end,
+      prefetched_at,
+      id,
+      progress,
+      task,
+    }
+  }
 
+  /// Waits for the query under a spinner, Ctrl-C and the step's timeout.
+  fn wait(&mut self, run: &StepRun, aws: &Aws) -> Waited {
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
-    // Poll at once (a short query may be done), then every MIN_POLL to
-    // MAX_POLL, never sooner than this account and region's next free slot.
-    let mut delay = Duration::ZERO;
-    let results = loop {
-      spinner.set_message(format!("query {id}: waiting"));
-      let waited = aws.block_on(&interrupted, remaining(), async {
-        tokio::time::sleep(delay).await;
-        tokio::time::sleep(poll_slot(&aws.identity, std::time::Instant::now())).await;
-      });
-      let poll = match waited {
-        Ok(()) => aws.block_on(
-          &interrupted,
-          remaining(),
-          client.get_query_results().query_id(&id).send(),
-        ),
-        Err(cut) => Err(cut),
-      };
-      match poll {
-        Ok(Ok(results)) => {
-          let stats = results.statistics();
-          spinner.set_message(format!(
-            "query {id}: {} · {} matched / {} scanned",
-            results.status().map_or("?", |s| s.as_str()),
-            stats.map_or(0.0, |s| s.records_matched()),
-            stats.map_or(0.0, |s| s.records_scanned()),
-          ));
-          let done = !matches!(
-            results.status(),
-            Some(QueryStatus::Running | QueryStatus::Scheduled) | None
-          );
-          if done {
-            break results;
+    let (task, progress) = (&mut self.task, &self.progress);
+    let waited = aws.block_on(&run.console.interrupt_flag(), run.timeout, async {
+      loop {
+        spinner.set_message(
+          progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone(),
+        );
+        tokio::select! {
+          joined = &mut *task => {
+            break joined.unwrap_or_else(|e| Err(format!("the query's task ended: {e}")));
           }
-        }
-        Ok(Err(e)) => {
-          spinner.finish_and_clear();
-          return failed(output, explain("logs:GetQueryResults", &e));
-        }
-        Err(cut) => {
-          spinner.finish_and_clear();
-          let stop = aws.block_on(
-            &interrupted_never(),
-            Some(Duration::from_secs(5)),
-            client.stop_query().query_id(&id).send(),
-          );
-          let stopped = match stop {
-            Ok(Ok(_)) => "stopped".to_string(),
-            Ok(Err(e)) => format!("StopQuery failed: {}", explain("logs:StopQuery", &e)),
-            Err(_) => "StopQuery got no answer".to_string(),
-          };
-          return cut_short(output, cut, Some(stopped));
+          () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
       }
-      delay = (delay * 2).clamp(MIN_POLL, MAX_POLL);
-    };
-    spinner.finish_and_clear();
-
-    let status = results
-      .status()
-      .map_or("Unknown", |s| s.as_str())
-      .to_string();
-    let statistics = results.statistics().map_or(Value::Null, |s| {
-      serde_json::json!({
-        "records_matched": s.records_matched(),
-        "records_scanned": s.records_scanned(),
-        "bytes_scanned": s.bytes_scanned(),
-      })
     });
-    let rows: Vec<Value> = results
-      .results()
-      .iter()
-      .map(|row| {
-        let mut map = Map::new();
-        for field in row {
-          let (Some(name), Some(value)) = (field.field(), field.value()) else {
-            continue;
-          };
-          if name == "@ptr" {
-            continue;
-          }
-          map.insert(name.to_string(), Value::String(timestamp(name, value)));
-        }
-        Value::Object(map)
-      })
-      .collect();
-    let shown = table(&rows);
-    run.console.say(&shown);
-    output.fields.insert("shown".into(), Value::String(shown));
-    output
-      .fields
-      .insert("status_aws".into(), Value::String(status.clone()));
-    output.fields.insert("statistics".into(), statistics);
-    output.fields.insert("row_count".into(), rows.len().into());
-    output.fields.insert("rows".into(), Value::Array(rows));
-    if status != "Complete" {
-      output.status = Status::Failed;
-      output.error = Some(format!("the query ended {status}"));
-    }
-    output
+    spinner.finish_and_clear();
+    waited
   }
+
+  fn fields(&self, query: &Query) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("query".into(), Value::String(query.text.clone()));
+    fields.insert("log_groups".into(), query.log_groups.clone().into());
+    fields.insert("start".into(), Value::String(self.start.rfc3339()));
+    fields.insert("end".into(), Value::String(self.end.rfc3339()));
+    if let Some(id) = self.id.get() {
+      fields.insert("query_id".into(), Value::String(id.clone()));
+    }
+    if let Some(at) = self.prefetched_at {
+      fields.insert("prefetched_at".into(), Value::String(at.rfc3339()));
+    }
+    fields
+  }
+
+  /// Stops polling and, when AWS may still be running the query, the
+  /// query: says how that went, or None when it never started.
+  fn stop(self, aws: &Aws) -> Option<String> {
+    let finished = self.task.is_finished();
+    self.task.abort();
+    let id = self.id.get()?;
+    if finished {
+      return Some("complete already".into());
+    }
+    let client = aws.client(aws_sdk_cloudwatchlogs::Client::new);
+    let stop = aws.block_on(
+      &interrupted_never(),
+      Some(Duration::from_secs(5)),
+      client.stop_query().query_id(id).send(),
+    );
+    Some(match stop {
+      Ok(Ok(_)) => "stopped".to_string(),
+      Ok(Err(e)) => format!("StopQuery failed: {}", explain("logs:StopQuery", &e)),
+      Err(_) => "StopQuery got no answer".to_string(),
+    })
+  }
+}
+
+impl Pending for Running {
+  fn started_at(&self) -> Instant {
+    self.prefetched_at.unwrap_or(self.start)
+  }
+
+  fn is_ready(&self) -> bool {
+    self.task.is_finished()
+  }
+
+  fn stop(self: Box<Self>, aws: &Aws) -> String {
+    Running::stop(*self, aws).unwrap_or_else(|| "not started yet".into())
+  }
+
+  fn into_any(self: Box<Self>) -> Box<dyn Any> {
+    self
+  }
+}
+
+/// StartQuery (within the account's concurrent-query budget), then polls:
+/// at once (a short query may be done), then every MIN_POLL to MAX_POLL,
+/// never sooner than this account and region's next free slot.
+async fn poll(
+  client: aws_sdk_cloudwatchlogs::Client,
+  identity: Identity,
+  request: StartQueryFluentBuilder,
+  id: Arc<OnceLock<String>>,
+  progress: Arc<Mutex<String>>,
+) -> Result<GetQueryResultsOutput, String> {
+  let say = |message: String| *progress.lock().unwrap_or_else(PoisonError::into_inner) = message;
+  let started = request
+    .send()
+    .await
+    .map_err(|e| explain("logs:StartQuery", &e))?;
+  let query_id = started.query_id().unwrap_or_default().to_string();
+  let _ = id.set(query_id.clone());
+  say(format!("query {query_id}: waiting"));
+  let mut delay = Duration::ZERO;
+  loop {
+    tokio::time::sleep(delay).await;
+    tokio::time::sleep(poll_slot(&identity, std::time::Instant::now())).await;
+    let results = client
+      .get_query_results()
+      .query_id(&query_id)
+      .send()
+      .await
+      .map_err(|e| explain("logs:GetQueryResults", &e))?;
+    let stats = results.statistics();
+    say(format!(
+      "query {query_id}: {} · {} matched / {} scanned",
+      results.status().map_or("?", |s| s.as_str()),
+      stats.map_or(0.0, |s| s.records_matched()),
+      stats.map_or(0.0, |s| s.records_scanned()),
+    ));
+    let done = !matches!(
+      results.status(),
+      Some(QueryStatus::Running | QueryStatus::Scheduled) | None
+    );
+    if done {
+      return Ok(results);
+    }
+    delay = (delay * 2).clamp(MIN_POLL, MAX_POLL);
+  }
+}
+
+/// The rows as a table on the terminal and every row in the output.
+fn present(run: &StepRun, mut output: Output, results: &GetQueryResultsOutput) -> Output {
+  let status = results
+    .status()
+    .map_or("Unknown", |s| s.as_str())
+    .to_string();
+  let statistics = results.statistics().map_or(Value::Null, |s| {
+    serde_json::json!({
+      "records_matched": s.records_matched(),
+      "records_scanned": s.records_scanned(),
+      "bytes_scanned": s.bytes_scanned(),
+    })
+  });
+  let rows: Vec<Value> = results
+    .results()
+    .iter()
+    .map(|row| {
+      let mut map = Map::new();
+      for field in row {
+        let (Some(name), Some(value)) = (field.field(), field.value()) else {
+          continue;
+        };
+        if name == "@ptr" {
+          continue;
+        }
+        map.insert(name.to_string(), Value::String(timestamp(name, value)));
+      }
+      Value::Object(map)
+    })
+    .collect();
+  let shown = table(&rows);
+  run.console.say(&shown);
+  output.fields.insert("shown".into(), Value::String(shown));
+  output
+    .fields
+    .insert("status_aws".into(), Value::String(status.clone()));
+  output.fields.insert("statistics".into(), statistics);
+  output.fields.insert("row_count".into(), rows.len().into());
+  output.fields.insert("rows".into(), Value::Array(rows));
+  if status != "Complete" {
+    output.status = Status::Failed;
+    output.error = Some(format!("the query ended {status}"));
+  }
+  output
 }
 
 fn interrupted_never() -> std::sync::atomic::AtomicBool {

@@ -11,10 +11,12 @@ mod ecs;
 mod elb;
 mod http;
 mod logs_insights;
+mod prefetch;
 mod rhai;
 mod shell;
 mod status;
 
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +65,8 @@ pub struct RunOptions {
   pub aws: crate::aws::Settings,
   /// Sign the transcript's end with this key.
   pub sign: Option<ed25519_dalek::SigningKey>,
+  /// `--prefetch`: start read-only queries when the run starts.
+  pub prefetch: bool,
 }
 
 pub struct Summary {
@@ -116,6 +120,8 @@ struct Walk<'a> {
   aws: crate::aws::Session,
   start: usize,
   ask_again: Option<String>,
+  /// Fetches `--prefetch` started, by step id, until their step uses them.
+  prefetched: HashMap<String, Box<dyn prefetch::Pending>>,
 }
 
 pub fn run(
@@ -171,6 +177,7 @@ pub fn run(
     aws,
     start: options.from.unwrap_or(0),
     ask_again: None,
+    prefetched: HashMap::new(),
   };
   walk.walk_to_the_end(started)
 }
@@ -237,6 +244,7 @@ pub fn resume(
     aws,
     start: state.start,
     ask_again: state.ask_again,
+    prefetched: HashMap::new(),
   };
   walk.walk_to_the_end(started)
 }
@@ -289,7 +297,9 @@ fn connect(
 impl Walk<'_> {
   /// Walks to the end, records how the run ended, signs if asked.
   fn walk_to_the_end(mut self, started: Instant) -> io::Result<Summary> {
+    self.prefetch();
     let (ending, stopped_at) = self.steps()?;
+    let prefetch_stopped = self.stop_prefetched();
     let finished = clock::now();
     self.transcript.finish(Event::RunFinished {
       result: ending.result.to_string(),
@@ -298,6 +308,7 @@ impl Walk<'_> {
       duration_ms: finished.millis_since(started),
       reason: ending.reason.clone(),
       stopped_at,
+      prefetch_stopped,
     })?;
     if let Some(key) = &self.options.sign {
       self.transcript.sign(key)?;
@@ -310,6 +321,63 @@ impl Walk<'_> {
     })
   }
 
+  fn selected(&self, step: &Step) -> bool {
+    self
+      .options
+      .only
+      .as_ref()
+      .is_none_or(|only| only.contains(&step.id))
+  }
+
+  /// Starts, in the background, each fetch whose inputs are parameters
+  /// alone, when `--prefetch` or the front matter asks for it.
+  fn prefetch(&mut self) {
+    if !(self.options.prefetch || self.runbook.meta.prefetch) {
+      return;
+    }
+    let Ok(aws) = self.aws.get() else {
+      return;
+    };
+    let mut started = Vec::new();
+    for step in &self.runbook.steps[self.start.min(self.runbook.steps.len())..] {
+      let Some(action) = step.action() else {
+        continue;
+      };
+      if !self.selected(step) || !prefetch::eligible(step, self.params) {
+        continue;
+      }
+      let text = action_text(step, self.params, &self.vars);
+      if let Some(pending) = executor(action.kind).prefetch(step, &text, aws) {
+        self.prefetched.insert(step.id.clone(), pending);
+        started.push(format!("`{}`", step.id));
+      }
+    }
+    if !started.is_empty() {
+      self.console.say(&format!(
+        "litops: prefetching {} (results wait until you run the step)\n",
+        started.join(", ")
+      ));
+    }
+  }
+
+  /// Stops what was prefetched for steps the run never reached; their ids.
+  fn stop_prefetched(&mut self) -> Vec<String> {
+    let mut stopped: Vec<String> = Vec::new();
+    let Ok(aws) = self.aws.get() else {
+      return stopped;
+    };
+    let mut left: Vec<_> = self.prefetched.drain().collect();
+    left.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, pending) in left {
+      let how = pending.stop(aws);
+      self
+        .console
+        .say(&format!("litops: prefetched `{id}` not used: {how}\n"));
+      stopped.push(id);
+    }
+    stopped
+  }
+
   /// Walks the steps; returns how the run ended and the step it stopped at.
   fn steps(&mut self) -> io::Result<(Ending, Option<String>)> {
     let steps = &self.runbook.steps;
@@ -318,12 +386,7 @@ impl Walk<'_> {
     let mut i = self.start;
     while i < steps.len() {
       let step = &steps[i];
-      let selected = self
-        .options
-        .only
-        .as_ref()
-        .is_none_or(|only| only.contains(&step.id));
-      if !selected {
+      if !self.selected(step) {
         i += 1;
         continue;
       }
@@ -401,6 +464,17 @@ impl Walk<'_> {
     }
     for line in text.lines() {
       out.push_str(&format!("   │ {line}\n"));
+    }
+    if let Some(pending) = self.prefetched.get(&step.id) {
+      let state = if pending.is_ready() {
+        "result ready"
+      } else {
+        "still running"
+      };
+      out.push_str(&format!(
+        "   ⟳ prefetched at {}: {state}; shown once you run the step\n",
+        pending.started_at().rfc3339()
+      ));
     }
     let aws_change = step.is_mutating() && step.action().is_some_and(|a| a.kind.is_declarative());
     if let Some(identity) = self.aws.identity().filter(|_| aws_change) {
@@ -569,7 +643,10 @@ impl Walk<'_> {
     // The step works on a copy of the variables (rhai sets them), so the
     // walk's own state is only borrowed immutably meanwhile.
     let mut vars = self.vars.clone();
-    let output = executor.execute(&mut self.step_run(step, &text, &mut vars));
+    let prefetched = self.prefetched.remove(&step.id);
+    let mut run = self.step_run(step, &text, &mut vars);
+    run.prefetched = prefetched;
+    let output = executor.execute(&mut run);
     self.vars = vars;
     let (status, goto, unanswered) = (output.status, output.goto.clone(), output.unanswered);
     self.finish(index, step, output, started, None)?;
@@ -602,13 +679,18 @@ impl Walk<'_> {
     reason: Option<String>,
   ) -> io::Result<Next> {
     let decision = self.decision("skip", how, reason);
-    self.finish(
-      index,
-      step,
-      Output::new(Status::Skipped),
-      clock::now(),
-      Some(decision),
-    )?;
+    let mut output = Output::new(Status::Skipped);
+    // A skipped step's prefetched query must cost nothing more.
+    if let (Some(pending), Ok(aws)) = (self.prefetched.remove(&step.id), self.aws.get()) {
+      let at = pending.started_at().rfc3339();
+      output
+        .fields
+        .insert("prefetched_at".into(), Value::String(at));
+      output
+        .fields
+        .insert("prefetch".into(), Value::String(pending.stop(aws)));
+    }
+    self.finish(index, step, output, clock::now(), Some(decision))?;
     Ok(Next::Continue)
   }
 
@@ -629,6 +711,7 @@ impl Walk<'_> {
       console: &self.console,
       timeout: step.policy.timeout,
       aws: &self.aws,
+      prefetched: None,
     }
   }
 

@@ -38,6 +38,8 @@ pub struct Meta {
   /// `aws: {region, profile}`: where the AWS steps act unless flags say otherwise.
   pub aws_region: Option<String>,
   pub aws_profile: Option<String>,
+  /// `prefetch: true`: as `run --prefetch`.
+  pub prefetch: bool,
 }
 
 impl Meta {

@@ -16,6 +16,7 @@ const KEYS: &[&str] = &[
   "tags",
   "params",
   "aws",
+  "prefetch",
 ];
 
 pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -> Meta {
@@ -81,6 +82,10 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         _ => wrong(diagnostics, "tags", "a list of strings"),
       },
       "params" => params = Some(value),
+      "prefetch" => match value {
+        Value::Bool(on) => meta.prefetch = *on,
+        _ => wrong(diagnostics, "prefetch", "true or false"),
+      },
       "aws" => match value {
         Value::Mapping(aws) => {
           for (k, v) in aws {

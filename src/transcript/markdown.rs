@@ -137,6 +137,7 @@ pub fn render(event: &Event) -> String {
       duration_ms,
       reason,
       stopped_at,
+      prefetch_stopped,
     } => {
       let _ = writeln!(out, "## Run {result}\n");
       let _ = writeln!(
@@ -149,6 +150,14 @@ pub fn render(event: &Event) -> String {
       }
       if let Some(reason) = reason {
         let _ = writeln!(out, "- reason: {reason}");
+      }
+      if !prefetch_stopped.is_empty() {
+        let steps: Vec<String> = prefetch_stopped.iter().map(|s| format!("`{s}`")).collect();
+        let _ = writeln!(
+          out,
+          "- prefetched, never reached, stopped: {}",
+          steps.join(", ")
+        );
       }
       out.push('\n');
     }

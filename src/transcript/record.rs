@@ -125,6 +125,10 @@ pub enum Event {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     stopped_at: Option<String>,
+    /// Steps whose prefetched query was stopped because the run never
+    /// reached them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    prefetch_stopped: Vec<String>,
   },
   /// After `run-finished` with `run --sign`: an ed25519 signature of the
   /// `run-finished` record's hash (which this record's `prev` repeats).
@@ -209,6 +213,7 @@ mod tests {
         finished_at: "t".into(),
         duration_ms: 5,
         reason: None,
+        prefetch_stopped: Vec::new(),
         stopped_at: None,
       },
     };

@@ -155,6 +155,24 @@ aas.put_scaling_policy(PolicyName='cpu70', ServiceNamespace='ecs', ResourceId='s
   assert_eq!(out["policies"][0]["target_value"], 70.0);
 }
 
+const METRIC_RUNBOOK: &str = "```cloudwatch {name=cpu}
+action: metric
+namespace: AWS/ECS
+metric: CPUUtilization
+dimensions: {ClusterName: acme-prod, ServiceName: api}
+stat: average
+period: 5m
+since: 3h
+threshold: \"> 85\"
+baseline: 7d
+```
+
+```rhai {name=verdict}
+let cpu = steps[\"cpu\"];
+if cpu.breaches > 0 && cpu.change_percent > 20.0 { \"hot\" } else { \"calm\" }
+```
+";
+
 #[test]
 fn metric_with_threshold_and_last_weeks_baseline() {
   let region = "ap-south-1";
@@ -177,60 +195,47 @@ for k in range(-2, 40):
     put('api', at - 7 * 86400, 40.0)
     put('worker', at, 99.0)",
   );
-  let ran = Test::new()
-    .runbook(
-      "```cloudwatch {name=cpu}
-action: metric
-namespace: AWS/ECS
-metric: CPUUtilization
-dimensions: {ClusterName: acme-prod, ServiceName: api}
-stat: average
-period: 5m
-since: 3h
-threshold: \"> 85\"
-baseline: 7d
-```
-
-```rhai {name=verdict}
-let cpu = steps[\"cpu\"];
-if cpu.breaches > 0 && cpu.change_percent > 20.0 { \"hot\" } else { \"calm\" }
-```
-",
-    )
-    .env(aws_env(region))
-    .args(&["run", "rb.md", "--yes"])
-    .run();
-  ran.assert(0);
-  // The terminal and the transcript's Markdown show the summary; the
-  // points themselves are only in the record.
-  let summary = "3 of 36 point(s) breach > 85";
-  assert!(ran.stderr.contains(summary), "{}", ran.stderr);
-  let transcript = ran.transcript();
-  let markdown: String = transcript
-    .lines()
-    .filter(|l| !l.starts_with("<!-- litops:record"))
-    .collect();
-  assert!(markdown.contains(summary));
-  assert!(!markdown.contains("\"points\""));
-  // Averages such as 53.333… render from the parsed record with the same
-  // digits they were written with: the transcript verifies.
-  crate::verified(ran.dir.path(), &ran.transcript_path());
-  let r = records(&transcript);
-  let out = &r[2]["output"];
-  assert_eq!(out["stat"], "Average");
-  assert_eq!(out["period"], 300);
-  assert_eq!(out["count"], 36);
-  assert_eq!(out["breaches"], 3);
-  assert_eq!(out["max"], 90.0);
-  assert_eq!(out["latest"], 50.0);
-  assert_eq!(out["threshold"], "> 85");
-  let points = out["points"].as_array().expect("points");
-  assert_eq!(points.iter().filter(|p| p["breach"] == true).count(), 3);
-  assert_eq!(out["baseline"]["shift"], "7d");
-  assert_eq!(out["baseline"]["count"], 36);
-  assert_eq!(out["baseline"]["average"], 40.0);
-  // (3 × 90 + 33 × 50) / 36 = 53.33 against 40.
-  let change = out["change_percent"].as_f64().expect("change");
-  assert!((change - 33.33).abs() < 0.01, "{change}");
-  assert_eq!(r[4]["output"]["value"], "hot");
+  // Once as the step runs, once prefetched when the run starts.
+  for (flags, prefetch) in [(&[] as &[&str], false), (&["--prefetch"], true)] {
+    let ran = Test::new()
+      .runbook(METRIC_RUNBOOK)
+      .env(aws_env(region))
+      .args(&[["run", "rb.md", "--yes"].as_slice(), flags].concat())
+      .run();
+    ran.assert(0);
+    // The terminal and the transcript's Markdown show the summary; the
+    // points themselves are only in the record.
+    let summary = "3 of 36 point(s) breach > 85";
+    assert!(ran.stderr.contains(summary), "{}", ran.stderr);
+    let transcript = ran.transcript();
+    let markdown: String = transcript
+      .lines()
+      .filter(|l| !l.starts_with("<!-- litops:record"))
+      .collect();
+    assert!(markdown.contains(summary));
+    assert!(!markdown.contains("\"points\""));
+    // Averages such as 53.333… render from the parsed record with the same
+    // digits they were written with: the transcript verifies.
+    crate::verified(ran.dir.path(), &ran.transcript_path());
+    let r = records(&transcript);
+    let out = &r[2]["output"];
+    // Prefetched or not, the same points; prefetched says when.
+    assert_eq!(out.get("prefetched_at").is_some(), prefetch, "{out}");
+    assert_eq!(out["stat"], "Average");
+    assert_eq!(out["period"], 300);
+    assert_eq!(out["count"], 36);
+    assert_eq!(out["breaches"], 3);
+    assert_eq!(out["max"], 90.0);
+    assert_eq!(out["latest"], 50.0);
+    assert_eq!(out["threshold"], "> 85");
+    let points = out["points"].as_array().expect("points");
+    assert_eq!(points.iter().filter(|p| p["breach"] == true).count(), 3);
+    assert_eq!(out["baseline"]["shift"], "7d");
+    assert_eq!(out["baseline"]["count"], 36);
+    assert_eq!(out["baseline"]["average"], 40.0);
+    // (3 × 90 + 33 × 50) / 36 = 53.33 against 40.
+    let change = out["change_percent"].as_f64().expect("change");
+    assert!((change - 33.33).abs() < 0.01, "{change}");
+    assert_eq!(r[4]["output"]["value"], "hot");
+  }
 }

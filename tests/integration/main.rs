@@ -11,6 +11,7 @@ mod history;
 mod http;
 mod logs_insights;
 mod moto;
+mod prefetch;
 mod pty;
 mod report;
 mod resume;

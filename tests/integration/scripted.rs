@@ -29,7 +29,7 @@ impl Reply {
   }
 }
 
-type Handler = dyn Fn(&str, usize) -> Reply + Send + Sync;
+type Handler = dyn Fn(&str, usize, &str) -> Reply + Send + Sync;
 
 pub struct Scripted {
   pub url: String,
@@ -40,6 +40,11 @@ impl Scripted {
   /// `handler(operation, n)` answers the n-th call (from 0) of `operation`
   /// (`StartQuery`, `GetQueryResults`, …). STS is answered here.
   pub fn start(handler: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> Self {
+    Self::start_with(move |op, n, _| handler(op, n))
+  }
+
+  /// As `start`, with the request's JSON body too.
+  pub fn start_with(handler: impl Fn(&str, usize, &str) -> Reply + Send + Sync + 'static) -> Self {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -124,7 +129,8 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<(String, Instant)
         calls.push((operation.clone(), Instant::now()));
         calls.iter().filter(|(op, _)| *op == operation).count() - 1
       };
-      (handler(&operation, n), "application/x-amz-json-1.1")
+      let body = String::from_utf8_lossy(&body);
+      (handler(&operation, n, &body), "application/x-amz-json-1.1")
     };
     let response = format!(
       "HTTP/1.1 {} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: r-1\r\n\r\n{}",

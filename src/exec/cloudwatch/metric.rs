@@ -15,18 +15,21 @@
 //! ```
 //! ````
 
+use std::any::Any;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
 
-use crate::aws::explain;
+use crate::aws::{Aws, explain};
 use crate::check::parse_duration;
 use crate::clock::{self, Instant};
 use crate::exec::action::StepRun;
 use crate::exec::aws_step::{Failure, Fields, table, wait};
 use crate::exec::body::Body;
+use crate::exec::prefetch::Pending;
 
 /// Rows the terminal shows; the transcript keeps every point.
 const PAGE: usize = 12;
@@ -34,66 +37,171 @@ const PAGE: usize = 12;
 const SPARK_WIDTH: usize = 60;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-pub fn metric(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+pub fn metric(run: &mut StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
-  let client = aws.client(aws_sdk_cloudwatch::Client::new);
-  let period = request.period.as_secs() as i64;
-  // Whole periods only, aligned as CloudWatch aligns them, so a half-filled
-  // last period never reads as a dip and the baseline lines up point for point.
-  let end = clock::now().seconds().div_euclid(period) * period;
-  let start = (end - request.since.as_secs() as i64).div_euclid(period) * period;
-  let fetch = |from: i64, to: i64| -> Result<Vec<(i64, f64)>, Failure> {
-    let mut points = Vec::new();
-    let mut next = None;
-    loop {
-      let page = wait(
-        run,
-        aws,
-        client
-          .get_metric_data()
-          .metric_data_queries(request.query())
-          .start_time(DateTime::from_secs(from))
-          .end_time(DateTime::from_secs(to))
-          .scan_by(ScanBy::TimestampAscending)
-          .set_next_token(next.take())
-          .send(),
-      )?
-      .map_err(|e| explain("cloudwatch:GetMetricData", &e))?;
-      for result in page.metric_data_results() {
-        points.extend(
-          result
-            .timestamps()
-            .iter()
-            .map(|t| t.secs())
-            .zip(result.values().iter().copied()),
-        );
-      }
-      next = page.next_token().map(str::to_string);
-      if next.is_none() {
-        break;
+  let prefetched = run
+    .prefetched
+    .take()
+    .and_then(|p| p.into_any().downcast::<Fetching>().ok());
+  let (fetching, fetched) = match prefetched {
+    Some(fetching) => {
+      let mut fetching = *fetching;
+      match fetching.wait(run, aws)? {
+        // What failed minutes ago may work now: fetch again rather than
+        // show a stale error.
+        Err(e) => {
+          run.console.say(&format!(
+            "   prefetched fetch failed ({e}); fetching again\n"
+          ));
+          let mut again = Fetching::start(aws, &request, None);
+          let fetched = again.wait(run, aws)?;
+          (again, fetched)
+        }
+        fetched => (fetching, fetched),
       }
     }
-    points.sort_by_key(|p| p.0);
-    Ok(points)
-  };
-  let points = fetch(start, end)?;
-  let baseline = match request.baseline {
-    Some(shift) => {
-      let shift = shift.as_secs() as i64;
-      let earlier = fetch(start - shift, end - shift)?;
-      Some((shift, earlier))
+    None => {
+      let mut fetching = Fetching::start(aws, &request, None);
+      let fetched = fetching.wait(run, aws)?;
+      (fetching, fetched)
     }
-    None => None,
   };
+  let (points, baseline) = fetched?;
   let series = Series {
     request: &request,
-    start,
-    end,
+    start: fetching.start,
+    end: fetching.end,
     points,
     baseline,
   };
-  Ok((series.fields(), series.shown()))
+  let mut fields = series.fields();
+  if let Some(at) = fetching.prefetched_at {
+    fields.insert("prefetched_at".into(), Value::String(at.rfc3339()));
+  }
+  Ok((fields, series.shown()))
+}
+
+pub fn prefetch(body: &Body, aws: &Aws) -> Option<Box<dyn Pending>> {
+  let request = Request::from_body(body).ok()?;
+  Some(Box::new(Fetching::start(aws, &request, Some(clock::now()))))
+}
+
+/// The points and the baseline's shift and points.
+type Points = Vec<(i64, f64)>;
+type Fetched = Result<(Points, Option<(i64, Points)>), String>;
+
+/// A fetch running on the run's runtime, started now or with the run.
+struct Fetching {
+  start: i64,
+  end: i64,
+  prefetched_at: Option<Instant>,
+  task: JoinHandle<Fetched>,
+}
+
+impl Fetching {
+  fn start(aws: &Aws, request: &Request, prefetched_at: Option<Instant>) -> Self {
+    let client = aws.client(aws_sdk_cloudwatch::Client::new);
+    let period = request.period.as_secs() as i64;
+    // Whole periods only, aligned as CloudWatch aligns them, so a half-filled
+    // last period never reads as a dip and the baseline lines up point for point.
+    let end = clock::now().seconds().div_euclid(period) * period;
+    let start = (end - request.since.as_secs() as i64).div_euclid(period) * period;
+    let query = request.query();
+    let shift = request.baseline.map(|b| b.as_secs() as i64);
+    let task = aws.spawn(async move {
+      let now = window(&client, &query, start, end).await?;
+      let baseline = match shift {
+        Some(shift) => Some((
+          shift,
+          window(&client, &query, start - shift, end - shift).await?,
+        )),
+        None => None,
+      };
+      Ok((now, baseline))
+    });
+    Self {
+      start,
+      end,
+      prefetched_at,
+      task,
+    }
+  }
+
+  /// The fetch's outcome, unless Ctrl-C or the step's timeout comes first
+  /// (then the fetch is dropped).
+  fn wait(&mut self, run: &StepRun, aws: &Aws) -> Result<Fetched, Failure> {
+    match wait(run, aws, &mut self.task) {
+      Ok(joined) => Ok(joined.unwrap_or_else(|e| Err(format!("the fetch's task ended: {e}")))),
+      Err(cut) => {
+        self.task.abort();
+        Err(cut.into())
+      }
+    }
+  }
+}
+
+impl Pending for Fetching {
+  fn started_at(&self) -> Instant {
+    self.prefetched_at.unwrap_or_else(clock::now)
+  }
+
+  fn is_ready(&self) -> bool {
+    self.task.is_finished()
+  }
+
+  fn stop(self: Box<Self>, _aws: &Aws) -> String {
+    let finished = self.task.is_finished();
+    self.task.abort();
+    if finished {
+      "complete already"
+    } else {
+      "stopped"
+    }
+    .into()
+  }
+
+  fn into_any(self: Box<Self>) -> Box<dyn Any> {
+    self
+  }
+}
+
+/// Every page of one window, oldest first.
+async fn window(
+  client: &aws_sdk_cloudwatch::Client,
+  query: &MetricDataQuery,
+  from: i64,
+  to: i64,
+) -> Result<Points, String> {
+  let mut points = Vec::new();
+  let mut next = None;
+  loop {
+    let page = client
+      .get_metric_data()
+      .metric_data_queries(query.clone())
+      .start_time(DateTime::from_secs(from))
+      .end_time(DateTime::from_secs(to))
+      .scan_by(ScanBy::TimestampAscending)
+      .set_next_token(next.take())
+      .send()
+      .await
+      .map_err(|e| explain("cloudwatch:GetMetricData", &e))?;
+    for result in page.metric_data_results() {
+      points.extend(
+        result
+          .timestamps()
+          .iter()
+          .map(|t| t.secs())
+          .zip(result.values().iter().copied()),
+      );
+    }
+    next = page.next_token().map(str::to_string);
+    if next.is_none() {
+      break;
+    }
+  }
+  points.sort_by_key(|p| p.0);
+  Ok(points)
 }
 
 struct Request {

@@ -13,21 +13,31 @@ mod metric;
 use aws_sdk_cloudwatch::types::StateValue;
 use serde_json::{Value, json};
 
-use crate::aws::explain;
+use crate::aws::{Aws, explain};
 use crate::exec::action::{Execute, Output, StepRun};
 use crate::exec::aws_step::{Failure, Fields, finish, table, wait};
 use crate::exec::body::Body;
-use crate::model::ActionKind;
+use crate::exec::prefetch::Pending;
+use crate::model::{ActionKind, Step};
 
 pub struct CloudWatch;
 
 impl Execute for CloudWatch {
+  fn prefetch(&self, _step: &Step, text: &str, aws: &Aws) -> Option<Box<dyn Pending>> {
+    let body = Body::parse(ActionKind::CloudWatch, text).ok()?;
+    match body.text("action")?.as_str() {
+      "metric" => metric::prefetch(&body, aws),
+      _ => None,
+    }
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, dispatch(run))
+    let result = dispatch(run);
+    finish(run, result)
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
+fn dispatch(run: &mut StepRun) -> Result<(Fields, String), Failure> {
   let body = Body::parse(ActionKind::CloudWatch, run.text)?;
   match body.required("cloudwatch", "action")?.as_str() {
     "alarms" => alarms(run, &body),

@@ -1,0 +1,197 @@
+//! `run --prefetch` against a scripted Logs peer: queries start with the
+//! run, results wait for the operator, skipped and unreached steps' queries
+//! are stopped.
+
+use rexpect::session::spawn_command;
+
+use crate::scripted::{Reply, Scripted};
+use crate::{Test, records, verified};
+
+const RUNNING: &str = r#"{"status":"Running","results":[]}"#;
+
+fn complete(message: &str) -> String {
+  format!(
+    r#"{{"status":"Complete","results":[[{{"field":"@timestamp","value":"2026-11-24 09:00:01.123"}},{{"field":"@message","value":"{message}"}}]]}}"#
+  )
+}
+
+/// Queries on `/ecs/<name>` get id `q-<name>`; `q-api` completes at once,
+/// every other query stays Running until stopped.
+fn peer() -> Scripted {
+  Scripted::start_with(|op, _, body| {
+    let group = body
+      .split("/ecs/")
+      .nth(1)
+      .and_then(|rest| rest.split('"').next())
+      .unwrap_or("none");
+    let id = body
+      .split("\"queryId\":\"")
+      .nth(1)
+      .and_then(|rest| rest.split('"').next())
+      .unwrap_or("none");
+    match op {
+      "StartQuery" => Reply::ok(&format!(r#"{{"queryId":"q-{group}"}}"#)),
+      "GetQueryResults" if id == "q-api" => Reply::ok(&complete("ERROR from api")),
+      "GetQueryResults" => Reply::ok(RUNNING),
+      "StopQuery" => Reply::ok(r#"{"success":true}"#),
+      _ => Reply::error("UnknownOperationException", op),
+    }
+  })
+}
+
+fn stopped(server: &Scripted) -> usize {
+  server
+    .calls()
+    .iter()
+    .filter(|(op, _)| op == "StopQuery")
+    .count()
+}
+
+const INTERACTIVE: &str = "---
+params:
+  service:
+    default: api
+---
+```logs-insights {name=api-errors}
+log-groups: [/ecs/{{ service }}]
+---
+fields @timestamp, @message
+```
+
+```logs-insights {name=worker-errors}
+log-groups: [/ecs/{{ service }}-worker]
+---
+fields @timestamp, @message
+```
+";
+
+#[test]
+fn queries_start_with_the_run_and_wait_for_the_operator() {
+  let server = peer();
+  let test =
+    Test::new()
+      .runbook(INTERACTIVE)
+      .env(server.env())
+      .args(&["run", "rb.md", "--prefetch"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  let run = "run this step? [r]un / [s]kip / [q]uit ";
+  session
+    .exp_string("prefetching `api-errors`, `worker-errors`")
+    .expect("announced");
+  let before = session.exp_string(run).expect("first prompt");
+  // Both queries were started before anyone approved anything, and the
+  // first one's rows are not on the screen yet.
+  server.wait_for("StartQuery");
+  let starts = || {
+    server
+      .calls()
+      .iter()
+      .filter(|(op, _)| op == "StartQuery")
+      .count()
+  };
+  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+  while starts() < 2 {
+    assert!(std::time::Instant::now() < deadline, "second StartQuery");
+    std::thread::sleep(std::time::Duration::from_millis(10));
+  }
+  assert!(before.contains("prefetched at"), "{before}");
+  assert!(!before.contains("ERROR from api"), "{before}");
+  session.send_line("r").expect("run");
+  session.exp_string("ERROR from api").expect("rows shown");
+  session.exp_string(run).expect("second prompt");
+  assert_eq!(stopped(&server), 0, "nothing stopped before the skip");
+  session.send_line("s").expect("skip");
+  session
+    .exp_string("reason for skipping (optional) ")
+    .expect("reason");
+  session.send_line("not today").expect("reason");
+  session.exp_eof().expect("exits");
+  assert_eq!(stopped(&server), 1, "the skipped step's query is stopped");
+
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  verified(test.dir.path(), &path);
+  let r = records(&std::fs::read_to_string(&path).expect("read"));
+  let first = &r[2]["output"];
+  let prefetched_at = first["prefetched_at"].as_str().expect("prefetched_at");
+  assert!(prefetched_at <= r[1]["started_at"].as_str().expect("started"));
+  assert_eq!(first["query_id"], "q-api");
+  assert_eq!(first["rows"][0]["@message"], "ERROR from api");
+  assert_eq!(r[3]["status"], "skipped");
+  assert_eq!(r[3]["output"]["prefetch"], "stopped");
+  assert!(r[3]["output"]["prefetched_at"].is_string());
+}
+
+#[test]
+fn unreached_steps_are_stopped_and_variable_inputs_wait() {
+  let server = peer();
+  // The front matter turns prefetch on. `late` depends on a variable a
+  // step sets, so it cannot start early; `never` is jumped over.
+  let text = "---
+prefetch: true
+params:
+  service:
+    default: api
+---
+```rhai {name=pick}
+vars.worker = \"api\";
+goto(\"late\")
+```
+
+```logs-insights {name=never}
+log-groups: [/ecs/{{ service }}-batch]
+---
+fields @message
+```
+
+```logs-insights {name=late}
+log-groups: [/ecs/{{ worker }}]
+---
+fields @message
+```
+";
+  let ran = Test::new()
+    .runbook(text)
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes-readonly"])
+    .run();
+  ran.assert(0);
+  assert!(ran.stderr.contains("prefetching `never`"), "{}", ran.stderr);
+  assert_eq!(stopped(&server), 1, "the unreached step's query is stopped");
+  verified(ran.dir.path(), &ran.transcript_path());
+  let transcript = ran.transcript();
+  assert!(transcript.contains("- prefetched, never reached, stopped: `never`"));
+  let r = records(&transcript);
+  let late = &r[4]["output"];
+  assert_eq!(r[4]["step"], "late");
+  assert_eq!(late["rows"][0]["@message"], "ERROR from api");
+  assert!(late.get("prefetched_at").is_none(), "{late}");
+  let end = r.last().expect("records");
+  assert_eq!(end["prefetch_stopped"][0], "never");
+}
+
+#[test]
+fn a_prefetched_query_that_failed_runs_again() {
+  let server = Scripted::start(|op, n| match (op, n) {
+    ("StartQuery", 0) => Reply::error("ServiceUnavailableException", "try later"),
+    ("StartQuery", _) => Reply::ok(r#"{"queryId":"q-api"}"#),
+    ("GetQueryResults", _) => Reply::ok(&complete("ERROR second try")),
+    _ => Reply::error("UnknownOperationException", op),
+  });
+  let ran = Test::new()
+    .runbook("```logs-insights {name=q}\nlog-groups: [/ecs/api]\n---\nfields @message\n```\n")
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes", "--prefetch"])
+    .run();
+  ran.assert(0);
+  assert!(
+    ran
+      .stderr
+      .contains("prefetched query failed (logs:StartQuery: ServiceUnavailableException"),
+    "{}",
+    ran.stderr
+  );
+  let r = records(&ran.transcript());
+  assert_eq!(r[2]["output"]["rows"][0]["@message"], "ERROR second try");
+  // The rows come from the query run after the failure, not the prefetch.
+  assert!(r[2]["output"].get("prefetched_at").is_none());
+}
