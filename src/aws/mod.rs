@@ -169,6 +169,10 @@ where
         "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" => {
           " — the credentials are not valid for this account"
         }
+        "LimitExceededException" => {
+          " — the account's limit for this is used up (for Logs Insights: queries running at once); \
+           wait for some to finish"
+        }
         c if c.contains("Throttl") || c == "TooManyRequestsException" => {
           " — AWS throttled the request even after retries: wait and run the step again"
         }

@@ -16,10 +16,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
 use aws_sdk_cloudwatchlogs::operation::start_query::builders::StartQueryFluentBuilder;
 use aws_sdk_cloudwatchlogs::types::QueryStatus;
 use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::action::{Execute, Output, StepRun};
@@ -51,6 +53,26 @@ fn poll_slot(identity: &Identity, now: std::time::Instant) -> Duration {
   *slot = at + MIN_POLL;
   at - now
 }
+
+/// Logs Insights runs at most 30 queries at once per account and region,
+/// dashboards included; litops keeps to 20 so the team's dashboards and an
+/// engineer's console still get theirs.
+const MAX_QUERIES: usize = 20;
+static QUERY_SLOTS: Mutex<BTreeMap<(String, String), Arc<Semaphore>>> = Mutex::new(BTreeMap::new());
+
+/// The account and region's query slots, shared by every run in the process.
+fn query_slots(identity: &Identity) -> Arc<Semaphore> {
+  let mut slots = QUERY_SLOTS.lock().unwrap_or_else(PoisonError::into_inner);
+  Arc::clone(
+    slots
+      .entry((identity.account.clone(), identity.region.clone()))
+      .or_insert_with(|| Arc::new(Semaphore::new(MAX_QUERIES))),
+  )
+}
+
+/// Someone else's queries may fill the account's slots: StartQuery answers
+/// LimitExceededException, and litops waits 1, 2, 4, 8 and 16 s for one.
+const LIMIT_RETRIES: u32 = 5;
 
 /// Rows shown on the terminal; the transcript keeps every row.
 const PAGE: usize = 50;
@@ -354,7 +376,8 @@ impl Pending for Running {
   }
 }
 
-/// StartQuery (within the account's concurrent-query budget), then polls:
+/// StartQuery (within the account's concurrent-query budget, waiting out
+/// LimitExceededException), then polls:
 /// at once (a short query may be done), then every MIN_POLL to MAX_POLL,
 /// never sooner than this account and region's next free slot.
 async fn poll(
@@ -365,10 +388,31 @@ async fn poll(
   progress: Arc<Mutex<String>>,
 ) -> Result<GetQueryResultsOutput, String> {
   let say = |message: String| *progress.lock().unwrap_or_else(PoisonError::into_inner) = message;
-  let started = request
-    .send()
-    .await
-    .map_err(|e| explain("logs:StartQuery", &e))?;
+  let slots = query_slots(&identity);
+  if slots.available_permits() == 0 {
+    say(format!(
+      "waiting: this run has {MAX_QUERIES} queries running in account {} {}",
+      identity.account, identity.region
+    ));
+  }
+  // Held until the query ends or is stopped (the task is dropped).
+  let _slot = slots.acquire_owned().await;
+  let mut retries = 0;
+  let started = loop {
+    match request.clone().send().await {
+      Ok(started) => break started,
+      Err(e) if e.code() == Some("LimitExceededException") && retries < LIMIT_RETRIES => {
+        let backoff = Duration::from_secs(1 << retries);
+        retries += 1;
+        say(format!(
+          "the account's concurrent queries are all in use; trying again in {}s",
+          backoff.as_secs()
+        ));
+        tokio::time::sleep(backoff).await;
+      }
+      Err(e) => return Err(explain("logs:StartQuery", &e)),
+    }
+  };
   let query_id = started.query_id().unwrap_or_default().to_string();
   let _ = id.set(query_id.clone());
   say(format!("query {query_id}: waiting"));

@@ -219,3 +219,63 @@ fn concurrent_targets_share_the_get_query_results_quota() {
     );
   }
 }
+
+/// 25 targets in one account and region, all at once: no more than 20
+/// queries are ever running there, counted at the wire from StartQuery to
+/// the poll that answers Complete.
+#[test]
+fn concurrent_targets_keep_within_the_accounts_query_slots() {
+  use std::sync::{Arc, Mutex};
+
+  use crate::scripted::{Reply, Scripted};
+
+  // (running now, most ever running, started in all). Queries stay Running
+  // until 20 have started (or 10 s pass, not to hang if fewer ever do), so
+  // the limit is reached however slowly the targets start.
+  let running = Arc::new(Mutex::new((0usize, 0usize, 0usize)));
+  let seen = Arc::clone(&running);
+  let began = std::time::Instant::now();
+  let server = Scripted::start(move |op, _| {
+    let mut r = seen.lock().expect("count");
+    match op {
+      "StartQuery" => {
+        r.0 += 1;
+        r.1 = r.1.max(r.0);
+        r.2 += 1;
+        Reply::ok(r#"{"queryId":"q"}"#)
+      }
+      "GetQueryResults" if r.2 < 20 && began.elapsed().as_secs() < 10 => {
+        Reply::ok(r#"{"status":"Running","results":[]}"#)
+      }
+      "GetQueryResults" => {
+        r.0 -= 1;
+        Reply::ok(r#"{"status":"Complete","results":[]}"#)
+      }
+      _ => Reply::ok("{}"),
+    }
+  });
+  let mut file = String::from("targets:\n");
+  for i in 1..=25 {
+    file.push_str(&format!("  - name: t{i}\n"));
+  }
+  let ran = Test::new()
+    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
+    .file("targets.yaml", file)
+    .env(server.env())
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--max-concurrency",
+      "25",
+    ])
+    .run();
+  ran.assert(0);
+  let (now, most, started) = *running.lock().expect("count");
+  assert_eq!((now, started), (0, 25), "every query started and ended");
+  assert_eq!(
+    most, 20,
+    "at most 20 queries at once, and the limit was reached"
+  );
+}

@@ -188,6 +188,37 @@ mod scripted {
   }
 
   #[test]
+  fn a_full_account_is_waited_out_not_failed() {
+    let server = Scripted::start(|op, n| match (op, n) {
+      ("StartQuery", 0) => Reply::error(
+        "LimitExceededException",
+        "The maximum number of concurrent queries has been reached",
+      ),
+      ("StartQuery", _) => Reply::ok(r#"{"queryId":"q-later"}"#),
+      ("GetQueryResults", _) => Reply::ok(COMPLETE),
+      _ => Reply::error("UnknownOperationException", op),
+    });
+    let ran = Test::new()
+      .runbook(&runbook(""))
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    ran.assert(0);
+    let starts: Vec<_> = server
+      .calls()
+      .into_iter()
+      .filter(|(op, _)| op == "StartQuery")
+      .map(|(_, at)| at)
+      .collect();
+    assert_eq!(starts.len(), 2);
+    assert!(starts[1] - starts[0] >= Duration::from_millis(950));
+    assert_eq!(
+      records(&ran.transcript())[2]["output"]["query_id"],
+      "q-later"
+    );
+  }
+
+  #[test]
   fn timeout_stops_the_query() {
     let server = Scripted::start(|op, _| match op {
       "StartQuery" => Reply::ok(r#"{"queryId":"q-slow"}"#),
