@@ -682,11 +682,23 @@ fn fan_out(
     },
     max_concurrency: args.max_concurrency,
     max_errors: args.max_errors,
+    // On a terminal: the count of finished targets, then a line per
+    // running target; otherwise plain lines as targets finish.
+    display: std::io::stderr()
+      .is_terminal()
+      .then(indicatif::MultiProgress::new),
   };
-  let bar = if std::io::stderr().is_terminal() {
-    indicatif::ProgressBar::new(total as u64)
-  } else {
-    indicatif::ProgressBar::hidden()
+  let bar = match &plan.display {
+    Some(display) => {
+      let bar = display.add(indicatif::ProgressBar::new(total as u64));
+      bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} targets done · {elapsed}")
+          .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+      );
+      bar.enable_steady_tick(std::time::Duration::from_millis(500));
+      bar
+    }
+    None => indicatif::ProgressBar::hidden(),
   };
   let line = |o: &crate::fanout::Outcome| {
     let text = match &o.run {

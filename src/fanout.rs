@@ -108,6 +108,8 @@ pub struct Plan<'a> {
   pub max_concurrency: usize,
   /// Stop starting targets once this many failed.
   pub max_errors: Option<usize>,
+  /// The live display on a terminal: a line per running target.
+  pub display: Option<indicatif::MultiProgress>,
 }
 
 /// Runs every target, at most `max_concurrency` at once; prints one line per
@@ -174,7 +176,18 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     Ok(p) => p,
     Err(e) => return failed(e.to_string()),
   };
-  let console = match Console::unattended() {
+  let line = plan.display.as_ref().map(|display| {
+    let line = display.add(indicatif::ProgressBar::new_spinner());
+    line.set_style(
+      indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    line.set_prefix(target.name.clone());
+    line.set_message("connecting");
+    line.enable_steady_tick(std::time::Duration::from_millis(120));
+    line
+  });
+  let console = match Console::unattended(line.clone()) {
     Ok(c) => std::sync::Arc::new(c),
     Err(e) => return failed(e.to_string()),
   };
@@ -195,6 +208,9 @@ fn one(plan: &Plan, target: Target) -> Outcome {
   };
   let run = exec::run(plan.source, plan.runbook, &params, console, &options)
     .map_err(|e| format!("cannot write the transcript: {e}"));
+  if let Some(line) = line {
+    line.finish_and_clear();
+  }
   Outcome {
     target: target.name,
     transcript,

@@ -42,6 +42,8 @@ pub struct Console {
   /// One of many targets of a fan-out run: nothing is printed (the
   /// transcript has it all) and nothing is asked.
   quiet: bool,
+  /// A fan-out target's line in the live display: where its walk is.
+  line: Option<indicatif::ProgressBar>,
 }
 
 pub enum Wait {
@@ -55,9 +57,13 @@ impl Console {
     Self::with(std::io::stdin().is_terminal(), false)
   }
 
-  /// A console for one target of a fan-out run.
-  pub fn unattended() -> std::io::Result<Self> {
-    Self::with(false, true)
+  /// A console for one target of a fan-out run, with its line in the live
+  /// display when there is one.
+  pub fn unattended(line: Option<indicatif::ProgressBar>) -> std::io::Result<Self> {
+    Ok(Self {
+      line,
+      ..Self::with(false, true)?
+    })
   }
 
   fn with(interactive: bool, quiet: bool) -> std::io::Result<Self> {
@@ -81,6 +87,7 @@ impl Console {
       interrupted,
       interactive,
       quiet,
+      line: None,
     })
   }
 
@@ -108,6 +115,27 @@ impl Console {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();
+  }
+
+  /// Says where the walk is on a fan-out target's line.
+  pub fn at(&self, text: String) {
+    if let Some(line) = &self.line {
+      line.set_message(text);
+    }
+  }
+
+  /// A progress bar (`None`: a spinner) for a long wait; drawn only for the
+  /// operator's own walk, never over a fan-out display.
+  pub fn progress(&self, length: Option<u64>) -> indicatif::ProgressBar {
+    match length {
+      _ if self.quiet => indicatif::ProgressBar::hidden(),
+      Some(length) => indicatif::ProgressBar::new(length),
+      None => {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        spinner
+      }
+    }
   }
 
   /// Prints `prompt` on stderr and reads one line. Reads happen on one

@@ -207,7 +207,10 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, String), 
   let started = std::time::Instant::now();
   let mut after = current(call, &change.cluster, &change.service)?;
   if change.wait {
-    let bar = indicatif::ProgressBar::new(u64::try_from(after.desired).unwrap_or(0));
+    let bar = call
+      .run
+      .console
+      .progress(Some(u64::try_from(after.desired).unwrap_or(0)));
     bar.set_style(
       indicatif::ProgressStyle::with_template("   {bar:30} {pos}/{len} running · {msg}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

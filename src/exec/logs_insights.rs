@@ -297,8 +297,7 @@ impl Running {
 
   /// Waits for the query under a spinner, Ctrl-C and the step's timeout.
   fn wait(&mut self, run: &StepRun, aws: &Aws) -> Waited {
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.enable_steady_tick(Duration::from_millis(120));
+    let spinner = run.console.progress(None);
     let (task, progress) = (&mut self.task, &self.progress);
     let waited = aws.block_on(&run.console.interrupt_flag(), run.timeout, async {
       loop {

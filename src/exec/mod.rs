@@ -443,6 +443,9 @@ impl Walk<'_> {
 
   fn show(&self, index: usize, step: &Step, text: &str) {
     let total = self.runbook.steps.len();
+    self
+      .console
+      .at(format!("[{}/{total}] {}", index + 1, step.id));
     let effect = match &step.body {
       StepBody::Manual { .. } => "checklist",
       StepBody::Action(a) if a.mutating => "mutating",

@@ -279,3 +279,46 @@ fn concurrent_targets_keep_within_the_accounts_query_slots() {
     "at most 20 queries at once, and the limit was reached"
   );
 }
+
+/// On a terminal, each running target has its own line saying which step
+/// it is at; the queries are held Running until both lines were seen.
+#[test]
+fn a_terminal_shows_a_line_per_running_target() {
+  use std::sync::Arc;
+  use std::sync::atomic::{AtomicBool, Ordering};
+
+  use crate::scripted::{Reply, Scripted};
+
+  let release = Arc::new(AtomicBool::new(false));
+  let released = Arc::clone(&release);
+  let server = Scripted::start(move |op, _| match op {
+    "StartQuery" => Reply::ok(r#"{"queryId":"q"}"#),
+    "GetQueryResults" if !released.load(Ordering::SeqCst) => {
+      Reply::ok(r#"{"status":"Running","results":[]}"#)
+    }
+    "GetQueryResults" => Reply::ok(r#"{"status":"Complete","results":[]}"#),
+    _ => Reply::ok("{}"),
+  });
+  let test = Test::new()
+    .runbook("```logs-insights {name=errors log-groups=/ecs/api}\nfields @message\n```\n")
+    .file("targets.yaml", "targets:\n  - name: east\n  - name: west\n")
+    .env(server.env())
+    // indicatif draws nothing for a terminal it cannot name.
+    .env(vec![("TERM".into(), "xterm".into())])
+    .args(&["run", "rb.md", "--targets", "targets.yaml"]);
+  let mut session = rexpect::session::spawn_command(test.command(), Some(20_000)).expect("pty");
+  for line in [
+    "east: [1/1] errors",
+    "west: [1/1] errors",
+    "0/2 targets done",
+  ] {
+    session
+      .exp_string(line)
+      .unwrap_or_else(|e| panic!("waiting for {line:?}: {e}"));
+  }
+  release.store(true, Ordering::SeqCst);
+  session
+    .exp_string("2 of 2 targets passed")
+    .expect("the summary");
+  session.exp_eof().expect("exits");
+}
