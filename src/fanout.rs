@@ -198,7 +198,8 @@ fn one(plan: &Plan, target: Target) -> Outcome {
       region: target.region.clone().or_else(|| base.aws.region.clone()),
       profile: target.profile.clone().or_else(|| base.aws.profile.clone()),
       ..base.aws.clone()
-    },
+    }
+    .patient(),
     sign: base.sign.clone(),
     only: base.only.clone(),
     approval: base.approval,

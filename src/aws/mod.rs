@@ -23,6 +23,25 @@ pub struct Settings {
   pub operation_timeout: Duration,
 }
 
+impl Settings {
+  /// Many targets share an account's quotas, so throttling is expected:
+  /// calls retry more (8 attempts unless AWS_MAX_ATTEMPTS says otherwise,
+  /// with the SDK's exponential backoff) rather than fail the target. The
+  /// SDK's adaptive mode was tried: after three throttles it held one call
+  /// back for 50 s.
+  pub fn patient(self) -> Self {
+    let max_attempts = if std::env::var_os("AWS_MAX_ATTEMPTS").is_some() {
+      self.max_attempts
+    } else {
+      8
+    };
+    Self {
+      max_attempts,
+      ..self
+    }
+  }
+}
+
 impl Default for Settings {
   fn default() -> Self {
     Self {

@@ -322,3 +322,33 @@ fn a_terminal_shows_a_line_per_running_target() {
     .expect("the summary");
   session.exp_eof().expect("exits");
 }
+
+/// A fan-out run expects throttling: three throttled polls in a row (more
+/// than a single run's three attempts survive) slow a target down but do
+/// not fail it.
+#[test]
+fn throttled_targets_back_off_and_finish() {
+  use crate::scripted::{Reply, Scripted};
+
+  let server = Scripted::start(|op, n| match (op, n) {
+    ("StartQuery", _) => Reply::ok(r#"{"queryId":"q"}"#),
+    ("GetQueryResults", 0..=2) => Reply::error("ThrottlingException", "Rate exceeded"),
+    ("GetQueryResults", _) => Reply::ok(r#"{"status":"Complete","results":[]}"#),
+    _ => Reply::ok("{}"),
+  });
+  let mut env = server.env();
+  env.retain(|(k, _)| k != "AWS_MAX_ATTEMPTS");
+  let ran = Test::new()
+    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
+    .file("targets.yaml", "targets:\n  - name: only\n")
+    .env(env)
+    .args(&["run", "rb.md", "--targets", "targets.yaml"])
+    .run();
+  ran.assert(0);
+  let polls = server
+    .calls()
+    .iter()
+    .filter(|(op, _)| op == "GetQueryResults")
+    .count();
+  assert_eq!(polls, 4, "three throttled, then the answer");
+}
