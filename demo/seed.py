@@ -152,8 +152,8 @@ def metrics():
         put("AWS/DynamoDB", "ReadThrottleEvents", table, at, float(random.randint(20, 80) if throttled else 0))
     for namespace in sorted({n for n, _ in data}):
         batch = [d for n, d in data if n == namespace]
-        for i in range(0, len(batch), 20):
-            cw.put_metric_data(Namespace=namespace, MetricData=batch[i:i + 20])
+        for i in range(0, len(batch), 1000):
+            cw.put_metric_data(Namespace=namespace, MetricData=batch[i:i + 1000])
 
 
 def load_balancer():

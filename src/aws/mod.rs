@@ -100,7 +100,24 @@ impl Aws {
       loader = loader.region(Region::new(region.clone()));
     }
     if let Some(profile) = &settings.profile {
-      loader = loader.profile_name(profile);
+      // A profile named on purpose (a flag, the front matter, a target) is
+      // the one to use, as with `aws --profile`: credentials exported in
+      // the environment must not quietly win and act in another account.
+      let region = match &settings.region {
+        Some(region) => Some(Region::new(region.clone())),
+        None => runtime.block_on(
+          aws_config::default_provider::region::DefaultRegionChain::builder()
+            .profile_name(profile)
+            .build()
+            .region(),
+        ),
+      };
+      loader = loader.profile_name(profile).credentials_provider(
+        aws_config::profile::ProfileFileCredentialsProvider::builder()
+          .configure(&aws_config::provider_config::ProviderConfig::default().with_region(region))
+          .profile_name(profile)
+          .build(),
+      );
     }
     let config = runtime.block_on(loader.load());
     let region = config.region().map(ToString::to_string).ok_or(

@@ -96,13 +96,7 @@ fn every_target_runs_read_only_with_a_matrix() {
   );
   assert!(row("calm-2").contains("quiet"), "{}", ran.stdout);
   // One transcript per target, each in its own region, the change skipped.
-  let dir = ran.dir.path().join("transcripts/rb");
-  let mut files: Vec<_> = std::fs::read_dir(&dir)
-    .expect("transcripts")
-    .filter_map(|e| e.ok().map(|e| e.path()))
-    .filter(|p| p.extension().is_some_and(|e| e == "md"))
-    .collect();
-  files.sort();
+  let files = crate::find_transcripts(ran.dir.path());
   assert_eq!(files.len(), 3);
   let hot = files
     .iter()
@@ -351,4 +345,51 @@ fn throttled_targets_back_off_and_finish() {
     .filter(|(op, _)| op == "GetQueryResults")
     .count();
   assert_eq!(polls, 4, "three throttled, then the answer");
+}
+
+/// Each target's profile assumes a role in its own account (moto keeps
+/// accounts apart by the assumed role's credentials). Credentials exported
+/// in the environment do not win over a profile a target names.
+#[test]
+fn each_targets_profile_acts_in_its_own_account() {
+  let region = "ca-central-1";
+  moto().seed(
+    region,
+    "sts = boto3.client('sts', endpoint_url=E, region_name=R)
+for account in ('210000000001', '210000000002'):
+    c = sts.assume_role(RoleArn=f'arn:aws:iam::{account}:role/ops', RoleSessionName='seed')['Credentials']
+    cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R, aws_access_key_id=c['AccessKeyId'],
+        aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])
+    if account.endswith('1'):
+        cw.put_metric_alarm(AlarmName='acme-cpu', MetricName='CPUUtilization', Namespace='AWS/ECS',
+            Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=85.0,
+            ComparisonOperator='GreaterThanThreshold')
+        cw.set_alarm_state(AlarmName='acme-cpu', StateValue='ALARM', StateReason='hot')",
+  );
+  let config = "[profile base]\naws_access_key_id = test\naws_secret_access_key = test\n\
+[profile one]\nrole_arn = arn:aws:iam::210000000001:role/ops\nsource_profile = base\n\
+[profile two]\nrole_arn = arn:aws:iam::210000000002:role/ops\nsource_profile = base\n";
+  let test = Test::new()
+    .runbook(RUNBOOK)
+    .file("aws-config", config)
+    .file(
+      "targets.yaml",
+      "targets:\n  - name: one\n    profile: one\n    params: {customer: acme}\n  - name: two\n    profile: two\n    params: {customer: acme}\n",
+    );
+  let config_path = test.dir.path().join("aws-config").display().to_string();
+  let ran = test
+    .env(aws_env(region))
+    .env(vec![("AWS_CONFIG_FILE".into(), config_path)])
+    .args(&["run", "rb.md", "--targets", "targets.yaml"])
+    .run();
+  ran.assert(1);
+  for (target, account, alarms) in [("one", "210000000001", 1), ("two", "210000000002", 0)] {
+    let path = crate::find_transcripts(ran.dir.path())
+      .into_iter()
+      .find(|p| p.display().to_string().ends_with(&format!("-{target}.md")))
+      .expect("transcript");
+    let r = records(&std::fs::read_to_string(path).expect("read"));
+    assert_eq!(r[0]["aws"]["account"], account, "{target}");
+    assert_eq!(r[2]["output"]["count"], alarms, "{target}");
+  }
 }

@@ -190,10 +190,15 @@ pub fn sidecar_dir(transcript: &Path) -> PathBuf {
 }
 
 pub fn find_transcript(dir: &Path) -> Option<PathBuf> {
+  find_transcripts(dir).pop()
+}
+
+/// Every transcript under `dir/transcripts`, oldest name first.
+pub fn find_transcripts(dir: &Path) -> Vec<PathBuf> {
   let mut found = Vec::new();
   collect(&dir.join("transcripts"), &mut found);
   found.sort();
-  found.pop()
+  found
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
