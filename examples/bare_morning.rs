@@ -5,8 +5,11 @@
 //! polled to completion. bench/morning-aws-cli.sh and bench/morning.ipynb
 //! make the same calls.
 //!
-//! `cargo run --release --example bare_morning` (endpoint, region and
-//! credentials from the environment).
+//! With profile names as arguments, the same calls for each profile's
+//! account, 16 at a time: the floor for `litops run --targets`.
+//!
+//! `cargo run --release --example bare_morning [PROFILE…]` (endpoint,
+//! region and credentials from the environment).
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -19,112 +22,173 @@ const LOG_GROUP: &str = "/ecs/acme-production-api";
 const DB: &str = "acme-production-db";
 const LB: &str = "app/acme-production/50dc6c495c0c9188";
 
-#[allow(
-  clippy::disallowed_methods,
-  reason = "a benchmark baseline outside litops, which reads the clock in one place"
-)]
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), Error> {
+  let profiles: Vec<String> = std::env::args().skip(1).collect();
   let runtime = tokio::runtime::Builder::new_current_thread()
     .enable_all()
     .build()?;
   runtime.block_on(async {
-    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    aws_sdk_sts::Client::new(&config)
-      .get_caller_identity()
-      .send()
-      .await?;
-    let cw = aws_sdk_cloudwatch::Client::new(&config);
-    let alarms = cw
-      .describe_alarms()
-      .state_value(StateValue::Alarm)
-      .alarm_name_prefix(PREFIX)
-      .send()
-      .await?;
-    let ecs = aws_sdk_ecs::Client::new(&config);
-    let arns = ecs.list_services().cluster(CLUSTER).send().await?;
-    let services = ecs
-      .describe_services()
-      .cluster(CLUSTER)
-      .set_services(Some(arns.service_arns().to_vec()))
-      .send()
-      .await?;
-    for service in services.services() {
-      ecs
-        .describe_task_definition()
-        .task_definition(service.task_definition().unwrap_or_default())
-        .send()
-        .await?;
+    if profiles.is_empty() {
+      let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+      println!("{}", morning(&config).await?);
+      return Ok(());
     }
-    let now = std::time::SystemTime::now()
-      .duration_since(std::time::UNIX_EPOCH)?
-      .as_secs() as i64;
-    let (end, start) = (now / 300 * 300, now / 300 * 300 - 12 * 3600);
-    let metrics = [
-      ("AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", DB, "Maximum", 300),
-      ("AWS/RDS", "ReadLatency", "DBInstanceIdentifier", DB, "Average", 300),
-      ("AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", LB, "Average", 300),
-      ("AWS/ApplicationELB", "RequestCount", "LoadBalancer", LB, "Sum", 3600),
-      ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", LB, "Sum", 3600),
-    ];
-    let mut points = 0;
-    for (namespace, name, dimension, value, stat, period) in metrics {
-      let query = MetricDataQuery::builder()
-        .id("m0")
-        .metric_stat(
-          MetricStat::builder()
-            .metric(
-              Metric::builder()
-                .namespace(namespace)
-                .metric_name(name)
-                .dimensions(Dimension::builder().name(dimension).value(value).build())
-                .build(),
-            )
-            .period(period)
-            .stat(stat)
-            .build(),
-        )
-        .build();
-      let data = cw
-        .get_metric_data()
-        .metric_data_queries(query)
-        .start_time(DateTime::from_secs(start))
-        .end_time(DateTime::from_secs(end))
-        .send()
-        .await?;
-      points += data
-        .metric_data_results()
-        .iter()
-        .map(|r| r.values().len())
-        .sum::<usize>();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    let mut running = tokio::task::JoinSet::new();
+    for profile in profiles {
+      let slots = slots.clone();
+      running.spawn(async move {
+        let _slot = slots.acquire_owned().await?;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+          .profile_name(&profile)
+          .load()
+          .await;
+        morning(&config).await
+      });
     }
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
-    let id = logs
-      .start_query()
-      .log_group_names(LOG_GROUP)
-      .start_time(now - 12 * 3600)
-      .end_time(now)
-      .query_string("fields @timestamp, @message, @requestId | filter @level = \"ERROR\" | stats count() by @service | sort count desc")
-      .limit(100)
-      .send()
-      .await?
-      .query_id()
-      .unwrap_or_default()
-      .to_string();
-    let rows = loop {
-      let results = logs.get_query_results().query_id(&id).send().await?;
-      if !matches!(
-        results.status(),
-        Some(QueryStatus::Running | QueryStatus::Scheduled)
-      ) {
-        break results.results().len();
-      }
-      tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
-    println!(
-      "{} alarms, {} services, {points} metric points, {rows} rows",
-      alarms.metric_alarms().len(),
-      services.services().len()
-    );
+    while let Some(done) = running.join_next().await {
+      println!("{}", done??);
+    }
     Ok(())
   })
+}
+
+#[allow(
+  clippy::disallowed_methods,
+  reason = "a benchmark baseline outside litops, which reads the clock in one place"
+)]
+async fn morning(config: &aws_config::SdkConfig) -> Result<String, Error> {
+  aws_sdk_sts::Client::new(config)
+    .get_caller_identity()
+    .send()
+    .await?;
+  let cw = aws_sdk_cloudwatch::Client::new(config);
+  let alarms = cw
+    .describe_alarms()
+    .state_value(StateValue::Alarm)
+    .alarm_name_prefix(PREFIX)
+    .send()
+    .await?;
+  let ecs = aws_sdk_ecs::Client::new(config);
+  let arns = ecs.list_services().cluster(CLUSTER).send().await?;
+  let services = ecs
+    .describe_services()
+    .cluster(CLUSTER)
+    .set_services(Some(arns.service_arns().to_vec()))
+    .send()
+    .await?;
+  for service in services.services() {
+    ecs
+      .describe_task_definition()
+      .task_definition(service.task_definition().unwrap_or_default())
+      .send()
+      .await?;
+  }
+  let now = std::time::SystemTime::now()
+    .duration_since(std::time::UNIX_EPOCH)?
+    .as_secs() as i64;
+  let (end, start) = (now / 300 * 300, now / 300 * 300 - 12 * 3600);
+  let metrics = [
+    (
+      "AWS/RDS",
+      "DatabaseConnections",
+      "DBInstanceIdentifier",
+      DB,
+      "Maximum",
+      300,
+    ),
+    (
+      "AWS/RDS",
+      "ReadLatency",
+      "DBInstanceIdentifier",
+      DB,
+      "Average",
+      300,
+    ),
+    (
+      "AWS/ApplicationELB",
+      "TargetResponseTime",
+      "LoadBalancer",
+      LB,
+      "Average",
+      300,
+    ),
+    (
+      "AWS/ApplicationELB",
+      "RequestCount",
+      "LoadBalancer",
+      LB,
+      "Sum",
+      3600,
+    ),
+    (
+      "AWS/ApplicationELB",
+      "HTTPCode_Target_5XX_Count",
+      "LoadBalancer",
+      LB,
+      "Sum",
+      3600,
+    ),
+  ];
+  let mut points = 0;
+  for (namespace, name, dimension, value, stat, period) in metrics {
+    let query = MetricDataQuery::builder()
+      .id("m0")
+      .metric_stat(
+        MetricStat::builder()
+          .metric(
+            Metric::builder()
+              .namespace(namespace)
+              .metric_name(name)
+              .dimensions(Dimension::builder().name(dimension).value(value).build())
+              .build(),
+          )
+          .period(period)
+          .stat(stat)
+          .build(),
+      )
+      .build();
+    let data = cw
+      .get_metric_data()
+      .metric_data_queries(query)
+      .start_time(DateTime::from_secs(start))
+      .end_time(DateTime::from_secs(end))
+      .send()
+      .await?;
+    points += data
+      .metric_data_results()
+      .iter()
+      .map(|r| r.values().len())
+      .sum::<usize>();
+  }
+  let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+  let id = logs
+    .start_query()
+    .log_group_names(LOG_GROUP)
+    .start_time(now - 12 * 3600)
+    .end_time(now)
+    .query_string("fields @timestamp, @message, @requestId | filter @level = \"ERROR\" | stats count() by @service | sort count desc")
+    .limit(100)
+    .send()
+    .await?
+    .query_id()
+    .unwrap_or_default()
+    .to_string();
+  let rows = loop {
+    let results = logs.get_query_results().query_id(&id).send().await?;
+    if !matches!(
+      results.status(),
+      Some(QueryStatus::Running | QueryStatus::Scheduled)
+    ) {
+      break results.results().len();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+  };
+  Ok(format!(
+    "{} alarms, {} services, {points} metric points, {rows} rows",
+    alarms.metric_alarms().len(),
+    services.services().len()
+  ))
 }

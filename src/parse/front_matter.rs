@@ -307,11 +307,12 @@ mod tests {
   #[test]
   fn full_front_matter() {
     let (meta, problems) = meta(
-      "---\ntitle: Check\nkind: playbook\ntags: [a, b]\nparams:\n  customer:\n    choices: [acme, globex]\n  env: prod\n  token:\n    secret: true\n    required: false\n---\n",
+      "---\ntitle: Check\nkind: playbook\nprefetch: true\ntags: [a, b]\nparams:\n  customer:\n    choices: [acme, globex]\n  env: prod\n  token:\n    secret: true\n    required: false\n---\n",
     );
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(meta.title.as_deref(), Some("Check"));
     assert_eq!(meta.kind, DocKind::Playbook);
+    assert!(meta.prefetch);
     assert_eq!(meta.tags, ["a", "b"]);
     let names: Vec<_> = meta
       .params
@@ -331,13 +332,14 @@ mod tests {
 
   #[test]
   fn problems_point_at_their_keys() {
-    let text = "---\nkind: notebook\nweight: 3\nparams:\n  env:\n    default: dev\n    choices: [prod]\n  bad-name: x\n  r:\n    pattern: '('\n---\n";
+    let text = "---\nkind: notebook\nweight: 3\nprefetch: soon\nparams:\n  env:\n    default: dev\n    choices: [prod]\n  bad-name: x\n  r:\n    pattern: '('\n---\n";
     let (_, problems) = meta(text);
     let at = |needle: &str| text.find(needle).expect(needle);
     assert_eq!(
       problems,
       vec![
         (at("kind"), "`kind: notebook` is not known: use `runbook` or `playbook`".into()),
+        (at("prefetch"), "`prefetch` must be true or false".into()),
         (at("weight"), "unknown front matter key `weight` is ignored".into()),
         (at("default"), "parameter `env`: default `dev` is not one of its `choices`".into()),
         (
