@@ -269,12 +269,7 @@ mod scripted {
       "{}",
       ran.stderr
     );
-    let updates = server
-      .calls()
-      .iter()
-      .filter(|(op, _)| op == "UpdateService")
-      .count();
-    assert_eq!(updates, 1);
+    assert_eq!(server.times("UpdateService").len(), 1);
     let r = records(&ran.transcript());
     let out = &r[2]["output"];
     assert_eq!(out["forced_deployment"], true);

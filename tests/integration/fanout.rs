@@ -158,6 +158,27 @@ fn a_bad_targets_file_is_refused_before_anything_runs() {
   assert!(ran.stderr.contains("target name `a b`"), "{}", ran.stderr);
 }
 
+/// `n` targets, all at once, each running one Logs Insights query.
+fn query_targets(env: Vec<(String, String)>, n: usize) -> crate::Ran {
+  let mut file = String::from("targets:\n");
+  for i in 1..=n {
+    file.push_str(&format!("  - name: t{i}\n"));
+  }
+  Test::new()
+    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
+    .file("targets.yaml", file)
+    .env(env)
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--max-concurrency",
+      &n.to_string(),
+    ])
+    .run()
+}
+
 /// Four targets in one account and region polling Logs Insights at once:
 /// GetQueryResults stays within 5 calls a second at the wire.
 #[test]
@@ -175,30 +196,9 @@ fn concurrent_targets_share_the_get_query_results_quota() {
     ),
     _ => Reply::ok("{}"),
   });
-  let mut file = String::from("targets:\n");
-  for i in 1..=4 {
-    file.push_str(&format!("  - name: t{i}\n"));
-  }
-  let ran = Test::new()
-    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
-    .file("targets.yaml", file)
-    .env(server.env())
-    .args(&[
-      "run",
-      "rb.md",
-      "--targets",
-      "targets.yaml",
-      "--max-concurrency",
-      "4",
-    ])
-    .run();
+  let ran = query_targets(server.env(), 4);
   ran.assert(0);
-  let polls: Vec<_> = server
-    .calls()
-    .into_iter()
-    .filter(|(op, _)| op == "GetQueryResults")
-    .map(|(_, at)| at)
-    .collect();
+  let polls = server.times("GetQueryResults");
   assert!(polls.len() >= 12, "{} polls", polls.len());
   // Any window shorter than a second holds at most five calls (a few ms
   // allowed for the network between the client's slot and the wire).
@@ -248,23 +248,7 @@ fn concurrent_targets_keep_within_the_accounts_query_slots() {
       _ => Reply::ok("{}"),
     }
   });
-  let mut file = String::from("targets:\n");
-  for i in 1..=25 {
-    file.push_str(&format!("  - name: t{i}\n"));
-  }
-  let ran = Test::new()
-    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
-    .file("targets.yaml", file)
-    .env(server.env())
-    .args(&[
-      "run",
-      "rb.md",
-      "--targets",
-      "targets.yaml",
-      "--max-concurrency",
-      "25",
-    ])
-    .run();
+  let ran = query_targets(server.env(), 25);
   ran.assert(0);
   let (now, most, started) = *running.lock().expect("count");
   assert_eq!((now, started), (0, 25), "every query started and ended");
@@ -332,19 +316,13 @@ fn throttled_targets_back_off_and_finish() {
   });
   let mut env = server.env();
   env.retain(|(k, _)| k != "AWS_MAX_ATTEMPTS");
-  let ran = Test::new()
-    .runbook("```logs-insights {name=q log-groups=/ecs/api}\nfields @message\n```\n")
-    .file("targets.yaml", "targets:\n  - name: only\n")
-    .env(env)
-    .args(&["run", "rb.md", "--targets", "targets.yaml"])
-    .run();
+  let ran = query_targets(env, 1);
   ran.assert(0);
-  let polls = server
-    .calls()
-    .iter()
-    .filter(|(op, _)| op == "GetQueryResults")
-    .count();
-  assert_eq!(polls, 4, "three throttled, then the answer");
+  assert_eq!(
+    server.times("GetQueryResults").len(),
+    4,
+    "three throttled, then the answer"
+  );
 }
 
 /// Each target's profile assumes a role in its own account (moto keeps

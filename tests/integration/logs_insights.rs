@@ -162,14 +162,10 @@ mod scripted {
       .args(&["run", "rb.md", "--yes"])
       .run();
     ran.assert(0);
-    let polls: Vec<_> = server
-      .calls()
-      .into_iter()
-      .filter(|(op, _)| op == "GetQueryResults")
-      .collect();
+    let polls = server.times("GetQueryResults");
     assert_eq!(polls.len(), 5);
     for pair in polls.windows(2) {
-      let gap = pair[1].1 - pair[0].1;
+      let gap = pair[1] - pair[0];
       assert!(
         gap >= Duration::from_millis(190),
         "GetQueryResults {gap:?} apart: over 5 calls/s"
@@ -204,12 +200,7 @@ mod scripted {
       .args(&["run", "rb.md", "--yes"])
       .run();
     ran.assert(0);
-    let starts: Vec<_> = server
-      .calls()
-      .into_iter()
-      .filter(|(op, _)| op == "StartQuery")
-      .map(|(_, at)| at)
-      .collect();
+    let starts = server.times("StartQuery");
     assert_eq!(starts.len(), 2);
     assert!(starts[1] - starts[0] >= Duration::from_millis(950));
     assert_eq!(
@@ -233,7 +224,7 @@ mod scripted {
       .run();
     ran.assert(1);
     assert!(
-      server.calls().iter().any(|(op, _)| op == "StopQuery"),
+      !server.times("StopQuery").is_empty(),
       "StopQuery was not called"
     );
     let r = records(&ran.transcript());
@@ -261,13 +252,13 @@ mod scripted {
       .stderr(std::process::Stdio::null());
     let child = command.spawn().expect("spawn");
     // Interrupt once the query is being polled, not after a guessed delay.
-    server.wait_for("GetQueryResults");
+    server.wait_for("GetQueryResults", 1);
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     let output = child.wait_with_output().expect("wait");
     assert_eq!(output.status.code(), Some(130));
     assert!(
-      server.calls().iter().any(|(op, _)| op == "StopQuery"),
+      !server.times("StopQuery").is_empty(),
       "StopQuery was not called"
     );
     let transcript =

@@ -40,11 +40,7 @@ fn peer() -> Scripted {
 }
 
 fn stopped(server: &Scripted) -> usize {
-  server
-    .calls()
-    .iter()
-    .filter(|(op, _)| op == "StopQuery")
-    .count()
+  server.times("StopQuery").len()
 }
 
 const INTERACTIVE: &str = "---
@@ -81,19 +77,7 @@ fn queries_start_with_the_run_and_wait_for_the_operator() {
   let before = session.exp_string(run).expect("first prompt");
   // Both queries were started before anyone approved anything, and the
   // first one's rows are not on the screen yet.
-  server.wait_for("StartQuery");
-  let starts = || {
-    server
-      .calls()
-      .iter()
-      .filter(|(op, _)| op == "StartQuery")
-      .count()
-  };
-  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-  while starts() < 2 {
-    assert!(std::time::Instant::now() < deadline, "second StartQuery");
-    std::thread::sleep(std::time::Duration::from_millis(10));
-  }
+  server.wait_for("StartQuery", 2);
   assert!(before.contains("prefetched at"), "{before}");
   assert!(!before.contains("ERROR from api"), "{before}");
   session.send_line("r").expect("run");

@@ -235,7 +235,7 @@ fn kill_9_during_an_aws_call_then_resume_finishes_it() {
     .stderr(Stdio::null())
     .spawn()
     .expect("spawn");
-  server.wait_for("GetQueryResults");
+  server.wait_for("GetQueryResults", 1);
   child.kill().expect("SIGKILL");
   child.wait().expect("reap");
   assert_eq!(litops(&dir, &["verify", "t.md"]).status.code(), Some(0));

@@ -59,18 +59,26 @@ impl Scripted {
     Self { url, calls }
   }
 
-  /// Waits (bounded) until the server has answered `op` once.
-  pub fn wait_for(&self, op: &str) {
+  /// Waits (bounded) until the server has answered `op` `count` times.
+  pub fn wait_for(&self, op: &str, count: usize) {
     let deadline = Instant::now() + std::time::Duration::from_secs(20);
-    while !self.calls().iter().any(|(o, _)| o == op) {
-      assert!(Instant::now() < deadline, "{op} never called");
+    while self.times(op).len() < count {
+      assert!(
+        Instant::now() < deadline,
+        "{op} called fewer than {count} times"
+      );
       std::thread::sleep(std::time::Duration::from_millis(10));
     }
   }
 
-  /// Each call's operation and when it arrived.
-  pub fn calls(&self) -> Vec<(String, Instant)> {
-    self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+  /// When each call of `op` arrived.
+  pub fn times(&self, op: &str) -> Vec<Instant> {
+    let calls = self.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    calls
+      .into_iter()
+      .filter(|(o, _)| o == op)
+      .map(|(_, at)| at)
+      .collect()
   }
 
   pub fn env(&self) -> Vec<(String, String)> {
