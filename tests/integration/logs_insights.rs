@@ -145,6 +145,15 @@ mod scripted {
     QUERY.replace("TIMEOUT", timeout)
   }
 
+  /// The one-query runbook with `--yes` against `server`.
+  fn run(server: &Scripted, timeout: &str) -> crate::Ran {
+    Test::new()
+      .runbook(&runbook(timeout))
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"])
+      .run()
+  }
+
   const RUNNING: &str = r#"{"status":"Running","results":[],"statistics":{"recordsMatched":0.0,"recordsScanned":120.0,"bytesScanned":4096.0}}"#;
   const COMPLETE: &str = r#"{"status":"Complete","results":[[{"field":"@timestamp","value":"2026-11-23 09:00:01.123"},{"field":"@message","value":"ERROR timeout talking to payments"},{"field":"@ptr","value":"CmAKJw"}]],"statistics":{"recordsMatched":1.0,"recordsScanned":500.0,"bytesScanned":65536.0}}"#;
 
@@ -156,11 +165,7 @@ mod scripted {
       ("GetQueryResults", _) => Reply::ok(COMPLETE),
       _ => Reply::error("UnknownOperationException", op),
     });
-    let ran = Test::new()
-      .runbook(&runbook(""))
-      .env(server.env())
-      .args(&["run", "rb.md", "--yes"])
-      .run();
+    let ran = run(&server, "");
     ran.assert(0);
     let polls = server.times("GetQueryResults");
     assert_eq!(polls.len(), 5);
@@ -194,11 +199,7 @@ mod scripted {
       ("GetQueryResults", _) => Reply::ok(COMPLETE),
       _ => Reply::error("UnknownOperationException", op),
     });
-    let ran = Test::new()
-      .runbook(&runbook(""))
-      .env(server.env())
-      .args(&["run", "rb.md", "--yes"])
-      .run();
+    let ran = run(&server, "");
     ran.assert(0);
     let starts = server.times("StartQuery");
     assert_eq!(starts.len(), 2);
@@ -217,11 +218,7 @@ mod scripted {
       "StopQuery" => Reply::ok(r#"{"success":true}"#),
       _ => Reply::error("UnknownOperationException", op),
     });
-    let ran = Test::new()
-      .runbook(&runbook("timeout=1s"))
-      .env(server.env())
-      .args(&["run", "rb.md", "--yes"])
-      .run();
+    let ran = run(&server, "timeout=1s");
     ran.assert(1);
     assert!(
       !server.times("StopQuery").is_empty(),
@@ -290,11 +287,7 @@ mod scripted {
     for (reply, (kind, message), expected) in cases {
       let (kind, message) = (kind.to_string(), message.to_string());
       let server = Scripted::start(move |_, _| reply(&kind, &message));
-      let ran = Test::new()
-        .runbook(&runbook(""))
-        .env(server.env())
-        .args(&["run", "rb.md", "--yes"])
-        .run();
+      let ran = run(&server, "");
       ran.assert(1);
       assert_eq!(records(&ran.transcript())[2]["error"], expected);
     }
