@@ -135,18 +135,27 @@ fn header(out: &mut String, path: &Path, events: &[&Event], verified: &Verified)
         finished_at,
         duration_ms,
         reason,
+        prefetch_stopped,
         ..
-      } => rows.push((
-        "result",
-        format!(
-          "{result} (exit {exit_code}) at {finished_at}, {}{}",
-          seconds(*duration_ms),
-          reason
-            .as_ref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
-        ),
-      )),
+      } => {
+        rows.push((
+          "result",
+          format!(
+            "{result} (exit {exit_code}) at {finished_at}, {}{}",
+            seconds(*duration_ms),
+            reason
+              .as_ref()
+              .map(|r| format!(": {r}"))
+              .unwrap_or_default()
+          ),
+        ));
+        if !prefetch_stopped.is_empty() {
+          rows.push((
+            "prefetch stopped",
+            format!("never reached: {}", prefetch_stopped.join(", ")),
+          ));
+        }
+      }
       _ => {}
     }
   }

@@ -151,6 +151,21 @@ fields @message
   assert!(late.get("prefetched_at").is_none(), "{late}");
   let end = r.last().expect("records");
   assert_eq!(end["prefetch_stopped"][0], "never");
+  // The auditor's HTML report says so too.
+  let rendered = crate::command(
+    ran.dir.path(),
+    &[
+      "render".into(),
+      ran.transcript_path().display().to_string(),
+      "--html".into(),
+      "report.html".into(),
+    ],
+  )
+  .output()
+  .expect("render");
+  assert_eq!(rendered.status.code(), Some(0));
+  let html = std::fs::read_to_string(ran.dir.path().join("report.html")).expect("report");
+  assert!(html.contains("<dt>prefetch stopped</dt><dd>never reached: never</dd>"));
 }
 
 #[test]
