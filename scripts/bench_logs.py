@@ -1,6 +1,7 @@
 """Logs Insights figures for scripts/bench: how long after a query completes
-litops shows its result, how fast it polls, and peak RSS for a 10,000-row
-result. A local server speaks the CloudWatch Logs wire protocol (awsJson 1.1)
+litops shows its result, how fast it polls, peak RSS for a 10,000-row
+result, and how long a step waits for a 2 s query with and without
+--prefetch. A local server speaks the CloudWatch Logs wire protocol (awsJson 1.1)
 and STS; it completes each query at a moment it records, so the latency is
 measured from that moment to the first row appearing on litops's output.
 
@@ -89,15 +90,20 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(json.dumps({"success": True}), "application/x-amz-json-1.1")
 
 
+def environment(url):
+    env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+               AWS_REGION="eu-west-1", AWS_MAX_ATTEMPTS="1")
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 def run(litops, url, work, delay, n_rows):
     """Runs one query; returns (latency after completion in s, peak RSS MiB)."""
     with STATE.lock:
         STATE.next_delay = delay
         STATE.next_rows = n_rows
         first = len(STATE.queries)
-    env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
-               AWS_REGION="eu-west-1", AWS_MAX_ATTEMPTS="1")
-    env.pop("AWS_PROFILE", None)
+    env = environment(url)
     subprocess.run(["rm", "-rf", os.path.join(work, "t.md"), os.path.join(work, "t.md.d")], check=True)
     child = subprocess.Popen([litops, "run", "q.md", "--yes", "--transcript", "t.md"], cwd=work,
                              env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -112,6 +118,47 @@ def run(litops, url, work, delay, n_rows):
         sys.exit("litops failed:\n" + b"".join(said[-20:]).decode(errors="replace"))
     complete_at = STATE.queries["q-%d" % first][0]
     return seen - complete_at, usage.ru_maxrss / 1024
+
+
+PREFETCH = """---
+params:
+  service:
+    default: api
+---
+The operator spends 2 s on this step before reaching the query.
+
+```sh {name=read}
+sleep 2
+```
+
+```logs-insights {name=q}
+log-groups: [/ecs/{{ service }}]
+---
+fields @timestamp, @message
+```
+"""
+
+
+def step_wait(litops, url, work, flags):
+    """The query step's duration in ms: how long the operator waited for it."""
+    with STATE.lock:
+        STATE.next_delay = 2.0
+        STATE.next_rows = 20
+    with open(os.path.join(work, "p.md"), "w") as f:
+        f.write(PREFETCH)
+    transcript = os.path.join(work, "p.md.transcript.md")
+    subprocess.run(["rm", "-rf", transcript, transcript[:-3] + ".d"], check=True)
+    subprocess.run([litops, "run", "p.md", "--yes", "--transcript", transcript, *flags], cwd=work,
+                   env=environment(url), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    for line in open(transcript):
+        match = re.match(r"<!-- litops:record \S+ (\{.*\}) -->$", line.strip())
+        if match:
+            record = json.loads(match.group(1))
+            if record.get("type") == "step-finished" and record.get("step") == "q":
+                return record["duration_ms"]
+    sys.exit("no step-finished record for q in " + transcript)
+
 
 
 def main():
@@ -141,5 +188,49 @@ def main():
             if name.startswith("t.md"):
                 kept.update(re.findall(r"row-\d{5}", open(os.path.join(root, name)).read()))
     print("    distinct rows kept by the transcript and its sidecars: %d" % len(kept))
+    waits = {flags: sorted(step_wait(litops, url, work, list(flags)) for _ in range(5))[2]
+             for flags in ((), ("--prefetch",))}
+    print("  a step's wait for a 2 s query that the operator reaches 2 s into the run (median of 5):")
+    print("    %d ms as the step runs, %d ms with --prefetch" % (waits[()], waits[("--prefetch",)]))
+
+PREFETCH = """---
+params:
+  service:
+    default: api
+---
+The operator spends 2 s on this step before reaching the query.
+
+```sh {name=read}
+sleep 2
+```
+
+```logs-insights {name=q}
+log-groups: [/ecs/{{ service }}]
+---
+fields @timestamp, @message
+```
+"""
+
+
+def step_wait(litops, url, work, flags):
+    """The query step's duration in ms: how long the operator waited for it."""
+    with STATE.lock:
+        STATE.next_delay = 2.0
+        STATE.next_rows = 20
+    with open(os.path.join(work, "p.md"), "w") as f:
+        f.write(PREFETCH)
+    transcript = os.path.join(work, "p.md.transcript.md")
+    subprocess.run(["rm", "-rf", transcript, transcript[:-3] + ".d"], check=True)
+    subprocess.run([litops, "run", "p.md", "--yes", "--transcript", transcript, *flags], cwd=work,
+                   env=environment(url), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    for line in open(transcript):
+        match = re.match(r"<!-- litops:record \S+ (\{.*\}) -->$", line.strip())
+        if match:
+            record = json.loads(match.group(1))
+            if record.get("type") == "step-finished" and record.get("step") == "q":
+                return record["duration_ms"]
+    sys.exit("no step-finished record for q in " + transcript)
+
 
 main()
