@@ -24,6 +24,9 @@ litops = "target/release/litops"
 ways = {
     "litops --yes-readonly": [litops, "run", "runbooks/morning-health-check.md", "--yes-readonly",
                               *PARAMS, "--transcript-dir", f"{work}/t"],
+    "litops, also --prefetch": [litops, "run", "runbooks/morning-health-check.md",
+                                "--yes-readonly", "--prefetch", *PARAMS,
+                                "--transcript-dir", f"{work}/p"],
     "aws-cli script": ["bash", "bench/morning-aws-cli.sh"],
     "papermill notebook": [".venv-bench/bin/papermill", "--no-progress-bar", "-k", "python3",
                            "bench/morning.ipynb", f"{work}/out.ipynb"],
