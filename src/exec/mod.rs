@@ -268,7 +268,7 @@ fn connect(
   let uses_aws = runbook
     .steps
     .iter()
-    .any(|s| s.action().is_some_and(|a| a.kind.is_declarative()));
+    .any(|s| s.action().is_some_and(|a| a.kind.is_aws()));
   if !uses_aws {
     return (aws, None);
   }
@@ -335,17 +335,23 @@ impl Walk<'_> {
     if !(self.options.prefetch || self.runbook.meta.prefetch) {
       return;
     }
+    let steps = &self.runbook.steps[self.start.min(self.runbook.steps.len())..];
+    let eligible: Vec<&Step> = steps
+      .iter()
+      .filter(|s| self.selected(s) && prefetch::eligible(s, self.params))
+      .collect();
+    // No AWS session for a run with nothing to prefetch.
+    if eligible.is_empty() {
+      return;
+    }
     let Ok(aws) = self.aws.get() else {
       return;
     };
     let mut started = Vec::new();
-    for step in &self.runbook.steps[self.start.min(self.runbook.steps.len())..] {
+    for step in eligible {
       let Some(action) = step.action() else {
         continue;
       };
-      if !self.selected(step) || !prefetch::eligible(step, self.params) {
-        continue;
-      }
       let text = action_text(step, self.params, &self.vars);
       if let Some(pending) = executor(action.kind).prefetch(step, &text, aws) {
         self.prefetched.insert(step.id.clone(), pending);
@@ -363,6 +369,11 @@ impl Walk<'_> {
   /// Stops what was prefetched for steps the run never reached; their ids.
   fn stop_prefetched(&mut self) -> Vec<String> {
     let mut stopped: Vec<String> = Vec::new();
+    // Only a run that prefetched has an AWS session to stop anything with;
+    // asking for one otherwise would connect a run that has no AWS steps.
+    if self.prefetched.is_empty() {
+      return stopped;
+    }
     let Ok(aws) = self.aws.get() else {
       return stopped;
     };
@@ -479,7 +490,7 @@ impl Walk<'_> {
         pending.started_at().rfc3339()
       ));
     }
-    let aws_change = step.is_mutating() && step.action().is_some_and(|a| a.kind.is_declarative());
+    let aws_change = step.is_mutating() && step.action().is_some_and(|a| a.kind.is_aws());
     if let Some(identity) = self.aws.identity().filter(|_| aws_change) {
       out.push_str(&format!(
         "   ⚠ changes AWS account {} in {}\n",
@@ -684,14 +695,17 @@ impl Walk<'_> {
     let decision = self.decision("skip", how, reason);
     let mut output = Output::new(Status::Skipped);
     // A skipped step's prefetched query must cost nothing more.
-    if let (Some(pending), Ok(aws)) = (self.prefetched.remove(&step.id), self.aws.get()) {
+    if let Some(pending) = self.prefetched.remove(&step.id) {
       let at = pending.started_at().rfc3339();
       output
         .fields
         .insert("prefetched_at".into(), Value::String(at));
-      output
-        .fields
-        .insert("prefetch".into(), Value::String(pending.stop(aws)));
+      // Something was prefetched, so the session exists already.
+      if let Ok(aws) = self.aws.get() {
+        output
+          .fields
+          .insert("prefetch".into(), Value::String(pending.stop(aws)));
+      }
     }
     self.finish(index, step, output, clock::now(), Some(decision))?;
     Ok(Next::Continue)

@@ -28,7 +28,7 @@ pub fn eligible(step: &Step, params: &Params) -> bool {
   let StepBody::Action(action) = &step.body else {
     return false;
   };
-  if action.mutating || !action.kind.is_declarative() {
+  if action.mutating || !action.kind.is_aws() {
     return false;
   }
   template::placeholders(&action.code)

@@ -128,6 +128,11 @@ impl ActionKind {
     !matches!(self, Self::Shell(_) | Self::Rhai)
   }
 
+  /// Whether the kind calls AWS (and so needs the account context).
+  pub fn is_aws(self) -> bool {
+    self.is_declarative() && self != Self::Http
+  }
+
   /// Whether a declarative body describes a change, from its `action:` or
   /// `method:` field. An unknown or templated value counts as a change.
   pub fn body_mutates(self, body: &serde_yaml::Value) -> bool {

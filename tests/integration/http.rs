@@ -46,6 +46,9 @@ fn probe_passes_and_records_the_response() {
     .run();
   ran.assert(0);
   let r = records(&ran.transcript());
+  // An HTTP probe is not AWS: no identity check, no account in the header.
+  assert!(r[0].get("aws").is_none_or(|a| a.is_null()), "{}", r[0]);
+  assert!(!ran.stderr.contains("AWS"), "{}", ran.stderr);
   let out = &r[2]["output"];
   assert_eq!(out["http_status"], 200);
   assert_eq!(out["method"], "GET");

@@ -194,3 +194,22 @@ fn a_prefetched_query_that_failed_runs_again() {
   // The rows come from the query run after the failure, not the prefetch.
   assert!(r[2]["output"].get("prefetched_at").is_none());
 }
+
+/// Prefetching, skipping a step and ending a run each look for prefetched
+/// work; a run with no AWS steps must not connect to AWS to find none.
+#[test]
+fn a_run_without_aws_steps_never_calls_aws() {
+  let server = peer();
+  let ran = Test::new()
+    .runbook(
+      "---\nprefetch: true\n---\n```sh {name=change}\ntouch x\n```\n\n```rhai {name=b}\n2\n```\n",
+    )
+    .file("targets.yaml", "targets:\n  - name: only\n")
+    .env(server.env())
+    .args(&["run", "rb.md", "--targets", "targets.yaml"])
+    .run();
+  ran.assert(0);
+  let r = records(&ran.transcript());
+  assert_eq!(r[1]["status"], "skipped", "{}", r[1]);
+  assert_eq!(server.times("GetCallerIdentity").len(), 0);
+}
