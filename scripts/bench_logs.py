@@ -193,44 +193,4 @@ def main():
     print("  a step's wait for a 2 s query that the operator reaches 2 s into the run (median of 5):")
     print("    %d ms as the step runs, %d ms with --prefetch" % (waits[()], waits[("--prefetch",)]))
 
-PREFETCH = """---
-params:
-  service:
-    default: api
----
-The operator spends 2 s on this step before reaching the query.
-
-```sh {name=read}
-sleep 2
-```
-
-```logs-insights {name=q}
-log-groups: [/ecs/{{ service }}]
----
-fields @timestamp, @message
-```
-"""
-
-
-def step_wait(litops, url, work, flags):
-    """The query step's duration in ms: how long the operator waited for it."""
-    with STATE.lock:
-        STATE.next_delay = 2.0
-        STATE.next_rows = 20
-    with open(os.path.join(work, "p.md"), "w") as f:
-        f.write(PREFETCH)
-    transcript = os.path.join(work, "p.md.transcript.md")
-    subprocess.run(["rm", "-rf", transcript, transcript[:-3] + ".d"], check=True)
-    subprocess.run([litops, "run", "p.md", "--yes", "--transcript", transcript, *flags], cwd=work,
-                   env=environment(url), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True)
-    for line in open(transcript):
-        match = re.match(r"<!-- litops:record \S+ (\{.*\}) -->$", line.strip())
-        if match:
-            record = json.loads(match.group(1))
-            if record.get("type") == "step-finished" and record.get("step") == "q":
-                return record["duration_ms"]
-    sys.exit("no step-finished record for q in " + transcript)
-
-
 main()

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::action::{Execute, Output, StepRun};
-use super::prefetch::Pending;
+use super::prefetch::{self, Pending, Waited};
 use super::status::Status;
 use crate::aws::{Aws, Cut, Identity, explain};
 use crate::clock::{self, Instant};
@@ -205,34 +205,11 @@ impl Execute for LogsInsights {
       Ok(aws) => aws,
       Err(e) => return Output::failed(Status::Failed, e),
     };
-    let prefetched = run
-      .prefetched
-      .take()
-      .and_then(|p| p.into_any().downcast::<Running>().ok());
-    let (running, results) = match prefetched {
-      Some(running) => {
-        let mut running = *running;
-        let results = running.wait(run, aws);
-        match results {
-          // What failed minutes ago may work now: the operator asked for
-          // the result, so ask AWS again rather than show a stale error.
-          Ok(Err(e)) => {
-            run.console.say(&format!(
-              "   prefetched query failed ({e}); running it again\n"
-            ));
-            let mut again = Running::start(aws, &query, None);
-            let results = again.wait(run, aws);
-            (again, results)
-          }
-          _ => (running, results),
-        }
-      }
-      None => {
-        let mut running = Running::start(aws, &query, None);
-        let results = running.wait(run, aws);
-        (running, results)
-      }
-    };
+    let (running, results) = prefetch::take_or_start(
+      run,
+      || Running::start(aws, &query, None),
+      |running, run| running.wait(run, aws),
+    );
     let mut output = Output::new(Status::Done);
     output.fields = running.fields(&query);
     let results = match results {
@@ -258,8 +235,6 @@ struct Running {
   progress: Arc<Mutex<String>>,
   task: JoinHandle<Result<GetQueryResultsOutput, String>>,
 }
-
-type Waited = Result<Result<GetQueryResultsOutput, String>, Cut>;
 
 impl Running {
   fn start(aws: &Aws, query: &Query, prefetched_at: Option<Instant>) -> Self {
@@ -296,7 +271,7 @@ impl Running {
   }
 
   /// Waits for the query under a spinner, Ctrl-C and the step's timeout.
-  fn wait(&mut self, run: &StepRun, aws: &Aws) -> Waited {
+  fn wait(&mut self, run: &StepRun, aws: &Aws) -> Waited<GetQueryResultsOutput> {
     let spinner = run.console.progress(None);
     let (task, progress) = (&mut self.task, &self.progress);
     let waited = aws.block_on(&run.console.interrupt_flag(), run.timeout, async {

@@ -6,7 +6,8 @@
 
 use std::any::Any;
 
-use crate::aws::Aws;
+use super::action::StepRun;
+use crate::aws::{Aws, Cut};
 use crate::clock::Instant;
 use crate::model::{Step, StepBody};
 use crate::params::Params;
@@ -33,4 +34,40 @@ pub fn eligible(step: &Step, params: &Params) -> bool {
   }
   template::placeholders(&action.code)
     .is_ok_and(|found| found.iter().all(|p| params.get(p.name).is_some()))
+}
+
+/// What a fetch waited for: its result or error, unless Ctrl-C or the
+/// step's timeout came first.
+pub type Waited<T> = Result<Result<T, String>, Cut>;
+
+/// The step's fetch: the prefetched one if there is one, else one started
+/// now; it returns that fetch (to stop or describe) and what came of it.
+/// What failed minutes ago may work now: when the prefetched fetch failed,
+/// the operator asked for the result, so it runs once more rather than
+/// show a stale error.
+pub fn take_or_start<P: Pending + 'static, T>(
+  run: &mut StepRun,
+  start: impl Fn() -> P,
+  wait: impl Fn(&mut P, &StepRun) -> Waited<T>,
+) -> (P, Waited<T>) {
+  let prefetched = run
+    .prefetched
+    .take()
+    .and_then(|p| p.into_any().downcast::<P>().ok());
+  let Some(mut fetch) = prefetched.map(|p| *p) else {
+    let mut fetch = start();
+    let waited = wait(&mut fetch, run);
+    return (fetch, waited);
+  };
+  match wait(&mut fetch, run) {
+    Ok(Err(e)) => {
+      run.console.say(&format!(
+        "   the prefetched result failed ({e}); running it again\n"
+      ));
+      let mut again = start();
+      let waited = wait(&mut again, run);
+      (again, waited)
+    }
+    waited => (fetch, waited),
+  }
 }

@@ -185,7 +185,7 @@ fn a_prefetched_query_that_failed_runs_again() {
   assert!(
     ran
       .stderr
-      .contains("prefetched query failed (logs:StartQuery: ServiceUnavailableException"),
+      .contains("the prefetched result failed (logs:StartQuery: ServiceUnavailableException"),
     "{}",
     ran.stderr
   );

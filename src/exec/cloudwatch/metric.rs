@@ -29,7 +29,7 @@ use crate::clock::{self, Instant};
 use crate::exec::action::StepRun;
 use crate::exec::aws_step::{Failure, Fields, table, wait};
 use crate::exec::body::Body;
-use crate::exec::prefetch::Pending;
+use crate::exec::prefetch::{self, Pending, Waited};
 
 /// Rows the terminal shows; the transcript keeps every point.
 const PAGE: usize = 12;
@@ -40,34 +40,12 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 pub fn metric(run: &mut StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
-  let prefetched = run
-    .prefetched
-    .take()
-    .and_then(|p| p.into_any().downcast::<Fetching>().ok());
-  let (fetching, fetched) = match prefetched {
-    Some(fetching) => {
-      let mut fetching = *fetching;
-      match fetching.wait(run, aws)? {
-        // What failed minutes ago may work now: fetch again rather than
-        // show a stale error.
-        Err(e) => {
-          run.console.say(&format!(
-            "   prefetched fetch failed ({e}); fetching again\n"
-          ));
-          let mut again = Fetching::start(aws, &request, None);
-          let fetched = again.wait(run, aws)?;
-          (again, fetched)
-        }
-        fetched => (fetching, fetched),
-      }
-    }
-    None => {
-      let mut fetching = Fetching::start(aws, &request, None);
-      let fetched = fetching.wait(run, aws)?;
-      (fetching, fetched)
-    }
-  };
-  let (points, baseline) = fetched?;
+  let (fetching, fetched) = prefetch::take_or_start(
+    run,
+    || Fetching::start(aws, &request, None),
+    |fetching, run| fetching.wait(run, aws),
+  );
+  let (points, baseline) = fetched??;
   let series = Series {
     request: &request,
     start: fetching.start,
@@ -87,16 +65,17 @@ pub fn prefetch(body: &Body, aws: &Aws) -> Option<Box<dyn Pending>> {
   Some(Box::new(Fetching::start(aws, &request, Some(clock::now()))))
 }
 
-/// The points and the baseline's shift and points.
+/// (epoch seconds, value), oldest first.
 type Points = Vec<(i64, f64)>;
-type Fetched = Result<(Points, Option<(i64, Points)>), String>;
+/// The window's points and, with a baseline, its shift and points.
+type Window = (Points, Option<(i64, Points)>);
 
 /// A fetch running on the run's runtime, started now or with the run.
 struct Fetching {
   start: i64,
   end: i64,
   prefetched_at: Option<Instant>,
-  task: JoinHandle<Fetched>,
+  task: JoinHandle<Result<Window, String>>,
 }
 
 impl Fetching {
@@ -130,14 +109,13 @@ impl Fetching {
 
   /// The fetch's outcome, unless Ctrl-C or the step's timeout comes first
   /// (then the fetch is dropped).
-  fn wait(&mut self, run: &StepRun, aws: &Aws) -> Result<Fetched, Failure> {
-    match wait(run, aws, &mut self.task) {
-      Ok(joined) => Ok(joined.unwrap_or_else(|e| Err(format!("the fetch's task ended: {e}")))),
-      Err(cut) => {
-        self.task.abort();
-        Err(cut.into())
-      }
+  fn wait(&mut self, run: &StepRun, aws: &Aws) -> Waited<Window> {
+    let waited = wait(run, aws, &mut self.task)
+      .map(|joined| joined.unwrap_or_else(|e| Err(format!("the fetch's task ended: {e}"))));
+    if waited.is_err() {
+      self.task.abort();
     }
+    waited
   }
 }
 
