@@ -150,19 +150,42 @@ struct WalkArgs {
 }
 
 impl WalkArgs {
-  /// Flags first, then the runbook's `aws:` front matter.
-  fn aws(&self, runbook: &crate::model::Runbook) -> crate::aws::Settings {
-    crate::aws::Settings {
-      region: self
-        .region
-        .clone()
-        .or_else(|| runbook.meta.aws_region.clone()),
-      profile: self
-        .profile
-        .clone()
-        .or_else(|| runbook.meta.aws_profile.clone()),
-      ..crate::aws::Settings::default()
-    }
+  /// The walk's options from these flags (AWS settings: flags first, then
+  /// the runbook's `aws:` front matter), for every step from the first.
+  fn options(
+    &self,
+    runbook: &crate::model::Runbook,
+    approval: Approval,
+    transcript: PathBuf,
+    run_id: String,
+  ) -> Result<RunOptions, Error> {
+    let sign = self
+      .sign
+      .as_deref()
+      .map(crate::signing::signing_key)
+      .transpose()
+      .map_err(Error::Key)?;
+    Ok(RunOptions {
+      sign,
+      approval,
+      from: None,
+      only: None,
+      transcript,
+      operator: operator(),
+      run_id,
+      aws: crate::aws::Settings {
+        region: self
+          .region
+          .clone()
+          .or_else(|| runbook.meta.aws_region.clone()),
+        profile: self
+          .profile
+          .clone()
+          .or_else(|| runbook.meta.aws_profile.clone()),
+        ..crate::aws::Settings::default()
+      },
+      prefetch: self.prefetch,
+    })
   }
 }
 
@@ -394,12 +417,13 @@ fn walk_setup(
   run_id: String,
   recorded: &[String],
 ) -> Result<(RunOptions, Arc<Console>, Params), Error> {
-  let sign = args
-    .sign
-    .as_deref()
-    .map(crate::signing::signing_key)
-    .transpose()
-    .map_err(Error::Key)?;
+  let approval = match (args.yes, args.yes_readonly) {
+    (true, _) => Approval::Yes,
+    (_, true) => Approval::YesReadonly,
+    _ => Approval::Ask,
+  };
+  // The key first: a bad one is reported before anything is asked.
+  let options = args.options(runbook, approval, transcript, run_id)?;
   let console = Arc::new(Console::new().map_err(Error::Console)?);
   let mut given = recorded.to_vec();
   given.extend(args.params.param.iter().cloned());
@@ -411,21 +435,6 @@ fn walk_setup(
     runbook,
     &console,
   )?;
-  let options = RunOptions {
-    sign,
-    approval: match (args.yes, args.yes_readonly) {
-      (true, _) => Approval::Yes,
-      (_, true) => Approval::YesReadonly,
-      _ => Approval::Ask,
-    },
-    from: None,
-    only: None,
-    transcript,
-    operator: operator(),
-    run_id,
-    aws: args.aws(runbook),
-    prefetch: args.prefetch,
-  };
   Ok((options, console, params))
 }
 
@@ -655,30 +664,19 @@ fn fan_out(
   let walk = &args.walk;
   let given =
     Given::new(&walk.params.param, walk.params.params_file.as_deref()).map_err(Error::Params)?;
-  let sign = walk
-    .sign
-    .as_deref()
-    .map(crate::signing::signing_key)
-    .transpose()
-    .map_err(Error::Key)?;
+  let approval = if walk.yes {
+    Approval::Yes
+  } else {
+    Approval::Unattended
+  };
   let plan = crate::fanout::Plan {
     source,
     runbook,
     given: given.pairs,
     options: RunOptions {
-      sign,
-      approval: if walk.yes {
-        Approval::Yes
-      } else {
-        Approval::Unattended
-      },
       from,
       only: args.only.clone(),
-      transcript: path,
-      operator: operator(),
-      run_id,
-      aws: walk.aws(runbook),
-      prefetch: walk.prefetch,
+      ..walk.options(runbook, approval, path, run_id)?
     },
     max_concurrency: args.max_concurrency,
     max_errors: args.max_errors,

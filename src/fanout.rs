@@ -17,13 +17,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::exec::{self, Console, RunOptions, Summary};
 use crate::model::Runbook;
 use crate::params::{Given, resolve};
 use crate::source::Source;
-use crate::transcript::{Event, records, seconds};
+use crate::transcript::seconds;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -219,41 +218,6 @@ fn one(plan: &Plan, target: Target) -> Outcome {
   }
 }
 
-/// The verdict of a run: the `verdict` step's value or error, else the
-/// last step's.
-fn verdict(transcript: &Path) -> String {
-  let Ok(text) = std::fs::read_to_string(transcript) else {
-    return String::new();
-  };
-  let finished: Vec<(String, Option<String>, Value)> = records(&text)
-    .into_iter()
-    .filter_map(|r| match r.event {
-      Event::StepFinished {
-        step,
-        error,
-        output,
-        ..
-      } => Some((step, error, output)),
-      _ => None,
-    })
-    .collect();
-  let chosen = finished
-    .iter()
-    .rev()
-    .find(|(id, ..)| id == "verdict")
-    .or(finished.last());
-  let Some((_, error, output)) = chosen else {
-    return String::new();
-  };
-  let text = error.clone().unwrap_or_else(|| match output.get("value") {
-    Some(Value::String(s)) => s.clone(),
-    Some(v) => v.to_string(),
-    None => String::new(),
-  });
-  // One line in the matrix.
-  text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// The matrix of targets × steps, one line per target.
 pub struct Matrix<'a>(pub &'a [Outcome]);
 
@@ -265,7 +229,7 @@ impl fmt::Display for Matrix<'_> {
     let mut outcomes: Vec<&Outcome> = self.0.iter().collect();
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
     for o in outcomes {
-      let (result, steps, time) = match &o.run {
+      let (result, steps, time, mut verdict) = match &o.run {
         Ok(s) => (
           s.result.to_string(),
           s.rows
@@ -273,10 +237,15 @@ impl fmt::Display for Matrix<'_> {
             .map(|(_, status, _)| mark(status.name()))
             .collect::<String>(),
           seconds(s.rows.iter().map(|r| r.2).sum()),
+          s.verdict.clone(),
         ),
-        Err(e) => (format!("error: {e}"), String::new(), String::new()),
+        Err(e) => (
+          format!("error: {e}"),
+          String::new(),
+          String::new(),
+          String::new(),
+        ),
       };
-      let mut verdict = verdict(&o.transcript);
       if verdict.chars().count() > 100 {
         verdict = verdict.chars().take(99).collect::<String>() + "…";
       }

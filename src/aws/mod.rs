@@ -96,22 +96,25 @@ impl Aws {
           .operation_timeout(settings.operation_timeout)
           .build(),
       );
-    if let Some(region) = &settings.region {
-      loader = loader.region(Region::new(region.clone()));
+    // Resolved here once when a profile is named: its credentials provider
+    // needs it too (for STS when the profile assumes a role).
+    let region = match (&settings.region, &settings.profile) {
+      (Some(region), _) => Some(Region::new(region.clone())),
+      (None, Some(profile)) => runtime.block_on(
+        aws_config::default_provider::region::DefaultRegionChain::builder()
+          .profile_name(profile)
+          .build()
+          .region(),
+      ),
+      (None, None) => None,
+    };
+    if let Some(region) = &region {
+      loader = loader.region(region.clone());
     }
     if let Some(profile) = &settings.profile {
       // A profile named on purpose (a flag, the front matter, a target) is
       // the one to use, as with `aws --profile`: credentials exported in
       // the environment must not quietly win and act in another account.
-      let region = match &settings.region {
-        Some(region) => Some(Region::new(region.clone())),
-        None => runtime.block_on(
-          aws_config::default_provider::region::DefaultRegionChain::builder()
-            .profile_name(profile)
-            .build()
-            .region(),
-        ),
-      };
       loader = loader.profile_name(profile).credentials_provider(
         aws_config::profile::ProfileFileCredentialsProvider::builder()
           .configure(&aws_config::provider_config::ProviderConfig::default().with_region(region))

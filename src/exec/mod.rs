@@ -74,6 +74,8 @@ pub struct Summary {
   pub result: &'static str,
   pub exit_code: i32,
   pub reason: Option<String>,
+  /// The `verdict` step's value or error, else the last step's, on one line.
+  pub verdict: String,
 }
 
 fn executor(kind: ActionKind) -> Box<dyn Execute> {
@@ -122,6 +124,8 @@ struct Walk<'a> {
   ask_again: Option<String>,
   /// Fetches `--prefetch` started, by step id, until their step uses them.
   prefetched: HashMap<String, Box<dyn prefetch::Pending>>,
+  /// Whether a `verdict` step has finished, and the verdict so far.
+  verdict: (bool, String),
 }
 
 pub fn run(
@@ -162,24 +166,11 @@ pub fn run(
     if runbook.steps.len() == 1 { "" } else { "s" },
     options.transcript.display()
   ));
-  let walk = Walk {
-    source,
-    runbook,
-    params,
-    console,
-    options,
-    transcript,
-    outputs: Map::new(),
-    vars: Map::new(),
-    recorded_vars: Map::new(),
-    last: None,
-    rows: Vec::new(),
-    aws,
-    start: options.from.unwrap_or(0),
-    ask_again: None,
-    prefetched: HashMap::new(),
-  };
-  walk.walk_to_the_end(started)
+  let start = options.from.unwrap_or(0);
+  Walk::new(
+    source, runbook, params, console, options, transcript, aws, start,
+  )
+  .walk_to_the_end(started)
 }
 
 /// The state a run's transcript recorded, for `litops resume`.
@@ -229,24 +220,25 @@ pub fn resume(
     source.path.display(),
     state.transcript.path.display()
   ));
-  let walk = Walk {
+  let walk = Walk::new(
     source,
     runbook,
     params,
     console,
     options,
-    transcript: state.transcript,
+    state.transcript,
+    aws,
+    state.start,
+  );
+  Walk {
     outputs: state.outputs,
     recorded_vars: state.vars.clone(),
     vars: state.vars,
     last: state.last,
-    rows: Vec::new(),
-    aws,
-    start: state.start,
     ask_again: state.ask_again,
-    prefetched: HashMap::new(),
-  };
-  walk.walk_to_the_end(started)
+    ..walk
+  }
+  .walk_to_the_end(started)
 }
 
 pub fn durability(console: &Console) -> Durability {
@@ -294,7 +286,42 @@ fn connect(
   (aws, Some(context))
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+  /// A walk from step `start` with nothing run yet.
+  #[allow(
+    clippy::too_many_arguments,
+    reason = "the walk's parts, each given once"
+  )]
+  fn new(
+    source: &'a Source,
+    runbook: &'a Runbook,
+    params: &'a Params,
+    console: Arc<Console>,
+    options: &'a RunOptions,
+    transcript: Transcript,
+    aws: crate::aws::Session,
+    start: usize,
+  ) -> Self {
+    Self {
+      source,
+      runbook,
+      params,
+      console,
+      options,
+      transcript,
+      outputs: Map::new(),
+      vars: Map::new(),
+      recorded_vars: Map::new(),
+      last: None,
+      rows: Vec::new(),
+      aws,
+      start,
+      ask_again: None,
+      prefetched: HashMap::new(),
+      verdict: (false, String::new()),
+    }
+  }
+
   /// Walks to the end, records how the run ended, signs if asked.
   fn walk_to_the_end(mut self, started: Instant) -> io::Result<Summary> {
     self.prefetch();
@@ -318,6 +345,7 @@ impl Walk<'_> {
       result: ending.result,
       exit_code: ending.exit_code,
       reason: ending.reason,
+      verdict: self.verdict.1,
     })
   }
 
@@ -751,6 +779,9 @@ impl Walk<'_> {
     if let Some(error) = &error {
       self.console.say(&format!("   ✗ {error}\n"));
     }
+    if step.id == "verdict" || !self.verdict.0 {
+      self.verdict = (step.id == "verdict", verdict(&recorded, error.as_deref()));
+    }
     self.console.say(&format!(
       "   → {} ({})\n",
       output.status,
@@ -791,6 +822,19 @@ impl Walk<'_> {
       .push((step.id.clone(), output.status, duration_ms));
     Ok(())
   }
+}
+
+/// A step's result on one line, as recorded: its error, else its value.
+fn verdict(output: &Value, error: Option<&str>) -> String {
+  let text = error.map_or_else(
+    || match output.get("value") {
+      Some(Value::String(s)) => s.clone(),
+      Some(v) => v.to_string(),
+      None => String::new(),
+    },
+    str::to_string,
+  );
+  text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn quit() -> Next {
