@@ -18,13 +18,19 @@ fn litops(dir: &Path, args: &[&str]) -> std::process::Output {
 
 const FLAKY: &str = "# R\n\n```sh {name=one}\necho one >> log\n```\n\n```sh {name=two}\ntest -f fixed\n```\n\n```sh {name=three}\necho three >> log\n```\n";
 
-#[test]
-fn a_failed_run_continues_at_the_failed_step() {
+/// FLAKY run into `t.md`, failed at `two`.
+fn flaky_run_failed() -> crate::Ran {
   let ran = Test::new()
     .runbook(FLAKY)
     .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
     .run();
   ran.assert(1);
+  ran
+}
+
+#[test]
+fn a_failed_run_continues_at_the_failed_step() {
+  let ran = flaky_run_failed();
   let dir = ran.dir.path();
   std::fs::write(dir.join("fixed"), "").expect("fix");
   let resumed = litops(dir, &["resume", "t.md", "--yes"]);
@@ -51,11 +57,7 @@ fn a_failed_run_continues_at_the_failed_step() {
 
 #[test]
 fn a_changed_runbook_needs_force_and_is_recorded() {
-  let ran = Test::new()
-    .runbook(FLAKY)
-    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
-    .run();
-  ran.assert(1);
+  let ran = flaky_run_failed();
   let dir = ran.dir.path();
   std::fs::write(dir.join("rb.md"), FLAKY.replace("test -f fixed", "true")).expect("edit");
   let refused = litops(dir, &["resume", "t.md", "--yes"]);

@@ -10,16 +10,21 @@ fn seed_incident(region: &str) {
   moto().seed(region, include_str!("../../demo/seed.py"));
 }
 
-fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
+/// `litops run` of a shipped document with a `--param` for each of `params`.
+fn shipped(document: &str, params: &[&str]) -> Test {
   let path = format!("{}/{document}", env!("CARGO_MANIFEST_DIR"));
-  let mut args = vec!["run".to_string(), path];
+  let mut test = Test::new().args(&["run", &path]);
   for p in params {
-    args.push("--param".into());
-    args.push((*p).into());
+    test = test.args(&["--param", p]);
   }
-  args.extend(extra.iter().map(|s| s.to_string()));
-  let args: Vec<&str> = args.iter().map(String::as_str).collect();
-  Test::new().env(aws_env(region)).args(&args).run()
+  test
+}
+
+fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
+  shipped(document, params)
+    .env(aws_env(region))
+    .args(extra)
+    .run()
 }
 
 /// The record of a step's result, by id.
@@ -164,11 +169,6 @@ fn database_performance_compares_with_last_week() {
 fn critical_alert_confirms_cpu_scales_out_and_escalates() {
   let region = "ap-southeast-1";
   seed_incident(region);
-  let path = format!(
-    "{}/playbooks/critical-alert-response.md",
-    env!("CARGO_MANIFEST_DIR")
-  );
-  let mut args = vec!["run", path.as_str(), "--yes"];
   let params = with(&[
     "cluster=acme-production",
     "service=api",
@@ -176,13 +176,10 @@ fn critical_alert_confirms_cpu_scales_out_and_escalates() {
     "target_group=acme-production-api",
     "log_group=/ecs/acme-production-api",
   ]);
-  for p in &params {
-    args.extend(["--param", p]);
-  }
   // Not resolved within 15 minutes.
-  let ran = Test::new()
+  let ran = shipped("playbooks/critical-alert-response.md", &params)
     .env(aws_env(region))
-    .args(&args)
+    .args(&["--yes"])
     .stdin("n\n")
     .run();
   ran.assert(1);
@@ -298,23 +295,17 @@ fn security_patching_stops_before_the_change_while_an_alarm_fires() {
 #[test]
 fn dr_test_records_restoration_time_and_both_regions() {
   let url = crate::http::server();
-  let ran = Test::new()
-    .args(&[
-      "run",
-      &format!(
-        "{}/runbooks/quarterly-dr-test.md",
-        env!("CARGO_MANIFEST_DIR")
-      ),
-      "--yes",
-      "--param",
+  let ran = shipped(
+    "runbooks/quarterly-dr-test.md",
+    &[
       "customer=acme",
-      "--param",
       &format!("primary_health_url={url}/health"),
-      "--param",
       &format!("backup_health_url={url}/health"),
-    ])
-    .stdin("45\n")
-    .run();
+    ],
+  )
+  .args(&["--yes"])
+  .stdin("45\n")
+  .run();
   ran.assert(1);
   let r = records(&ran.transcript());
   assert_eq!(value(&r, "restoration"), "45 minutes (RTO 60)");
@@ -343,29 +334,21 @@ fn event_readiness_records_answers_scorecard_and_action_items() {
   .chain(["Dana (SRE)", "2026-11-20"])
   .map(|a| format!("{a}\n"))
   .collect::<String>();
-  let path = format!("{}/runbooks/event-readiness.md", env!("CARGO_MANIFEST_DIR"));
-  let endpoint = format!("endpoint={url}/health");
-  let ran = Test::new()
-    .env(aws_env(region))
-    .args(&[
-      "run",
-      &path,
-      "--yes",
-      "--param",
+  let ran = shipped(
+    "runbooks/event-readiness.md",
+    &[
       "customer=acme",
-      "--param",
       "event=Black Friday",
-      "--param",
       "start=2026-11-27 08:00 GMT+8",
-      "--param",
       "end=2026-11-28 08:00 GMT+8",
-      "--param",
-      &endpoint,
-      "--param",
+      &format!("endpoint={url}/health"),
       "load_balancer_group=acme-production-api",
-    ])
-    .stdin(&answers)
-    .run();
+    ],
+  )
+  .env(aws_env(region))
+  .args(&["--yes"])
+  .stdin(&answers)
+  .run();
   // The timeline checklist stays unconfirmed without a terminal.
   ran.assert(1);
   let r = records(&ran.transcript());
@@ -383,25 +366,14 @@ fn pre_deployment_readiness_finds_the_single_zone() {
   let region = "ap-east-1";
   seed_incident(region);
   let answers = "answered\n".repeat(22);
-  let path = format!(
-    "{}/runbooks/pre-deployment-readiness.md",
-    env!("CARGO_MANIFEST_DIR")
-  );
-  let ran = Test::new()
-    .env(aws_env(region))
-    .args(&[
-      "run",
-      &path,
-      "--yes",
-      "--param",
-      "customer=acme",
-      "--param",
-      "cluster=acme-production",
-      "--param",
-      "service=api",
-    ])
-    .stdin(&answers)
-    .run();
+  let ran = shipped(
+    "runbooks/pre-deployment-readiness.md",
+    &["customer=acme", "cluster=acme-production", "service=api"],
+  )
+  .env(aws_env(region))
+  .args(&["--yes"])
+  .stdin(&answers)
+  .run();
   ran.assert(1);
   let r = records(&ran.transcript());
   let evidence = &finished(&r, "evidence")["output"]["value"];
@@ -428,21 +400,13 @@ fn incident_response_renders_both_notifications_from_the_answers() {
   ]
   .map(|a| format!("{a}\n"))
   .concat();
-  let ran = Test::new()
-    .args(&[
-      "run",
-      &format!(
-        "{}/playbooks/incident-response.md",
-        env!("CARGO_MANIFEST_DIR")
-      ),
-      "--yes",
-      "--param",
-      "customer=acme",
-      "--param",
-      "service=checkout",
-    ])
-    .stdin(&answers)
-    .run();
+  let ran = shipped(
+    "playbooks/incident-response.md",
+    &["customer=acme", "service=checkout"],
+  )
+  .args(&["--yes"])
+  .stdin(&answers)
+  .run();
   ran.assert(1);
   let r = records(&ran.transcript());
   assert!(
