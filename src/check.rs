@@ -366,7 +366,7 @@ fn body_fields(
     if !kind.fields().contains(&key) {
       diagnostics.push(Diagnostic::new(
         Problem::UnknownField {
-          kind: kind.name(),
+          kind,
           field: key.to_string(),
         },
         at(key),
@@ -378,13 +378,13 @@ fn body_fields(
   }
   match map.get("action").and_then(|a| a.as_str()) {
     None => diagnostics.push(Diagnostic::new(
-      Problem::MissingAction(kind.name()),
+      Problem::MissingAction(kind),
       Span::new(body_start, body_start + 1),
     )),
     Some(action) if action.contains(PLACEHOLDER) => {}
     Some(action) if !kind.actions().contains(&action) => diagnostics.push(Diagnostic::new(
       Problem::UnknownAction {
-        kind: kind.name(),
+        kind,
         action: action.to_string(),
       },
       at("action"),

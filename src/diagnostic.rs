@@ -5,6 +5,7 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::model::ActionKind;
 use crate::source::{Source, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,14 +66,14 @@ pub enum Problem {
     message: String,
   },
   UnknownField {
-    kind: &'static str,
+    kind: ActionKind,
     field: String,
   },
   UnknownAction {
-    kind: &'static str,
+    kind: ActionKind,
     action: String,
   },
-  MissingAction(&'static str),
+  MissingAction(ActionKind),
   UnclosedFence,
   NoSteps,
 }
@@ -160,28 +161,24 @@ impl fmt::Display for Problem {
       Self::RhaiSyntax(m) => write!(f, "rhai syntax error: {m}"),
       Self::UnknownGoto(t) => write!(f, "`goto(\"{t}\")` names no step in this runbook"),
       Self::BodyYaml { kind, message } => write!(f, "`{kind}` block is not valid YAML: {message}"),
-      Self::UnknownField { kind, field } => {
-        let known = crate::model::ActionKind::from_word(kind).map_or(&[][..], |k| k.fields());
-        write!(
-          f,
-          "`{kind}` has no field `{field}`; known: {}",
-          known.join(", ")
-        )
-      }
-      Self::UnknownAction { kind, action } => {
-        write!(
-          f,
-          "`{kind}` has no `action: {action}`; use {}",
-          actions(kind)
-        )
-      }
-      Self::MissingAction(kind) => {
-        write!(
-          f,
-          "`{kind}` block needs `action:`, one of {}",
-          actions(kind)
-        )
-      }
+      Self::UnknownField { kind, field } => write!(
+        f,
+        "`{}` has no field `{field}`; known: {}",
+        kind.name(),
+        kind.fields().join(", ")
+      ),
+      Self::UnknownAction { kind, action } => write!(
+        f,
+        "`{}` has no `action: {action}`; use {}",
+        kind.name(),
+        kind.actions().join(", ")
+      ),
+      Self::MissingAction(kind) => write!(
+        f,
+        "`{}` block needs `action:`, one of {}",
+        kind.name(),
+        kind.actions().join(", ")
+      ),
       Self::UnclosedFence => write!(
         f,
         "code fence is never closed, so it runs to the end of the file"
@@ -192,12 +189,6 @@ impl fmt::Display for Problem {
       ),
     }
   }
-}
-
-fn actions(kind: &str) -> String {
-  crate::model::ActionKind::from_word(kind)
-    .map_or(&[][..], |k| k.actions())
-    .join(", ")
 }
 
 /// serde_yaml's message without its "at line L column C", which counts from

@@ -5,6 +5,7 @@ use serde_yaml::{Mapping, Value};
 use crate::model::ActionKind;
 
 pub struct Body {
+  kind: ActionKind,
   map: Mapping,
   raw: String,
 }
@@ -33,6 +34,7 @@ impl Body {
       }
     }
     Ok(Self {
+      kind: action,
       map,
       raw: text.to_string(),
     })
@@ -62,10 +64,20 @@ impl Body {
     }
   }
 
-  pub fn required(&self, kind: &str, key: &str) -> Result<String, String> {
+  pub fn required(&self, key: &str) -> Result<String, String> {
     self
       .text(key)
-      .ok_or_else(|| format!("`{kind}`: `{key}` is required"))
+      .ok_or_else(|| format!("`{}`: `{key}` is required", self.kind.name()))
+  }
+
+  /// Why `action: {action}` cannot run (a template made a value `check`
+  /// could not see), naming the kind's actions.
+  pub fn unknown_action(&self, action: &str) -> String {
+    format!(
+      "`{}`: `action: {action}` is not known: use {}",
+      self.kind.name(),
+      self.kind.actions().join(", ")
+    )
   }
 
   /// A field as JSON (for nested maps such as `headers`), `null` if absent.

@@ -72,7 +72,7 @@ impl Capacity {
       None => std::time::Duration::from_secs(600),
     };
     Ok(Self {
-      table: body.required("dynamodb", "table")?,
+      table: body.required("table")?,
       index: body.text("index"),
       read,
       write,
@@ -202,12 +202,10 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
 
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
   let body = Body::parse(ActionKind::DynamoDb, run.text)?;
-  match body.required("dynamodb", "action")?.as_str() {
-    "describe" => describe(run, &body.required("dynamodb", "table")?),
+  match body.required("action")?.as_str() {
+    "describe" => describe(run, &body.required("table")?),
     "capacity" => capacity(run, &body),
-    other => {
-      Err(format!("`dynamodb`: `action: {other}` is not known: use describe or capacity").into())
-    }
+    other => Err(body.unknown_action(other).into()),
   }
 }
 

@@ -69,8 +69,8 @@ struct Change {
 
 impl Change {
   fn from_body(body: &Body) -> Result<Self, String> {
-    let cluster = body.required("ecs", "cluster")?;
-    let service = body.required("ecs", "service")?;
+    let cluster = body.required("cluster")?;
+    let service = body.required("service")?;
     let timeout = match body.text("timeout") {
       Some(t) => humantime::parse_duration(&t)
         .map_err(|_| format!("`ecs`: `timeout: {t}`: expected a duration such as 10m"))?,
@@ -283,8 +283,8 @@ impl Call<'_> {
 
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
   let body = Body::parse(ActionKind::Ecs, run.text)?;
-  let action = body.required("ecs", "action")?;
-  let cluster = body.required("ecs", "cluster")?;
+  let action = body.required("action")?;
+  let cluster = body.required("cluster")?;
   let mut services = body.list("services");
   services.extend(body.text("service"));
   let aws = run.aws.get()?;
@@ -309,14 +309,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
     "scaling" => scaling(&call, &cluster, &services)?,
     "scale" => change(&call, &body, false)?,
     "redeploy" => change(&call, &body, true)?,
-    other => {
-      return Err(
-        format!(
-          "`ecs`: `action: {other}` is not known: use describe, tasks, task-definition, scaling, scale or redeploy"
-        )
-        .into(),
-      );
-    }
+    other => return Err(body.unknown_action(other).into()),
   };
   fields.insert("cluster".into(), Value::String(cluster));
   Ok((fields, shown))

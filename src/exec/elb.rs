@@ -25,11 +25,11 @@ impl Execute for Elb {
 
 fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
   let body = Body::parse(ActionKind::Elb, run.text)?;
-  match body.required("elb", "action")?.as_str() {
+  match body.required("action")?.as_str() {
     "targets" => {}
-    other => return Err(format!("`elb`: `action: {other}` is not known: use targets").into()),
+    other => return Err(body.unknown_action(other).into()),
   }
-  let group = body.required("elb", "target-group")?;
+  let group = body.required("target-group")?;
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = if group.starts_with("arn:") {

@@ -251,8 +251,8 @@ impl Request {
       })
       .transpose()?;
     Ok(Self {
-      namespace: body.required("cloudwatch", "namespace")?,
-      metric: body.required("cloudwatch", "metric")?,
+      namespace: body.required("namespace")?,
+      metric: body.required("metric")?,
       dimensions,
       stat: stat_name(&body.text("stat").unwrap_or_else(|| "Average".into())),
       period,

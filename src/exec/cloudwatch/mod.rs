@@ -39,10 +39,10 @@ impl Execute for CloudWatch {
 
 fn dispatch(run: &mut StepRun) -> Result<(Fields, String), Failure> {
   let body = Body::parse(ActionKind::CloudWatch, run.text)?;
-  match body.required("cloudwatch", "action")?.as_str() {
+  match body.required("action")?.as_str() {
     "alarms" => alarms(run, &body),
     "metric" => metric::metric(run, &body),
-    other => Err(format!("`cloudwatch`: unknown `action: {other}`; use alarms or metric").into()),
+    other => Err(body.unknown_action(other).into()),
   }
 }
 
