@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::transcript::{Event, records, run_end};
+use crate::transcript::{Event, parsed_records, run_end};
 
 /// One run, from its first and last records.
 #[derive(Debug)]
@@ -46,25 +46,26 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
   Ok(())
 }
 
-/// A run from its transcript; `None` for files that are not transcripts.
+/// A run from its transcript's first and last records (the step records
+/// between, which may hold thousands of rows, are not parsed); `None` for
+/// files that are not transcripts.
 fn read(path: &Path) -> Option<Run> {
   let text = std::fs::read_to_string(path).ok()?;
-  let records = records(&text);
   let Some(Event::RunStarted {
     runbook,
     operator,
     started_at,
     ..
-  }) = records.first().map(|r| r.event.clone())
+  }) = parsed_records(&text).next().map(|r| r.event)
   else {
     return None;
   };
-  let (result, duration_ms) = match run_end(records.iter().map(|r| &r.event)) {
+  let (result, duration_ms) = match run_end(parsed_records(&text).map(|r| r.event)) {
     Some(Event::RunFinished {
       result,
       duration_ms,
       ..
-    }) => (result.clone(), Some(*duration_ms)),
+    }) => (result, Some(duration_ms)),
     _ => ("unfinished".to_string(), None),
   };
   Some(Run {

@@ -18,8 +18,8 @@ use serde_json::Value;
 
 pub use markdown::{fenced, render, seconds};
 pub use record::{
-  AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen, record_line, records,
-  run_end, sha256_hex,
+  AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen, parsed_records,
+  record_line, records, run_end, sha256_hex,
 };
 
 /// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.

@@ -163,19 +163,31 @@ pub fn record_line(line: &str) -> Option<(&str, &str)> {
 /// The records of a transcript's text, in order, skipping lines that do not
 /// parse (`verify` is the command that reports those).
 pub fn records(text: &str) -> Vec<Record> {
+  parsed_records(text).collect()
+}
+
+/// As `records`, parsed only as far as they are read (from either end).
+pub fn parsed_records(text: &str) -> impl DoubleEndedIterator<Item = Record> + '_ {
   text
     .lines()
     .filter_map(|line| serde_json::from_str::<Record>(record_line(line)?.1).ok())
-    .collect()
 }
 
 /// How the run ended: its last `run-finished`, unless a resume came after
-/// it (then the run is unfinished).
-pub fn run_end<'a>(events: impl DoubleEndedIterator<Item = &'a Event>) -> Option<&'a Event> {
+/// it (then the run is unfinished). Reads the events from the end only as
+/// far as it must.
+pub fn run_end<E: std::borrow::Borrow<Event>>(
+  events: impl DoubleEndedIterator<Item = E>,
+) -> Option<E> {
   events
     .rev()
-    .find(|e| matches!(e, Event::RunFinished { .. } | Event::RunResumed { .. }))
-    .filter(|e| matches!(e, Event::RunFinished { .. }))
+    .find(|e| {
+      matches!(
+        e.borrow(),
+        Event::RunFinished { .. } | Event::RunResumed { .. }
+      )
+    })
+    .filter(|e| matches!(e.borrow(), Event::RunFinished { .. }))
 }
 
 /// A step's output as later steps and comparisons see it: with the step's
