@@ -43,8 +43,11 @@ pub struct Run {
   pub started_at: String,
   pub result: String,
   /// Each step's status, duration and output, in the order they finished.
-  pub steps: Vec<(String, String, u64, Value)>,
+  pub steps: Vec<Step>,
 }
+
+/// A step's id, status, duration in ms and output.
+pub type Step = (String, String, u64, Value);
 
 #[derive(Debug)]
 pub enum DiffError {
@@ -113,8 +116,6 @@ pub struct Diff<'a> {
   pub steps: Vec<(String, String, String, Vec<String>)>,
   pub same: usize,
 }
-
-type Step = (String, String, u64, Value);
 
 pub fn compare<'a>(a: &'a Run, b: &'a Run) -> Diff<'a> {
   let mut ids: Vec<&str> = a.steps.iter().map(|s| s.0.as_str()).collect();

@@ -38,18 +38,9 @@ impl fmt::Display for KeyError {
   }
 }
 
-fn hex(bytes: &[u8]) -> String {
-  bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-  if text.len() != N * 2 || !text.is_ascii() {
-    return None;
-  }
   let mut out = [0u8; N];
-  for (i, byte) in out.iter_mut().enumerate() {
-    *byte = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()?;
-  }
+  hex::decode_to_slice(text, &mut out).ok()?;
   Some(out)
 }
 
@@ -96,7 +87,7 @@ pub fn keygen(prefix: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
       .mode(0o600)
       .open(&secret_path)
       .map_err(io(&secret_path))?;
-    writeln!(file, "{SECRET_TAG} {}", hex(&seed)).map_err(io(&secret_path))?;
+    writeln!(file, "{SECRET_TAG} {}", hex::encode(seed)).map_err(io(&secret_path))?;
   }
   std::fs::write(
     &public_path,
@@ -107,12 +98,12 @@ pub fn keygen(prefix: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
 }
 
 pub fn public_hex(key: &VerifyingKey) -> String {
-  hex(key.as_bytes())
+  hex::encode(key.as_bytes())
 }
 
 /// The signature (hex) of a transcript's final hash.
 pub fn sign(key: &SigningKey, hash: &str) -> String {
-  hex(&key.sign(hash.as_bytes()).to_bytes())
+  hex::encode(key.sign(hash.as_bytes()).to_bytes())
 }
 
 /// Whether `signature` (hex) is `public`'s (hex) signature of `hash`.

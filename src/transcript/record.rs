@@ -147,10 +147,7 @@ pub struct Record {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-  Sha256::digest(bytes)
-    .iter()
-    .map(|b| format!("{b:02x}"))
-    .collect()
+  hex::encode(Sha256::digest(bytes))
 }
 
 /// A record line's hash and JSON, from `<!-- litops:record sha256=H {json} -->`
