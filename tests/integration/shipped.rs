@@ -94,6 +94,16 @@ fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
   ACME.iter().copied().chain(extra.iter().copied()).collect()
 }
 
+/// Seeds `region` with the incident and runs `document` for acme with
+/// `--yes` and `params`; the run ends 1 (what it found, or checklist items
+/// left unconfirmed without a terminal). Its records.
+fn incident(region: &str, document: &str, params: &[&str]) -> Vec<serde_json::Value> {
+  seed_incident(region);
+  let ran = run(region, document, &with(params), &["--yes"]);
+  ran.assert(1);
+  records(&ran.transcript())
+}
+
 fn value(records: &[serde_json::Value], step: &str) -> String {
   let out = &finished(records, step)["output"]["value"];
   out.as_str().map_or_else(|| out.to_string(), str::to_string)
@@ -102,16 +112,12 @@ fn value(records: &[serde_json::Value], step: &str) -> String {
 #[test]
 fn dynamodb_throttling_raises_read_capacity_and_verifies_it() {
   let region = "eu-south-1";
-  seed_incident(region);
-  let ran = run(
+  // Checklist items stay unconfirmed without a terminal.
+  let r = incident(
     region,
     "playbooks/dynamodb-throttling.md",
-    &with(&["table=acme-production-orders"]),
-    &["--yes"],
+    &["table=acme-production-orders"],
   );
-  // Checklist items stay unconfirmed without a terminal.
-  ran.assert(1);
-  let r = records(&ran.transcript());
   // Peak consumption is at the 50 RCU provisioned: twice the peak.
   assert_eq!(value(&r, "assess"), "100");
   let change = &finished(&r, "raise-capacity")["output"];
@@ -124,20 +130,16 @@ fn dynamodb_throttling_raises_read_capacity_and_verifies_it() {
 #[test]
 fn alb_issues_names_a_failing_health_endpoint() {
   let region = "eu-west-3";
-  seed_incident(region);
   let url = crate::http::server();
-  let ran = run(
+  let r = incident(
     region,
     "playbooks/alb-issues.md",
-    &with(&[
+    &[
       "target_group=acme-production-api",
       "load_balancer=app/acme-production/50dc6c495c0c9188",
       &format!("health_url={url}/down"),
-    ]),
-    &["--yes"],
+    ],
   );
-  ran.assert(1);
-  let r = records(&ran.transcript());
   assert_eq!(finished(&r, "targets")["output"]["total"], 2);
   assert_eq!(finished(&r, "health-probe")["status"], "failed");
   let findings = finished(&r, "findings");
@@ -152,15 +154,11 @@ fn alb_issues_names_a_failing_health_endpoint() {
 #[test]
 fn database_performance_compares_with_last_week() {
   let region = "ap-northeast-2";
-  seed_incident(region);
-  let ran = run(
+  let r = incident(
     region,
     "playbooks/database-performance.md",
-    &with(&["db_instance=acme-production-db"]),
-    &["--yes"],
+    &["db_instance=acme-production-db"],
   );
-  ran.assert(1);
-  let r = records(&ran.transcript());
   assert!(finished(&r, "cpu")["output"]["change_percent"].is_number());
   assert_eq!(value(&r, "assessment"), "within thresholds");
 }
@@ -198,22 +196,19 @@ fn critical_alert_confirms_cpu_scales_out_and_escalates() {
 #[test]
 fn warning_alert_correlates_cpu_with_last_week_and_throttling() {
   let region = "eu-central-2";
-  seed_incident(region);
-  let ran = run(
+  let r = incident(
     region,
     "playbooks/warning-alert-response.md",
-    &with(&[
+    &[
       "cluster=acme-production",
       "service=api",
       "db_instance=acme-production-db",
       "load_balancer=app/acme-production/50dc6c495c0c9188",
       "table=acme-production-orders",
       "log_group=/ecs/acme-production-api",
-    ]),
-    &["--yes"],
+    ],
   );
-  ran.assert(1);
-  let signals = value(&records(&ran.transcript()), "correlation");
+  let signals = value(&r, "correlation");
   assert!(signals.contains("CPU above 70 %"), "{signals}");
   assert!(signals.contains("against last week"), "{signals}");
   assert!(signals.contains("DynamoDB throttling"), "{signals}");
@@ -223,19 +218,16 @@ fn warning_alert_correlates_cpu_with_last_week_and_throttling() {
 #[test]
 fn performance_alert_finds_the_regression_against_the_previous_week() {
   let region = "il-central-1";
-  seed_incident(region);
-  let ran = run(
+  let r = incident(
     region,
     "playbooks/performance-alert-response.md",
-    &with(&[
+    &[
       "db_instance=acme-production-db",
       "load_balancer=app/acme-production/50dc6c495c0c9188",
       "log_group=/ecs/acme-production-api",
-    ]),
-    &["--yes"],
+    ],
   );
-  ran.assert(1);
-  let found = value(&records(&ran.transcript()), "regressions");
+  let found = value(&r, "regressions");
   assert!(
     found.starts_with("target-response-time: ") && found.ends_with("slower than the previous week"),
     "{found}"
@@ -245,21 +237,18 @@ fn performance_alert_finds_the_regression_against_the_previous_week() {
 #[test]
 fn weekly_capacity_review_flags_growth_on_last_week() {
   let region = "ap-south-2";
-  seed_incident(region);
-  let ran = run(
+  let r = incident(
     region,
     "runbooks/weekly-capacity-review.md",
-    &with(&[
+    &[
       "cluster=acme-production",
       "service=api",
       "db_instance=acme-production-db",
       "load_balancer=app/acme-production/50dc6c495c0c9188",
       "table=acme-production-orders",
-    ]),
-    &["--yes"],
+    ],
   );
-  ran.assert(1);
-  let notes = value(&records(&ran.transcript()), "recommendations");
+  let notes = value(&r, "recommendations");
   assert!(notes.contains("api cpu up"), "{notes}");
   // The last hour's 5-minute periods consume ~49 of the 50 RCU.
   assert!(
@@ -272,15 +261,11 @@ fn weekly_capacity_review_flags_growth_on_last_week() {
 #[test]
 fn security_patching_stops_before_the_change_while_an_alarm_fires() {
   let region = "mx-central-1";
-  seed_incident(region);
-  let ran = run(
+  let r = incident(
     region,
     "runbooks/monthly-security-patching.md",
-    &with(&["cluster=acme-production", "service=api"]),
-    &["--yes"],
+    &["cluster=acme-production", "service=api"],
   );
-  ran.assert(1);
-  let r = records(&ran.transcript());
   assert!(
     finished(&r, "go-no-go")["error"]
       .as_str()
