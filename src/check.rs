@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::diagnostic::{Diagnostic, Problem};
+use crate::diagnostic::{Diagnostic, Problem, close_matches};
 use crate::model::{Action, ActionKind, Confirm, Meta, OnFailure, Policy, Runbook, Step, StepBody};
 use crate::parse::{self, Attribute, Item, parse_front_matter, parse_info};
 use crate::source::{Source, Span};
@@ -194,7 +194,7 @@ fn collect_vars(steps: &[Step]) -> Vec<String> {
   let mut vars: Vec<String> = Vec::new();
   for action in steps.iter().filter_map(Step::action) {
     if action.kind == ActionKind::Rhai {
-      for name in script::assigned_vars(&action.code) {
+      for (_, name) in script::assignments(&action.code, "vars") {
         if !vars.iter().any(|v| v == name) {
           vars.push(name.to_string());
         }
@@ -250,8 +250,33 @@ fn check_action(
     for (offset, target) in script::goto_targets(&action.code) {
       if !ids.contains_key(target) {
         diagnostics.push(Diagnostic::new(
-          Problem::UnknownGoto(target.to_string()),
+          Problem::UnknownGoto {
+            id: target.to_string(),
+            close: close_matches(target, ids.keys().copied()),
+          },
           at(offset, 4),
+        ));
+      }
+    }
+    for (offset, id) in script::step_refs(&action.code) {
+      if !ids.contains_key(id) {
+        diagnostics.push(Diagnostic::new(
+          Problem::UnknownStepRef {
+            id: id.to_string(),
+            close: close_matches(id, ids.keys().copied()),
+          },
+          at(offset, 5),
+        ));
+      }
+    }
+    for root in ["params", "steps", "last"] {
+      for (offset, name) in script::assignments(&action.code, root) {
+        diagnostics.push(Diagnostic::new(
+          Problem::ConstantAssignment {
+            root,
+            name: name.to_string(),
+          },
+          at(offset, root.len()),
         ));
       }
     }

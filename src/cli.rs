@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::check::{Checked, check};
 use crate::error::Error;
-use crate::exec::{self, Answer, Approval, Console, RunOptions};
-use crate::params::{Given, Params, resolve};
+use crate::exec::{self, Approval, Console, RunOptions};
+use crate::params::{Given, Live, Params, Placeholders, resolve};
 use crate::source::Source;
 use crate::{clock, plan, transcript};
 
@@ -200,6 +200,7 @@ struct ResumeArgs {
 }
 
 pub fn main() -> i32 {
+  crate::redact::install_panic_hook();
   let cli = Cli::parse();
   let result = match cli.command {
     Command::Run(args) => run(args),
@@ -329,13 +330,11 @@ fn markdown_files(dir: &Path, files: &mut Vec<PathBuf>) {
 fn plan_file(file: &Path, args: &ParamArgs, json: bool) -> Result<i32, Error> {
   let (source, checked) = load(file)?;
   let given = Given::new(&args.param, args.params_file.as_deref()).map_err(Error::Params)?;
-  // Planning never prompts: what nobody gave stays visible as `{{ name }}`.
-  let mut missing = Vec::new();
-  let params = resolve(&checked.runbook.meta, &given, |p| {
-    missing.push(p.name.clone());
-    Some(format!("{{{{ {} }}}}", p.name))
-  })
-  .map_err(Error::Params)?;
+  // Planning never prompts or reads a secret store: what nobody gave stays
+  // visible as `{{ name }}`.
+  let mut placeholders = Placeholders::default();
+  let params = resolve(&checked.runbook.meta, &given, &mut placeholders).map_err(Error::Params)?;
+  let missing = placeholders.missing;
   let plan = plan::plan(&source, &checked.runbook, &params, &checked.blocks);
   if json {
     out(&format!(
@@ -357,19 +356,11 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   let (source, checked) = load(&args.file)?;
   let runbook = &checked.runbook;
   let from = match &args.from {
-    Some(id) => Some(runbook.step_index(id).ok_or_else(|| Error::UnknownStep {
-      flag: "--from",
-      id: id.clone(),
-    })?),
+    Some(id) => Some(step_index(runbook, "--from", id)?),
     None => None,
   };
   for id in args.only.iter().flatten() {
-    if runbook.step_index(id).is_none() {
-      return Err(Error::UnknownStep {
-        flag: "--only",
-        id: id.clone(),
-      });
-    }
+    step_index(runbook, "--only", id)?;
   }
   let started = clock::now();
   let run_id = format!(
@@ -400,12 +391,31 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     only: args.only,
     ..options
   };
-  let summary =
-    exec::run(&source, runbook, &params, console, &options).map_err(|error| Error::Transcript {
+  let summary = exec::run(&source, runbook, &params, console, &options).map_err(|e| match e {
+    exec::RunError::Create(error) => Error::NewTranscript {
       path: path.clone(),
       error,
-    })?;
+    },
+    exec::RunError::Write(error) => Error::Transcript {
+      path: path.clone(),
+      error,
+    },
+  })?;
   Ok(report(summary, &path))
+}
+
+/// The index of the step `id` named by `flag`, or an error naming the
+/// closest ids.
+fn step_index(
+  runbook: &crate::model::Runbook,
+  flag: &'static str,
+  id: &str,
+) -> Result<usize, Error> {
+  runbook.step_index(id).ok_or_else(|| Error::UnknownStep {
+    flag,
+    id: id.to_string(),
+    close: crate::diagnostic::close_matches(id, runbook.steps.iter().map(|s| s.id.as_str())),
+  })
 }
 
 /// The options, console and parameters of a walk; a bad key is found before
@@ -434,6 +444,7 @@ fn walk_setup(
     },
     runbook,
     &console,
+    &options.aws,
   )?;
   Ok((options, console, params))
 }
@@ -527,7 +538,8 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     (None, None)
   };
   let (reopened, _) =
-    transcript::Transcript::reopen(path, exec::durability(&console)).map_err(transcript_error)?;
+    transcript::Transcript::reopen(path, exec::durability(&console), &params.redactor)
+      .map_err(transcript_error)?;
   let state = exec::Resumed {
     transcript: reopened,
     outputs: point.outputs,
@@ -547,23 +559,14 @@ fn resolve_params(
   args: &ParamArgs,
   runbook: &crate::model::Runbook,
   console: &Console,
+  aws: &crate::aws::Settings,
 ) -> Result<Params, Error> {
   let given = Given::new(&args.param, args.params_file.as_deref()).map_err(Error::Params)?;
-  resolve(&runbook.meta, &given, |param| {
-    let mut prompt = format!("parameter `{}`", param.name);
-    if let Some(d) = &param.description {
-      prompt.push_str(&format!(" — {d}"));
-    }
-    if !param.choices.is_empty() {
-      prompt.push_str(&format!(" [{}]", param.choices.join("|")));
-    }
-    prompt.push_str(" › ");
-    match console.ask(&prompt, param.secret) {
-      Answer::Line(value) => Some(value),
-      Answer::Unavailable | Answer::Interrupted => None,
-    }
-  })
-  .map_err(Error::Params)
+  let mut live = Live {
+    console: Some(console),
+    aws: crate::aws::Session::new(aws.clone()),
+  };
+  resolve(&runbook.meta, &given, &mut live).map_err(Error::Params)
 }
 
 fn operator() -> String {

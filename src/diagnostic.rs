@@ -60,7 +60,18 @@ pub enum Problem {
   },
   UnclosedTemplate,
   RhaiSyntax(String),
-  UnknownGoto(String),
+  UnknownGoto {
+    id: String,
+    close: Vec<String>,
+  },
+  UnknownStepRef {
+    id: String,
+    close: Vec<String>,
+  },
+  ConstantAssignment {
+    root: &'static str,
+    name: String,
+  },
   BodyYaml {
     kind: &'static str,
     message: String,
@@ -76,6 +87,37 @@ pub enum Problem {
   MissingAction(ActionKind),
   UnclosedFence,
   NoSteps,
+}
+
+/// The known names closest to `name`, best first: what a typo meant.
+pub fn close_matches<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+  let mut scored: Vec<(f64, &str)> = known
+    .into_iter()
+    .map(|k| (strsim::jaro_winkler(name, k), k))
+    .filter(|(score, _)| *score >= 0.8)
+    .collect();
+  scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+  scored
+    .into_iter()
+    .take(3)
+    .map(|(_, k)| k.to_string())
+    .collect()
+}
+
+/// `; did you mean `a` or `b`?` for close matches, else nothing.
+pub fn did_you_mean(close: &[String]) -> String {
+  match close {
+    [] => String::new(),
+    [one] => format!("; did you mean `{one}`?"),
+    many => format!(
+      "; did you mean {}?",
+      many
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(" or ")
+    ),
+  }
 }
 
 impl Problem {
@@ -159,7 +201,20 @@ impl fmt::Display for Problem {
       }
       Self::UnclosedTemplate => write!(f, "`{{{{` is not closed by `}}}}`"),
       Self::RhaiSyntax(m) => write!(f, "rhai syntax error: {m}"),
-      Self::UnknownGoto(t) => write!(f, "`goto(\"{t}\")` names no step in this runbook"),
+      Self::UnknownGoto { id, close } => write!(
+        f,
+        "`goto(\"{id}\")` names no step in this runbook{}",
+        did_you_mean(close)
+      ),
+      Self::UnknownStepRef { id, close } => write!(
+        f,
+        "`steps[\"{id}\"]` names no step in this runbook{}",
+        did_you_mean(close)
+      ),
+      Self::ConstantAssignment { root, name } => write!(
+        f,
+        "`{root}.{name}` cannot be assigned: `{root}` is read-only; set `vars.{name}` instead"
+      ),
       Self::BodyYaml { kind, message } => write!(f, "`{kind}` block is not valid YAML: {message}"),
       Self::UnknownField { kind, field } => write!(
         f,

@@ -18,9 +18,16 @@ pub enum Error {
     errors: usize,
   },
   Params(ParamError),
+  /// The transcript could not be started: nothing ran.
+  NewTranscript {
+    path: PathBuf,
+    error: std::io::Error,
+  },
   UnknownStep {
     flag: &'static str,
     id: String,
+    /// Step ids close to `id`.
+    close: Vec<String>,
   },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
@@ -52,6 +59,8 @@ pub enum Error {
 impl Error {
   pub fn exit_code(&self) -> i32 {
     match self {
+      Self::Params(ParamError::Quit(_)) => 1,
+      Self::Params(ParamError::Interrupted(_)) => 130,
       Self::Transcript { .. } | Self::Console(_) => 1,
       _ => 2,
     }
@@ -69,10 +78,21 @@ impl fmt::Display for Error {
         if *errors == 1 { "" } else { "s" }
       ),
       Self::Params(e) => write!(f, "error: {e}; nothing was run"),
-      Self::UnknownStep { flag, id } => {
+      Self::NewTranscript { path, error } => write!(
+        f,
+        "error: cannot create the transcript {}: {error}; nothing was run{}",
+        path.display(),
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+          " (a transcript is never overwritten: choose another --transcript)"
+        } else {
+          ""
+        }
+      ),
+      Self::UnknownStep { flag, id, close } => {
         write!(
           f,
-          "error: `{flag} {id}`: no step has this id (see `litops plan`)"
+          "error: `{flag} {id}`: no step has this id{} (see `litops plan`)",
+          crate::diagnostic::did_you_mean(close)
         )
       }
       Self::Key(e) => write!(f, "error: {e}"),

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::exec::{self, Console, RunOptions, Summary};
 use crate::model::Runbook;
-use crate::params::{Given, resolve};
+use crate::params::{Given, Live, resolve};
 use crate::source::Source;
 use crate::transcript::seconds;
 
@@ -170,8 +170,18 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     transcript: transcript.clone(),
     run: Err(why),
   };
+  let aws = crate::aws::Settings {
+    region: target.region.clone().or_else(|| base.aws.region.clone()),
+    profile: target.profile.clone().or_else(|| base.aws.profile.clone()),
+    ..base.aws.clone()
+  }
+  .patient();
   // Nobody can be asked: a missing parameter fails this target only.
-  let params = match resolve(&plan.runbook.meta, &Given { pairs }, |_| None) {
+  let mut sources = Live {
+    console: None,
+    aws: crate::aws::Session::new(aws.clone()),
+  };
+  let params = match resolve(&plan.runbook.meta, &Given { pairs }, &mut sources) {
     Ok(p) => p,
     Err(e) => return failed(e.to_string()),
   };
@@ -193,12 +203,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
   let options = RunOptions {
     transcript: transcript.clone(),
     run_id: format!("{}-{}", base.run_id, target.name),
-    aws: crate::aws::Settings {
-      region: target.region.clone().or_else(|| base.aws.region.clone()),
-      profile: target.profile.clone().or_else(|| base.aws.profile.clone()),
-      ..base.aws.clone()
-    }
-    .patient(),
+    aws,
     sign: base.sign.clone(),
     only: base.only.clone(),
     approval: base.approval,
@@ -206,8 +211,8 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     operator: base.operator.clone(),
     prefetch: base.prefetch,
   };
-  let run = exec::run(plan.source, plan.runbook, &params, console, &options)
-    .map_err(|e| format!("cannot write the transcript: {e}"));
+  let run =
+    exec::run(plan.source, plan.runbook, &params, console, &options).map_err(|e| e.to_string());
   if let Some(line) = line {
     line.finish_and_clear();
   }

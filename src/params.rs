@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::model::Meta;
+use crate::model::{Meta, Origin, Param};
 use crate::redact::Redactor;
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +60,17 @@ pub enum ParamError {
     value: String,
     reason: String,
   },
+  /// `from:` could not be read.
+  Source {
+    name: String,
+    message: String,
+  },
+  /// The operator ended the run at a parameter prompt.
+  Quit(String),
+  /// Ctrl-C at a parameter prompt.
+  Interrupted(String),
+  /// More than one of the above: every problem, not the first only.
+  Several(Vec<ParamError>),
 }
 
 impl fmt::Display for ParamError {
@@ -91,7 +102,110 @@ impl fmt::Display for ParamError {
       } => {
         write!(f, "parameter `{name}`: `{value}` {reason}")
       }
+      Self::Source { name, message } => write!(f, "parameter `{name}`: cannot read {message}"),
+      Self::Quit(name) => write!(f, "quit at the prompt for parameter `{name}` (Ctrl-D)"),
+      Self::Interrupted(name) => {
+        write!(
+          f,
+          "interrupted at the prompt for parameter `{name}` (Ctrl-C)"
+        )
+      }
+      Self::Several(all) => {
+        let lines: Vec<String> = all.iter().map(ToString::to_string).collect();
+        write!(f, "{}", lines.join("\nerror: "))
+      }
     }
+  }
+}
+
+/// Why a prompt gave no value.
+pub enum Unanswered {
+  /// Nobody to ask: no terminal, or planning.
+  NoTerminal,
+  /// Ctrl-D (end of input) at a terminal.
+  Quit,
+  Interrupted,
+}
+
+/// How values nobody gave are found: read from their `from:` source, or
+/// asked for (with why the previous answer was refused, if it was).
+pub trait Sources {
+  fn fetch(&mut self, param: &Param, origin: &Origin) -> Result<String, String>;
+  fn ask(&mut self, param: &Param, refused: Option<&str>) -> Result<String, Unanswered>;
+  /// Planning: what is fetched or asked is a placeholder, not validated.
+  fn planning(&self) -> bool {
+    false
+  }
+}
+
+/// Values for a run: `from:` read for real (AWS through `aws`), and the
+/// operator asked on `console` when there is one.
+pub struct Live<'a> {
+  pub console: Option<&'a crate::exec::Console>,
+  pub aws: crate::aws::Session,
+}
+
+impl Sources for Live<'_> {
+  fn fetch(&mut self, _: &Param, origin: &Origin) -> Result<String, String> {
+    if origin.is_aws() {
+      let aws = self.aws.get().map_err(|e| format!("{origin}: {e}"))?;
+      crate::aws::secrets::fetch(aws, origin)
+    } else {
+      // No AWS session for an environment variable.
+      std::env::var(match origin {
+        Origin::Env(name) => name,
+        _ => "",
+      })
+      .map_err(|_| format!("{origin}: not set"))
+    }
+  }
+
+  fn ask(&mut self, param: &Param, refused: Option<&str>) -> Result<String, Unanswered> {
+    use crate::exec::Answer;
+    let Some(console) = self.console else {
+      return Err(Unanswered::NoTerminal);
+    };
+    let mut prompt = String::new();
+    if let Some(why) = refused {
+      prompt.push_str(&format!("  {why}; try again\n"));
+    }
+    prompt.push_str(&format!("parameter `{}`", param.name));
+    if let Some(d) = &param.description {
+      prompt.push_str(&format!(" — {d}"));
+    }
+    if !param.choices.is_empty() {
+      prompt.push_str(&format!(" [{}]", param.choices.join("|")));
+    }
+    prompt.push_str(" › ");
+    match console.ask(&prompt, param.secret) {
+      Answer::Line(value) => Ok(value),
+      // End of input at a terminal is Ctrl-D: the operator's way out.
+      Answer::Unavailable if console.interactive => Err(Unanswered::Quit),
+      Answer::Unavailable => Err(Unanswered::NoTerminal),
+      Answer::Interrupted => Err(Unanswered::Interrupted),
+    }
+  }
+}
+
+/// Values for `plan`: nothing is read or asked; what nobody gave stays
+/// visible as `{{ name }}`, and is listed in `missing`.
+#[derive(Default)]
+pub struct Placeholders {
+  pub missing: Vec<String>,
+}
+
+impl Sources for Placeholders {
+  fn fetch(&mut self, param: &Param, _: &Origin) -> Result<String, String> {
+    self.ask(param, None).map_err(|_| String::new())
+  }
+
+  fn ask(&mut self, param: &Param, _: Option<&str>) -> Result<String, Unanswered> {
+    self.missing.push(param.name.clone());
+    Ok(format!("{{{{ {} }}}}", param.name))
+  }
+
+  fn planning(&self) -> bool {
+    true
   }
 }
 
@@ -111,8 +225,16 @@ impl Given {
         message,
       };
       let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-      let map: serde_yaml::Mapping =
+      // Parsed as a plain value first: a typed parse's error would quote
+      // the file's contents, and a params file holds secrets.
+      let value: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| file_error(format!("invalid YAML: {e}")))?;
+      let serde_yaml::Value::Mapping(map) = value else {
+        return Err(file_error(format!(
+          "must be a YAML mapping of NAME: VALUE lines, not {}",
+          yaml_kind(&value)
+        )));
+      };
       for (k, v) in map {
         let key = k
           .as_str()
@@ -139,17 +261,31 @@ impl Given {
   }
 }
 
-/// Resolves every declared parameter. `ask` is called for a required
-/// parameter nobody gave (with whether it is secret); `None` means it
-/// could not be asked.
+/// What a YAML value is, in words, without its contents.
+fn yaml_kind(value: &serde_yaml::Value) -> &'static str {
+  match value {
+    serde_yaml::Value::Null => "an empty document",
+    serde_yaml::Value::Bool(_) => "true or false",
+    serde_yaml::Value::Number(_) => "a number",
+    serde_yaml::Value::String(_) => "a string",
+    serde_yaml::Value::Sequence(_) => "a list",
+    serde_yaml::Value::Mapping(_) => "a mapping",
+    serde_yaml::Value::Tagged(_) => "a tagged value",
+  }
+}
+
+/// Resolves every declared parameter: given, else read from `from:`, else
+/// the default, else asked (again while the answer is refused). Every
+/// problem is reported, not the first only.
 pub fn resolve(
   meta: &Meta,
   given: &Given,
-  mut ask: impl FnMut(&crate::model::Param) -> Option<String>,
+  sources: &mut dyn Sources,
 ) -> Result<Params, ParamError> {
+  let mut errors = Vec::new();
   for (name, _) in &given.pairs {
     if meta.param(name).is_none() {
-      return Err(ParamError::Unknown {
+      errors.push(ParamError::Unknown {
         name: name.clone(),
         known: meta.params.iter().map(|p| p.name.clone()).collect(),
       });
@@ -158,40 +294,105 @@ pub fn resolve(
   let mut params = Params::default();
   for param in &meta.params {
     let given_value = given.pairs.iter().rev().find(|(n, _)| *n == param.name);
-    let value = match (given_value, &param.default) {
-      (Some((_, v)), _) => v.clone(),
-      (None, Some(d)) => d.clone(),
-      (None, None) if param.required => {
-        ask(param).ok_or_else(|| ParamError::Missing(param.name.clone()))?
+    // A placeholder stands for a value nobody gave: there is nothing to check.
+    let placeholder = sources.planning()
+      && given_value.is_none()
+      && param.default.is_none()
+      && (param.required || param.from.is_some());
+    let value = match (given_value, &param.from, &param.default) {
+      (Some((_, v)), _, _) => Ok(v.clone()),
+      (None, _, _) if placeholder => Ok(sources.ask(param, None).unwrap_or_default()),
+      (None, Some(origin), _) => {
+        sources
+          .fetch(param, origin)
+          .map_err(|message| ParamError::Source {
+            name: param.name.clone(),
+            message,
+          })
       }
-      (None, None) => String::new(),
+      (None, None, Some(d)) => Ok(d.clone()),
+      (None, None, None) if param.required => ask(param, sources),
+      (None, None, None) => Ok(String::new()),
+    };
+    let value = match value {
+      Ok(value) => value,
+      Err(stop @ (ParamError::Quit(_) | ParamError::Interrupted(_))) => return Err(stop),
+      Err(e) => {
+        errors.push(e);
+        continue;
+      }
     };
     if (param.required || !value.is_empty())
+      && !placeholder
       && let Some(reason) = param.reject(&value)
     {
-      let shown = if param.secret {
-        "[redacted]".into()
-      } else {
-        value
-      };
-      return Err(ParamError::Invalid {
-        name: param.name.clone(),
-        value: shown,
-        reason,
-      });
+      errors.push(invalid(param, value, reason));
+      continue;
     }
     if param.secret {
       params.redactor.add(&param.name, &value);
     }
     params.values.push((param.name.clone(), value));
   }
-  Ok(params)
+  match errors.len() {
+    0 => Ok(params),
+    1 => Err(errors.remove(0)),
+    _ => Err(ParamError::Several(errors)),
+  }
+}
+
+/// Asks for `param` until an acceptable value is typed.
+fn ask(param: &Param, sources: &mut dyn Sources) -> Result<String, ParamError> {
+  let mut refused: Option<String> = None;
+  loop {
+    match sources.ask(param, refused.as_deref()) {
+      Ok(value) => match param.reject(&value) {
+        Some(reason) => refused = Some(invalid(param, value, reason).to_string()),
+        None => return Ok(value),
+      },
+      Err(Unanswered::NoTerminal) => return Err(ParamError::Missing(param.name.clone())),
+      Err(Unanswered::Quit) => return Err(ParamError::Quit(param.name.clone())),
+      Err(Unanswered::Interrupted) => return Err(ParamError::Interrupted(param.name.clone())),
+    }
+  }
+}
+
+fn invalid(param: &Param, value: String, reason: String) -> ParamError {
+  ParamError::Invalid {
+    name: param.name.clone(),
+    value: if param.secret {
+      "[redacted]".into()
+    } else {
+      value
+    },
+    reason,
+  }
 }
 
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::model::{Param, Pattern};
+  use crate::model::Pattern;
+
+  /// Answers prompts from a list; no `from:` source can be read.
+  struct Answers(Vec<String>);
+
+  impl Sources for Answers {
+    fn fetch(&mut self, _: &Param, origin: &Origin) -> Result<String, String> {
+      Err(format!("{origin}: not here"))
+    }
+    fn ask(&mut self, _: &Param, _: Option<&str>) -> Result<String, Unanswered> {
+      if self.0.is_empty() {
+        Err(Unanswered::NoTerminal)
+      } else {
+        Ok(self.0.remove(0))
+      }
+    }
+  }
+
+  fn none() -> Answers {
+    Answers(Vec::new())
+  }
 
   fn meta() -> Meta {
     Meta {
@@ -221,39 +422,40 @@ mod tests {
   #[test]
   fn precedence_and_validation() {
     let given = Given::new(&["customer=acme".into(), "env=dev".into()], None).expect("given");
-    let p = resolve(&meta(), &given, |_| None).expect("resolves");
+    let p = resolve(&meta(), &given, &mut none()).expect("resolves");
     assert_eq!(p.get("env"), Some("dev"));
     assert_eq!(p.get("customer"), Some("acme"));
     assert_eq!(p.get("token"), Some(""));
 
     let bad = Given::new(&["customer=acme".into(), "env=qa".into()], None).expect("given");
-    let err = resolve(&meta(), &bad, |_| None).expect_err("choices");
+    let err = resolve(&meta(), &bad, &mut none()).expect_err("choices");
     assert_eq!(
       err.to_string(),
       "parameter `env`: `qa` must be one of: prod, dev"
     );
 
-    let err = resolve(&meta(), &Given::default(), |_| None).expect_err("missing");
+    let err = resolve(&meta(), &Given::default(), &mut none()).expect_err("missing");
     assert_eq!(
       err.to_string(),
       "parameter `customer` is required and has no default: pass `--param customer=VALUE`"
     );
-    let asked = resolve(&meta(), &Given::default(), |p| {
-      Some(format!("{}x", p.name.len()))
-    })
-    .expect_err("pattern");
-    assert_eq!(
-      asked.to_string(),
-      "parameter `customer`: `8x` must match the pattern `[a-z]+`"
-    );
+    // A refused answer is asked again; the next acceptable one is taken.
+    let asked = resolve(
+      &meta(),
+      &Given::default(),
+      &mut Answers(vec!["8x".into(), "acme".into()]),
+    )
+    .expect("asked again");
+    assert_eq!(asked.get("customer"), Some("acme"));
 
     let err = Given::new(&["nope".into()], None).expect_err("syntax");
     assert_eq!(err.to_string(), "`--param nope`: expected NAME=VALUE");
     let unknown = Given::new(&["colour=red".into()], None).expect("given");
-    let err = resolve(&meta(), &unknown, |_| None).expect_err("unknown");
+    let err = resolve(&meta(), &unknown, &mut none()).expect_err("unknown");
     assert_eq!(
       err.to_string(),
-      "unknown parameter `colour`; declared: env, customer, token"
+      "unknown parameter `colour`; declared: env, customer, token\nerror: parameter `customer` \
+       is required and has no default: pass `--param customer=VALUE`"
     );
   }
 }

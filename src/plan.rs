@@ -34,7 +34,8 @@ pub struct Plan<'a> {
 }
 
 /// The text a step runs: declarative bodies and checklist items get
-/// parameter and variable values; shell and rhai are shown exactly as written.
+/// parameter and variable values; shell and rhai run exactly as written.
+/// Secrets are real here: mask what is shown or recorded, never this.
 pub fn action_text(
   step: &Step,
   params: &Params,
@@ -43,26 +44,25 @@ pub fn action_text(
   match &step.body {
     StepBody::Manual { text, .. } => fill(text, params, vars),
     StepBody::Action(action) if action.kind.is_declarative() => fill(&action.code, params, vars),
-    StepBody::Action(action) => params.redactor.text(&action.code),
+    StepBody::Action(action) => action.code.clone(),
   }
 }
 
 /// `{{ name }}` replaced by a parameter's or variable's value where there is
-/// one (other `{{ }}` in prose is left as written), secrets redacted.
+/// one (other `{{ }}` in prose is left as written), secrets included.
 pub fn fill(
   text: &str,
   params: &Params,
   vars: &serde_json::Map<String, serde_json::Value>,
 ) -> String {
-  let filled = template::render(text, |name| {
+  template::render(text, |name| {
     params.get(name).map(str::to_string).or_else(|| {
       vars.get(name).map(|v| match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
       })
     })
-  });
-  params.redactor.text(&filled)
+  })
 }
 
 pub fn plan<'a>(
@@ -89,7 +89,7 @@ pub fn plan<'a>(
         file: source.path.display().to_string(),
         line: step.line,
         headings: step.headings.to_vec(),
-        action: action_text(step, params, &vars),
+        action: params.redactor.text(&action_text(step, params, &vars)),
       })
       .collect(),
     blocks,

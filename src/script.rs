@@ -4,7 +4,63 @@
 //! litops registers none, blocks `import` and `eval`, and bounds work.
 
 use rhai::module_resolvers::DummyModuleResolver;
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, OptimizationLevel, Position};
+
+/// How much a script may grow the process's memory. rhai's size limits
+/// bound strings, arrays and maps but not everything (curried function
+/// pointers grow without them), so the process itself is measured.
+pub const MEMORY_LIMIT: u64 = 512 << 20;
+/// Operations between two looks at the process's memory.
+const MEMORY_EVERY: u64 = 4096;
+/// Time between two looks, for scripts whose few operations are huge (each
+/// doubling a value).
+const MEMORY_EVERY_MS: u64 = 10;
+
+/// The process's resident memory when a script starts, to bound its growth.
+pub struct MemoryBudget {
+  start: u64,
+  clock: std::time::Instant,
+  /// Milliseconds since `clock` at the last look.
+  looked: std::sync::atomic::AtomicU64,
+}
+
+impl MemoryBudget {
+  pub fn start() -> Self {
+    Self {
+      start: resident_bytes().unwrap_or(0),
+      clock: std::time::Instant::now(),
+      looked: std::sync::atomic::AtomicU64::new(0),
+    }
+  }
+
+  /// Whether the script has grown the process past [`MEMORY_LIMIT`];
+  /// looked at every few thousand operations or milliseconds.
+  pub fn exceeded(&self, operations: u64) -> bool {
+    use std::sync::atomic::Ordering;
+    let now = self.clock.elapsed().as_millis() as u64;
+    let due = operations.is_multiple_of(MEMORY_EVERY)
+      || now.saturating_sub(self.looked.load(Ordering::Relaxed)) >= MEMORY_EVERY_MS;
+    if !due {
+      return false;
+    }
+    self.looked.store(now, Ordering::Relaxed);
+    resident_bytes().is_some_and(|rss| rss.saturating_sub(self.start) > MEMORY_LIMIT)
+  }
+}
+
+/// Resident set size, from /proc (Linux); None elsewhere.
+fn resident_bytes() -> Option<u64> {
+  let status = std::fs::read_to_string("/proc/self/status").ok()?;
+  let kb: u64 = status
+    .lines()
+    .find_map(|l| l.strip_prefix("VmRSS:"))?
+    .trim()
+    .trim_end_matches("kB")
+    .trim()
+    .parse()
+    .ok()?;
+  Some(kb << 10)
+}
 
 /// The key of the map a `goto` carries out of a script.
 pub const GOTO: &str = "litops_goto";
@@ -13,6 +69,10 @@ pub fn sandbox() -> Engine {
   let mut engine = Engine::new();
   engine.set_module_resolver(DummyModuleResolver::new());
   engine.disable_symbol("eval");
+  // Constant folding would inline `params.x` into a literal, and assigning
+  // to that literal is a rhai internal panic (`unreachable!`) instead of
+  // its "cannot assign to a constant" error.
+  engine.set_optimization_level(OptimizationLevel::None);
   engine.set_max_operations(5_000_000);
   engine.set_max_call_levels(32);
   engine.set_max_expr_depths(64, 32);
@@ -40,18 +100,41 @@ pub fn goto_targets(code: &str) -> Vec<(usize, &str)> {
   string_calls(code, "goto")
 }
 
-/// Names a script assigns with `vars.NAME = …` or `vars["NAME"] = …`.
-pub fn assigned_vars(code: &str) -> Vec<&str> {
+/// Names a script assigns under `root` with `root.NAME = …` or
+/// `root["NAME"] = …`, with the offset of `root`.
+pub fn assignments<'a>(code: &'a str, root: &str) -> Vec<(usize, &'a str)> {
   let mut out = Vec::new();
-  for (i, _) in code.match_indices("vars") {
+  for (i, name, after) in members(code, root) {
+    let after = after.trim_start();
+    if after.starts_with('=') && !after.starts_with("==") {
+      out.push((i, name));
+    }
+  }
+  out
+}
+
+/// Literal ids a script reads as `steps["id"]`, with their offsets.
+pub fn step_refs(code: &str) -> Vec<(usize, &str)> {
+  members(code, "steps")
+    .into_iter()
+    .filter(|(i, _, _)| code[i + 5..].starts_with('['))
+    .map(|(i, name, _)| (i, name))
+    .collect()
+}
+
+/// `root.NAME` and `root["NAME"]` in `code`: the offset of `root`, the
+/// name and the text after it.
+fn members<'a>(code: &'a str, root: &str) -> Vec<(usize, &'a str, &'a str)> {
+  let mut out = Vec::new();
+  for (i, _) in code.match_indices(root) {
     if code[..i]
       .chars()
       .next_back()
-      .is_some_and(|c| c.is_alphanumeric() || c == '_')
+      .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
     {
       continue;
     }
-    let rest = &code[i + 4..];
+    let rest = &code[i + root.len()..];
     let (name, after) = if let Some(r) = rest.strip_prefix('.') {
       let n = r
         .find(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -65,9 +148,8 @@ pub fn assigned_vars(code: &str) -> Vec<&str> {
     } else {
       continue;
     };
-    let after = after.trim_start();
-    if !name.is_empty() && after.starts_with('=') && !after.starts_with("==") {
-      out.push(name);
+    if !name.is_empty() {
+      out.push((i, name, after));
     }
   }
   out
@@ -110,6 +192,18 @@ mod tests {
     let code = "if x { goto(\"fix-image\") } else { goto( \"b\" ) }\nnogoto(\"c\"); goto(\"fix-\" + cause);\nvars.verdict = 1; vars[\"n\"] = 2; if vars.a == 1 {}";
     let targets: Vec<_> = goto_targets(code).into_iter().map(|(_, t)| t).collect();
     assert_eq!(targets, ["fix-image", "b"]);
-    assert_eq!(assigned_vars(code), ["verdict", "n"]);
+    let vars: Vec<_> = assignments(code, "vars")
+      .into_iter()
+      .map(|(_, n)| n)
+      .collect();
+    assert_eq!(vars, ["verdict", "n"]);
+    let code = "params.token = 1; params[\"x\"] = 2; if params.y == 3 {} let a = steps[\"errors\"].rows; steps.len()";
+    let params: Vec<_> = assignments(code, "params")
+      .into_iter()
+      .map(|(_, n)| n)
+      .collect();
+    assert_eq!(params, ["token", "x"]);
+    let refs: Vec<_> = step_refs(code).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(refs, ["errors"]);
   }
 }

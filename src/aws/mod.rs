@@ -2,6 +2,8 @@
 //! standard credential chain, the account context, and a tokio runtime that
 //! exists only once a run reaches an AWS step.
 
+pub mod secrets;
+
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;

@@ -21,7 +21,7 @@ pub struct StepRun<'a> {
   pub source: &'a Source,
   pub params: &'a Params,
   /// Outputs of earlier steps, by id.
-  pub outputs: &'a Map<String, Value>,
+  pub outputs: &'a Arc<Map<String, Value>>,
   pub last: Option<&'a Value>,
   pub vars: &'a mut Map<String, Value>,
   pub console: &'a Arc<Console>,

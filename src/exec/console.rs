@@ -7,11 +7,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+use crate::redact::{Redactor, Stream};
 
 pub enum Event {
   Line(Option<String>),
@@ -44,6 +46,9 @@ pub struct Console {
   quiet: bool,
   /// A fan-out target's line in the live display: where its walk is.
   line: Option<indicatif::ProgressBar>,
+  /// Every byte shown passes through it: secrets are masked here, never
+  /// in what runs.
+  mask: RwLock<Redactor>,
 }
 
 pub enum Wait {
@@ -88,6 +93,7 @@ impl Console {
       interactive,
       quiet,
       line: None,
+      mask: RwLock::default(),
     })
   }
 
@@ -108,13 +114,45 @@ impl Console {
     if self.interactive { "typed" } else { "piped" }
   }
 
+  /// Masks the secrets in `redactor` in everything shown from now on.
+  pub fn mask(&self, redactor: &Redactor) {
+    if let Ok(mut mask) = self.mask.write() {
+      *mask = redactor.clone();
+    }
+    redactor.guard_panics();
+  }
+
+  /// A masker for a live stream shown piece by piece (see [`Console::show`]).
+  pub fn stream(&self) -> Stream {
+    self
+      .mask
+      .read()
+      .map(|m| m.stream())
+      .unwrap_or_else(|e| e.get_ref().stream())
+  }
+
+  /// Says `text` on stderr, secrets masked.
   pub fn say(&self, text: &str) {
+    let masked = match self.mask.read() {
+      Ok(mask) => mask.text(text),
+      Err(poisoned) => poisoned.get_ref().text(text),
+    };
+    self.show(&masked, false);
+  }
+
+  /// Shows text that is already masked (by a [`Stream`]): a step's live
+  /// output, on stdout or stderr as the step wrote it.
+  pub fn show(&self, masked: &str, stdout: bool) {
     if self.quiet {
       return;
     }
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-    let _ = err.flush();
+    let _ = if stdout {
+      let mut out = std::io::stdout().lock();
+      out.write_all(masked.as_bytes()).and_then(|()| out.flush())
+    } else {
+      let mut err = std::io::stderr().lock();
+      err.write_all(masked.as_bytes()).and_then(|()| err.flush())
+    };
   }
 
   /// Says where the walk is on a fan-out target's line.

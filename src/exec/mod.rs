@@ -112,7 +112,8 @@ struct Walk<'a> {
   console: Arc<Console>,
   options: &'a RunOptions,
   transcript: Transcript,
-  outputs: Map<String, Value>,
+  /// Shared with rhai steps, which read only the outputs they index.
+  outputs: Arc<Map<String, Value>>,
   vars: Map<String, Value>,
   /// The variables as last recorded, so a step records them when it
   /// changes them.
@@ -128,14 +129,38 @@ struct Walk<'a> {
   verdict: (bool, String),
 }
 
+/// Why a run could not go on: its transcript could not be started (nothing
+/// ran), or could not be written to later.
+#[derive(Debug)]
+pub enum RunError {
+  Create(io::Error),
+  Write(io::Error),
+}
+
+impl From<io::Error> for RunError {
+  fn from(error: io::Error) -> Self {
+    Self::Write(error)
+  }
+}
+
+impl std::fmt::Display for RunError {
+  fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    match self {
+      Self::Create(e) => write!(f, "cannot create the transcript: {e}"),
+      Self::Write(e) => write!(f, "cannot write the transcript: {e}"),
+    }
+  }
+}
+
 pub fn run(
   source: &Source,
   runbook: &Runbook,
   params: &Params,
   console: Arc<Console>,
   options: &RunOptions,
-) -> io::Result<Summary> {
+) -> Result<Summary, RunError> {
   let started = clock::now();
+  console.mask(&params.redactor);
   // Who and where, before the first AWS step, so the header names them.
   let (aws, aws_context) = connect(runbook, options, &console);
   // The copy kept beside the transcript must not hold a secret default.
@@ -156,9 +181,11 @@ pub fn run(
       started_at: started.rfc3339(),
       aws: aws_context,
     },
-    &copy,
+    &source.text,
     durability(&console),
-  )?;
+    &params.redactor,
+  )
+  .map_err(RunError::Create)?;
   console.say(&format!(
     "litops: running {} ({} step{})\nlitops: transcript {}\n",
     source.path.display(),
@@ -167,10 +194,12 @@ pub fn run(
     options.transcript.display()
   ));
   let start = options.from.unwrap_or(0);
-  Walk::new(
-    source, runbook, params, console, options, transcript, aws, start,
+  Ok(
+    Walk::new(
+      source, runbook, params, console, options, transcript, aws, start,
+    )
+    .walk_to_the_end(started)?,
   )
-  .walk_to_the_end(started)
 }
 
 /// The state a run's transcript recorded, for `litops resume`.
@@ -201,6 +230,7 @@ pub fn resume(
   mut state: Resumed,
 ) -> io::Result<Summary> {
   let started = clock::now();
+  console.mask(&params.redactor);
   let (aws, _) = connect(runbook, options, &console);
   let from = runbook
     .steps
@@ -231,7 +261,7 @@ pub fn resume(
     state.start,
   );
   Walk {
-    outputs: state.outputs,
+    outputs: Arc::new(state.outputs),
     recorded_vars: state.vars.clone(),
     vars: state.vars,
     last: state.last,
@@ -309,7 +339,7 @@ impl<'a> Walk<'a> {
       console,
       options,
       transcript,
-      outputs: Map::new(),
+      outputs: Arc::default(),
       vars: Map::new(),
       recorded_vars: Map::new(),
       last: None,
@@ -340,12 +370,18 @@ impl<'a> Walk<'a> {
     if let Some(key) = &self.options.sign {
       self.transcript.sign(key)?;
     }
+    // The summary is shown: masked like everything else on the terminal.
+    let mask = &self.params.redactor;
     Ok(Summary {
-      rows: self.rows,
+      rows: self
+        .rows
+        .into_iter()
+        .map(|(id, status, ms)| (mask.text(&id), status, ms))
+        .collect(),
       result: ending.result,
       exit_code: ending.exit_code,
-      reason: ending.reason,
-      verdict: self.verdict.1,
+      reason: ending.reason.map(|r| mask.text(&r)),
+      verdict: mask.text(&self.verdict.1),
     })
   }
 
@@ -421,7 +457,12 @@ impl<'a> Walk<'a> {
   fn steps(&mut self) -> io::Result<(Ending, Option<String>)> {
     let steps = &self.runbook.steps;
     // A playbook may loop back with goto; bound it so `--yes` cannot spin.
-    let mut budget = steps.len() * 100 + 1000;
+    let max_visits = self
+      .runbook
+      .meta
+      .max_visits
+      .unwrap_or(crate::model::DEFAULT_MAX_VISITS);
+    let mut visits = vec![0usize; steps.len()];
     let mut i = self.start;
     while i < steps.len() {
       let step = &steps[i];
@@ -429,9 +470,13 @@ impl<'a> Walk<'a> {
         i += 1;
         continue;
       }
-      budget = budget.saturating_sub(1);
-      if budget == 0 {
-        let reason = Some("goto loop: too many steps run".into());
+      visits[i] += 1;
+      if visits[i] > max_visits {
+        let reason = Some(format!(
+          "goto loop: step `{}` has run {max_visits} times, the limit (`max-visits: N` in the \
+           front matter raises it)",
+          step.id
+        ));
         return Ok((
           Ending {
             result: "stopped",
@@ -447,18 +492,8 @@ impl<'a> Walk<'a> {
       };
       match next {
         Next::Continue => i += 1,
-        Next::Goto(target) => match self.runbook.step_index(&target) {
-          Some(t) => i = t,
-          None => {
-            let reason = format!("goto(\"{target}\") names no step");
-            let ending = Ending {
-              result: "failed",
-              exit_code: 1,
-              reason: Some(reason),
-            };
-            return Ok((ending, Some(step.id.clone())));
-          }
-        },
+        // Checked when the step finished: the target exists.
+        Next::Goto(target) => i = self.runbook.step_index(&target).unwrap_or(steps.len()),
         Next::Stop(ending) => return Ok((ending, Some(step.id.clone()))),
       }
     }
@@ -534,9 +569,7 @@ impl<'a> Walk<'a> {
       by: self.options.operator.clone(),
       how: how.into(),
       at: clock::now().rfc3339(),
-      reason: reason
-        .filter(|r| !r.is_empty())
-        .map(|r| self.params.redactor.text(&r)),
+      reason: reason.filter(|r| !r.is_empty()),
     }
   }
 
@@ -688,8 +721,40 @@ impl<'a> Walk<'a> {
     let prefetched = self.prefetched.remove(&step.id);
     let mut run = self.step_run(step, &text, &mut vars);
     run.prefetched = prefetched;
-    let output = executor.execute(&mut run);
+    // The last line of defence: a panic inside a step (a bug in litops or
+    // a crate it uses) fails that step; the transcript is still finished.
+    let output =
+      std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| executor.execute(&mut run)))
+        .unwrap_or_else(|payload| {
+          let what = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+          Output::failed(
+            Status::Failed,
+            format!("internal error in litops (a bug; please report it): {what}"),
+          )
+        });
     self.vars = vars;
+    let mut output = output;
+    if let Some(target) = output.goto.take() {
+      // A computed goto to a step that does not exist fails the step that
+      // asked for it, so its on-failure policy decides what happens next.
+      if self.runbook.step_index(&target).is_some() {
+        output.goto = Some(target);
+      } else {
+        let close = crate::diagnostic::close_matches(
+          &target,
+          self.runbook.steps.iter().map(|s| s.id.as_str()),
+        );
+        output.status = Status::Failed;
+        output.error = Some(format!(
+          "goto(\"{target}\") names no step in this runbook{}",
+          crate::diagnostic::did_you_mean(&close)
+        ));
+      }
+    }
     let (status, goto, unanswered) = (output.status, output.goto.clone(), output.unanswered);
     self.finish(index, step, output, started, None)?;
     if status == Status::Interrupted {
@@ -773,9 +838,9 @@ impl<'a> Walk<'a> {
     let mut fields = output.fields;
     fields.insert("status".into(), Value::String(output.status.name().into()));
     let value = Value::Object(fields);
-    let mut recorded = self.params.redactor.value(&value);
+    let mut recorded = value.clone();
     let sidecars = self.transcript.cut_long_fields(&step.id, &mut recorded)?;
-    let error = output.error.map(|e| self.params.redactor.text(&e));
+    let error = output.error;
     if let Some(error) = &error {
       self.console.say(&format!("   ✗ {error}\n"));
     }
@@ -803,19 +868,13 @@ impl<'a> Walk<'a> {
       goto: output.goto,
       vars: (self.vars != self.recorded_vars).then(|| {
         self.recorded_vars = self.vars.clone();
-        match self
-          .params
-          .redactor
-          .value(&Value::Object(self.vars.clone()))
-        {
-          Value::Object(map) => map,
-          _ => Map::new(),
-        }
+        self.vars.clone()
       }),
     })?;
     // Later rhai steps also see why a step failed.
     let value = transcript::output_seen(&value, error.as_deref());
-    self.outputs.insert(step.id.clone(), value.clone());
+    // The step's own view of the outputs is gone by now: no copy is made.
+    Arc::make_mut(&mut self.outputs).insert(step.id.clone(), value.clone());
     self.last = Some(value);
     self
       .rows

@@ -20,6 +20,7 @@ const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
 const INTERRUPTED: &str = "litops:interrupted";
 const TIMED_OUT: &str = "litops:timed-out";
 const UNANSWERED: &str = "litops:unanswered";
+const OUT_OF_MEMORY: &str = "litops:out-of-memory";
 
 #[derive(Default)]
 struct State {
@@ -34,16 +35,25 @@ impl Execute for RhaiAction {
   fn execute(&self, run: &mut StepRun) -> Output {
     let state = Arc::new(Mutex::new(State::default()));
     let mut engine = script::sandbox();
-    let redactor = run.params.redactor.clone();
+    register_steps(&mut engine);
     {
       let state = state.clone();
       let console = run.console.clone();
       engine.on_print(move |text| {
-        console.say(&format!("{}\n", redactor.text(text)));
+        console.say(&format!("{text}\n"));
         if let Ok(mut s) = state.lock() {
           s.printed.push_str(text);
           s.printed.push('\n');
         }
+      });
+      // debug() is shown like print(), masked by the console, never on
+      // rhai's own unmasked stderr writer.
+      let console = run.console.clone();
+      engine.on_debug(move |text, _, position| {
+        let at = position
+          .line()
+          .map_or_else(String::new, |l| format!("line {l}: "));
+        console.say(&format!("   debug {at}{text}\n"));
       });
     }
     engine.register_fn("fail", |why: &str| -> Result<(), Box<EvalAltResult>> {
@@ -80,9 +90,13 @@ impl Execute for RhaiAction {
     let limit = run.timeout.unwrap_or(DEFAULT_LIMIT);
     let interrupted = run.console.interrupt_flag();
     let progress_state = state.clone();
-    engine.on_progress(move |_| {
+    let memory = script::MemoryBudget::start();
+    engine.on_progress(move |operations| {
       if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
         return Some(INTERRUPTED.into());
+      }
+      if memory.exceeded(operations) {
+        return Some(OUT_OF_MEMORY.into());
       }
       let waited = progress_state.lock().map(|s| s.waited).unwrap_or_default();
       (started.elapsed().saturating_sub(waited) > limit).then(|| TIMED_OUT.into())
@@ -96,7 +110,7 @@ impl Execute for RhaiAction {
       .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
       .collect();
     scope.push_constant("params", params);
-    scope.push_constant("steps", to_dynamic(&Value::Object(run.outputs.clone())));
+    scope.push_constant("steps", Steps(run.outputs.clone()));
     scope.push_constant("last", run.last.map_or(Dynamic::UNIT, to_dynamic));
     scope.push("vars", to_dynamic(&Value::Object(run.vars.clone())));
 
@@ -139,6 +153,13 @@ fn outcome_of(error: EvalAltResult, run: &StepRun, limit: Duration) -> Output {
       }
       match token.to_string().as_str() {
         INTERRUPTED => Output::failed(Status::Interrupted, "interrupted (Ctrl-C)"),
+        OUT_OF_MEMORY => Output::failed(
+          Status::Failed,
+          format!(
+            "script used more than {} MB of memory: stopped",
+            script::MEMORY_LIMIT >> 20
+          ),
+        ),
         TIMED_OUT => Output::failed(
           Status::TimedOut,
           format!(
@@ -258,6 +279,32 @@ impl Asker {
     }
     Ok(answer)
   }
+}
+
+/// `steps`: earlier outputs, converted for the script only when it reads
+/// one, so a step's cost does not grow with the number of steps before it.
+#[derive(Clone)]
+struct Steps(Arc<Map<String, Value>>);
+
+fn register_steps(engine: &mut rhai::Engine) {
+  engine
+    .register_type_with_name::<Steps>("Steps")
+    .register_indexer_get(|steps: &mut Steps, id: &str| {
+      steps.0.get(id).map_or(Dynamic::UNIT, to_dynamic)
+    })
+    .register_fn("contains", |steps: &mut Steps, id: &str| {
+      steps.0.contains_key(id)
+    })
+    .register_fn("keys", |steps: &mut Steps| -> Array {
+      steps.0.keys().map(|k| Dynamic::from(k.clone())).collect()
+    })
+    .register_fn("len", |steps: &mut Steps| steps.0.len() as i64)
+    .register_fn("to_string", |steps: &mut Steps| {
+      format!(
+        "steps: {}",
+        steps.0.keys().cloned().collect::<Vec<_>>().join(", ")
+      )
+    });
 }
 
 fn to_dynamic(value: &Value) -> Dynamic {

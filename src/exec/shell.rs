@@ -2,9 +2,10 @@
 //! parameters and variables as environment variables. Output is shown live
 //! (redacted) and captured; a timeout or Ctrl-C kills the whole group.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,9 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::action::{Execute, Output, StepRun};
-use super::console::{Event, Wait};
+use super::console::{Console, Event, Wait};
 use super::status::Status;
 use crate::model::Shell;
-use crate::redact::Redactor;
 
 /// More than this per stream is counted but not kept.
 const CAPTURE_LIMIT: usize = 16 << 20;
@@ -51,12 +51,11 @@ impl Execute for ShellAction {
     };
     let pgid = Pid::from_raw(child.id() as i32);
     let (out_tx, out_rx) = mpsc::channel();
-    let redactor = run.params.redactor.clone();
     if let Some(stdout) = child.stdout.take() {
-      spawn_capture(stdout, "stdout", out_tx.clone(), redactor.clone(), false);
+      spawn_capture(stdout, "stdout", out_tx.clone(), run.console.clone(), true);
     }
     if let Some(stderr) = child.stderr.take() {
-      spawn_capture(stderr, "stderr", out_tx, redactor, true);
+      spawn_capture(stderr, "stderr", out_tx, run.console.clone(), false);
     }
     let exit_tx = run.console.sender();
     std::thread::spawn(move || {
@@ -142,15 +141,18 @@ fn describe(exit: std::process::ExitStatus) -> String {
   }
 }
 
+/// Shows a stream live, masked across lines (a multi-line secret is held
+/// back until it can be masked whole), and captures it for the record.
 fn spawn_capture(
   stream: impl Read + Send + 'static,
   name: &'static str,
   tx: mpsc::Sender<(&'static str, String)>,
-  redactor: Redactor,
-  to_stderr: bool,
+  console: Arc<Console>,
+  stdout: bool,
 ) {
   std::thread::spawn(move || {
     let mut reader = BufReader::new(stream);
+    let mut mask = console.stream();
     let mut captured = Vec::new();
     let mut line = Vec::new();
     loop {
@@ -159,17 +161,12 @@ fn spawn_capture(
         Ok(0) | Err(_) => break,
         Ok(_) => {}
       }
-      let shown = redactor.text(&String::from_utf8_lossy(&line));
-      let _ = if to_stderr {
-        std::io::stderr().lock().write_all(shown.as_bytes())
-      } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(shown.as_bytes()).and_then(|()| out.flush())
-      };
+      console.show(&mask.push(&String::from_utf8_lossy(&line)), stdout);
       if captured.len() + line.len() <= CAPTURE_LIMIT {
         captured.extend_from_slice(&line);
       }
     }
+    console.show(&mask.finish(), stdout);
     let _ = tx.send((name, String::from_utf8_lossy(&captured).into_owned()));
   });
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use action::{ActionKind, Shell};
-pub use param::{Param, Pattern};
+pub use param::{Origin, Param, Pattern};
 
 use crate::source::Span;
 
@@ -40,7 +40,13 @@ pub struct Meta {
   pub aws_profile: Option<String>,
   /// `prefetch: true`: as `run --prefetch`.
   pub prefetch: bool,
+  /// `max-visits: N`: how often one step may run in a run (a `goto` loop
+  /// revisits steps); [`DEFAULT_MAX_VISITS`] when not set.
+  pub max_visits: Option<usize>,
 }
+
+/// How often a step may run in one run unless `max-visits` says otherwise.
+pub const DEFAULT_MAX_VISITS: usize = 100;
 
 impl Meta {
   pub fn param(&self, name: &str) -> Option<&Param> {

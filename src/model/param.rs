@@ -20,6 +20,52 @@ impl Pattern {
   }
 }
 
+/// Where a parameter's value is read from when nobody gives it, so a
+/// secret need not be typed or put on a command line (where `ps` shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+  /// `env:NAME`: an environment variable of litops's own process.
+  Env(String),
+  /// `ssm:/path`: an SSM Parameter Store parameter, SecureString decrypted.
+  Ssm(String),
+  /// `secretsmanager:NAME-or-ARN`: a Secrets Manager secret's current value.
+  SecretsManager(String),
+}
+
+impl Origin {
+  pub fn parse(text: &str) -> Result<Self, String> {
+    let (scheme, name) = text.split_once(':').unwrap_or((text, ""));
+    let name = name.trim();
+    if name.is_empty() {
+      return Err(format!(
+        "`from: {text}`: expected env:NAME, ssm:/path/to/parameter or secretsmanager:NAME"
+      ));
+    }
+    match scheme.trim() {
+      "env" => Ok(Self::Env(name.into())),
+      "ssm" => Ok(Self::Ssm(name.into())),
+      "secretsmanager" => Ok(Self::SecretsManager(name.into())),
+      other => Err(format!(
+        "`from: {text}`: `{other}` is not a source; use env:, ssm: or secretsmanager:"
+      )),
+    }
+  }
+
+  pub fn is_aws(&self) -> bool {
+    !matches!(self, Self::Env(_))
+  }
+}
+
+impl std::fmt::Display for Origin {
+  fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    match self {
+      Self::Env(n) => write!(f, "env:{n}"),
+      Self::Ssm(n) => write!(f, "ssm:{n}"),
+      Self::SecretsManager(n) => write!(f, "secretsmanager:{n}"),
+    }
+  }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Param {
   pub name: String,
@@ -29,6 +75,8 @@ pub struct Param {
   pub pattern: Option<Pattern>,
   pub required: bool,
   pub secret: bool,
+  /// `from:`: where the value is read when it is not given.
+  pub from: Option<Origin>,
 }
 
 impl Param {

@@ -4,7 +4,7 @@
 use serde_yaml::Value;
 
 use crate::diagnostic::{Diagnostic, Problem};
-use crate::model::{DocKind, Meta, Param, Pattern};
+use crate::model::{DocKind, Meta, Origin, Param, Pattern};
 use crate::parse::FrontMatter;
 use crate::source::Span;
 
@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
   "params",
   "aws",
   "prefetch",
+  "max-visits",
 ];
 
 pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -> Meta {
@@ -85,6 +86,10 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
       "prefetch" => match value {
         Value::Bool(on) => meta.prefetch = *on,
         _ => wrong(diagnostics, "prefetch", "true or false"),
+      },
+      "max-visits" => match value.as_u64() {
+        Some(n) if n > 0 => meta.max_visits = Some(n as usize),
+        _ => wrong(diagnostics, "max-visits", "a whole number of at least 1"),
       },
       "aws" => match value {
         Value::Mapping(aws) => {
@@ -181,6 +186,7 @@ fn parse_param(
     },
   };
   let mut explicit_required = None;
+  let mut explicit_secret = None;
   for (key, value) in spec {
     let Some(key) = key.as_str() else { continue };
     match key {
@@ -215,8 +221,17 @@ fn parse_param(
         None => problem(diagnostics, key, "`required` must be true or false".into()),
       },
       "secret" => match value.as_bool() {
-        Some(b) => param.secret = b,
+        Some(b) => explicit_secret = Some(b),
         None => problem(diagnostics, key, "`secret` must be true or false".into()),
+      },
+      "from" => match value.as_str().map(Origin::parse) {
+        Some(Ok(origin)) => param.from = Some(origin),
+        Some(Err(message)) => problem(diagnostics, key, message),
+        None => problem(
+          diagnostics,
+          key,
+          "`from` must be a string such as `env:NAME`".into(),
+        ),
       },
       _ => diagnostics.push(Diagnostic::new(
         Problem::UnknownFrontMatterKey(format!("params.{name}.{key}")),
@@ -227,6 +242,8 @@ fn parse_param(
   // A parameter with a default never needs asking for; without one it
   // must be given unless the author says otherwise.
   param.required = explicit_required.unwrap_or(param.default.is_none());
+  // A value read from a secret store is a secret unless the author says not.
+  param.secret = explicit_secret.unwrap_or(param.from.is_some());
   if let Some(default) = &param.default {
     if !param.choices.is_empty() && !param.choices.contains(default) {
       diagnostics.push(Diagnostic::new(

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::redact::Redactor;
+
 pub use markdown::{fenced, render, seconds};
 pub use record::{
   AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen, parsed_records,
@@ -55,6 +57,8 @@ pub struct Transcript {
   /// Whether the step in flight can change anything.
   mutating: bool,
   last_sync: std::time::Instant,
+  /// Every record and sidecar is masked with it before it is written.
+  mask: Redactor,
 }
 
 impl Transcript {
@@ -65,6 +69,7 @@ impl Transcript {
     start: Event,
     runbook: &str,
     durability: Durability,
+    mask: &Redactor,
   ) -> io::Result<Self> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
       fs::create_dir_all(dir)?;
@@ -73,8 +78,9 @@ impl Transcript {
     let dir = sidecar_dir(path);
     fs::create_dir_all(&dir)?;
     let mut copy = File::create(dir.join(RUNBOOK_COPY))?;
-    copy.write_all(runbook.as_bytes())?;
+    copy.write_all(mask.text(runbook).as_bytes())?;
     copy.sync_all()?;
+    let start = start.masked(mask);
     let front = front_matter(&start, None);
     let end_offset = front.find("\nend: ").map_or(0, |i| i + 1) as u64;
     file.write_all(front.as_bytes())?;
@@ -92,6 +98,7 @@ impl Transcript {
       durability,
       mutating: false,
       last_sync: std::time::Instant::now(),
+      mask: mask.clone(),
     };
     transcript.append(start)?;
     Ok(transcript)
@@ -99,7 +106,11 @@ impl Transcript {
 
   /// Opens an existing transcript to continue its chain (`litops resume`);
   /// returns it with the records it holds.
-  pub fn reopen(path: &Path, durability: Durability) -> io::Result<(Self, Vec<Record>)> {
+  pub fn reopen(
+    path: &Path,
+    durability: Durability,
+    mask: &Redactor,
+  ) -> io::Result<(Self, Vec<Record>)> {
     let text = fs::read_to_string(path)?;
     let records = records(&text);
     let prev = text
@@ -120,6 +131,7 @@ impl Transcript {
       durability,
       mutating: false,
       last_sync: std::time::Instant::now(),
+      mask: mask.clone(),
     };
     Ok((transcript, records))
   }
@@ -129,7 +141,7 @@ impl Transcript {
     let record = Record {
       seq: self.seq,
       prev: std::mem::take(&mut self.prev),
-      event,
+      event: event.masked(&self.mask),
     };
     let (line, hash) = record.seal().map_err(io::Error::other)?;
     let mut chunk = markdown::render(&record.event);
@@ -179,9 +191,11 @@ impl Transcript {
     })
   }
 
-  /// Cuts long string fields of a step's output, keeping each whole in a
-  /// sidecar file beside the transcript. Returns the sidecars written.
+  /// Masks a step's output and cuts its long string fields, keeping each
+  /// whole in a sidecar file beside the transcript. Returns the sidecars
+  /// written.
   pub fn cut_long_fields(&mut self, step: &str, output: &mut Value) -> io::Result<Vec<Sidecar>> {
+    *output = self.mask.value(output);
     let mut sidecars = Vec::new();
     let Value::Object(fields) = output else {
       return Ok(sidecars);
@@ -192,7 +206,7 @@ impl Transcript {
         continue;
       }
       let dir = sidecar_dir(&self.path);
-      let file_name = format!("{:03}-{step}.{name}.txt", self.seq + 1);
+      let file_name = format!("{:03}-{}.{name}.txt", self.seq + 1, self.mask.text(step));
       let full = dir.join(&file_name);
       let mut side = File::create(&full)?;
       side.write_all(text.as_bytes())?;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::redact::Redactor;
+
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 pub const MARKER: &str = "<!-- litops:record sha256=";
 
@@ -195,6 +197,148 @@ pub fn output_seen(output: &Value, error: Option<&str>) -> Value {
     fields.insert("error".into(), Value::String(error.to_string()));
   }
   seen
+}
+
+impl Event {
+  /// The event as recorded: secrets masked in every field that carries
+  /// text from the runbook, the operator or a step. Fields whose values
+  /// litops chooses (types, statuses, digests, times) are left alone, so a
+  /// secret that happens to equal `passed` cannot unmake a record.
+  pub fn masked(self, mask: &Redactor) -> Self {
+    if mask.is_empty() {
+      return self;
+    }
+    let text = |s: String| mask.text(&s);
+    let opt = |s: Option<String>| s.map(|s| mask.text(&s));
+    let decision = |d: Decision| Decision {
+      reason: d.reason.map(|r| mask.text(&r)),
+      ..d
+    };
+    match self {
+      Self::RunStarted {
+        run_id,
+        runbook,
+        runbook_sha256,
+        copy_sha256,
+        title,
+        kind,
+        litops_version,
+        operator,
+        params,
+        approval,
+        started_at,
+        aws,
+      } => Self::RunStarted {
+        run_id,
+        runbook: text(runbook),
+        runbook_sha256,
+        copy_sha256,
+        title: text(title),
+        kind,
+        litops_version,
+        operator,
+        params: params.into_iter().map(|(k, v)| (k, text(v))).collect(),
+        approval,
+        started_at,
+        aws: aws.map(|a| AwsContext {
+          error: opt(a.error),
+          ..a
+        }),
+      },
+      Self::StepStarted {
+        step,
+        index,
+        total,
+        line,
+        headings,
+        kind,
+        mutating,
+        action,
+        decision: d,
+        started_at,
+      } => Self::StepStarted {
+        step: text(step),
+        index,
+        total,
+        line,
+        headings: headings.into_iter().map(text).collect(),
+        kind,
+        mutating,
+        action: text(action),
+        decision: decision(d),
+        started_at,
+      },
+      Self::StepFinished {
+        step,
+        index,
+        total,
+        line,
+        kind,
+        status,
+        finished_at,
+        duration_ms,
+        output,
+        sidecars,
+        error,
+        decision: d,
+        goto,
+        vars,
+      } => Self::StepFinished {
+        step: text(step),
+        index,
+        total,
+        line,
+        kind,
+        status,
+        finished_at,
+        duration_ms,
+        output: mask.value(&output),
+        sidecars,
+        error: opt(error),
+        decision: d.map(decision),
+        goto: opt(goto),
+        vars: vars.map(|v| match mask.value(&Value::Object(v)) {
+          Value::Object(map) => map,
+          _ => serde_json::Map::new(),
+        }),
+      },
+      Self::RunResumed {
+        resumed_at,
+        operator,
+        approval,
+        from_step,
+        runbook_sha256,
+        runbook_copy,
+        copy_sha256,
+      } => Self::RunResumed {
+        resumed_at,
+        operator,
+        approval,
+        from_step: text(from_step),
+        runbook_sha256,
+        runbook_copy,
+        copy_sha256,
+      },
+      Self::RunFinished {
+        result,
+        exit_code,
+        finished_at,
+        duration_ms,
+        reason,
+        stopped_at,
+        prefetch_stopped,
+      } => Self::RunFinished {
+        result,
+        exit_code,
+        finished_at,
+        duration_ms,
+        reason: opt(reason),
+        stopped_at: opt(stopped_at),
+        prefetch_stopped: prefetch_stopped.into_iter().map(text).collect(),
+      },
+      signed @ Self::Signed { .. } => signed,
+    }
+  }
 }
 
 impl Record {

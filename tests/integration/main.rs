@@ -17,6 +17,7 @@ mod report;
 mod resume;
 mod run;
 mod scripted;
+mod secrets;
 mod shipped;
 mod signals;
 mod verify;
