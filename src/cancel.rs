@@ -2,8 +2,36 @@
 //! that waits on the network (AWS calls, HTTP probes).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
+
+/// The first signal that interrupted the run (SIGINT, SIGTERM or SIGHUP);
+/// 0 while none has. Signals are the process's, so this is too.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Records that `signal` arrived; the first one is the one reported.
+pub fn note_signal(signal: i32) {
+  let _ = SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// `interrupted (…)` naming the signal that arrived, for records and errors.
+pub fn interruption() -> String {
+  let why = match SIGNAL.load(Ordering::SeqCst) {
+    signal_hook::consts::SIGTERM => "SIGTERM",
+    signal_hook::consts::SIGHUP => "SIGHUP: the terminal or SSH session went away",
+    _ => "Ctrl-C",
+  };
+  format!("interrupted ({why})")
+}
+
+/// 128 + the signal, as a shell reports a process a signal ended.
+pub fn interrupted_exit_code() -> i32 {
+  128
+    + match SIGNAL.load(Ordering::SeqCst) {
+      0 => signal_hook::consts::SIGINT,
+      signal => signal,
+    }
+}
 
 /// Why an awaited call did not finish.
 pub enum Cut {

@@ -564,7 +564,7 @@ fn resolve_params(
   let given = Given::new(&args.param, args.params_file.as_deref()).map_err(Error::Params)?;
   let mut live = Live {
     console: Some(console),
-    aws: crate::aws::Session::new(aws.clone()),
+    aws: crate::aws::Session::new(aws.clone()).interruptible(console.interrupt_flag()),
   };
   resolve(&runbook.meta, &given, &mut live).map_err(Error::Params)
 }

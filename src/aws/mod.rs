@@ -82,7 +82,7 @@ pub use crate::cancel::Cut;
 impl Aws {
   /// Loads the configuration and asks STS who we are, so every transcript
   /// and mutating prompt names the account and region.
-  pub fn connect(settings: &Settings) -> Result<Self, String> {
+  pub fn connect(settings: &Settings, interrupted: &AtomicBool) -> Result<Self, String> {
     // One worker thread: prefetched queries poll on it while the main
     // thread waits for the operator.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,14 +124,22 @@ impl Aws {
           .build(),
       );
     }
-    let config = runtime.block_on(loader.load());
+    let config = crate::cancel::run(&runtime, interrupted, None, loader.load())
+      .map_err(|_| crate::cancel::interruption())?;
     let region = config.region().map(ToString::to_string).ok_or(
       "no AWS region: set one with --region, `aws: {region: …}` in the front matter, or AWS_REGION",
     )?;
     let sts = aws_sdk_sts::Client::new(&config);
-    let who = runtime
-      .block_on(sts.get_caller_identity().send())
-      .map_err(|e| explain("sts:GetCallerIdentity", &e))?;
+    // Ctrl-C is honoured here too: with no network this call can take a
+    // minute of retries before step 1.
+    let who = crate::cancel::run(
+      &runtime,
+      interrupted,
+      None,
+      sts.get_caller_identity().send(),
+    )
+    .map_err(|_| crate::cancel::interruption())?
+    .map_err(|e| explain("sts:GetCallerIdentity", &e))?;
     let identity = Identity {
       account: who.account().unwrap_or("unknown").to_string(),
       arn: who.arn().unwrap_or("unknown").to_string(),
@@ -234,6 +242,8 @@ where
 pub struct Session {
   settings: Settings,
   cell: std::sync::OnceLock<Result<Aws, String>>,
+  /// Set by the signal thread: connecting gives way to Ctrl-C.
+  interrupted: std::sync::Arc<AtomicBool>,
 }
 
 impl Session {
@@ -241,13 +251,22 @@ impl Session {
     Self {
       settings,
       cell: std::sync::OnceLock::new(),
+      interrupted: std::sync::Arc::default(),
+    }
+  }
+
+  /// The session, connecting only until `interrupted` is set.
+  pub fn interruptible(self, interrupted: std::sync::Arc<AtomicBool>) -> Self {
+    Self {
+      interrupted,
+      ..self
     }
   }
 
   pub fn get(&self) -> Result<&Aws, String> {
     self
       .cell
-      .get_or_init(|| Aws::connect(&self.settings))
+      .get_or_init(|| Aws::connect(&self.settings, &self.interrupted))
       .as_ref()
       .map_err(Clone::clone)
   }

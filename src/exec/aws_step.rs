@@ -40,7 +40,7 @@ pub fn finish(run: &StepRun, result: Result<(Fields, String), Failure>) -> Outpu
     }
     Err(Failure::Message(e)) => Output::failed(Status::Failed, e),
     Err(Failure::Cut(Cut::Interrupted)) => {
-      Output::failed(Status::Interrupted, "interrupted (Ctrl-C)")
+      Output::failed(Status::Interrupted, crate::cancel::interruption())
     }
     Err(Failure::Cut(Cut::TimedOut)) => Output::failed(Status::TimedOut, "timed out"),
   }

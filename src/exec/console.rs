@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::redact::{Redactor, Stream};
@@ -74,11 +74,15 @@ impl Console {
   fn with(interactive: bool, quiet: bool) -> std::io::Result<Self> {
     let (tx, rx) = mpsc::channel();
     let interrupted = Arc::new(AtomicBool::new(false));
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    // SIGHUP (an SSH session dropping) and SIGTERM are handled like
+    // Ctrl-C: the step's process group is killed and the run recorded,
+    // never left running unsupervised.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let flag = interrupted.clone();
     let signal_tx = tx.clone();
     std::thread::spawn(move || {
-      for _ in signals.forever() {
+      for signal in signals.forever() {
+        crate::cancel::note_signal(signal);
         flag.store(true, Ordering::SeqCst);
         if signal_tx.send(Event::Interrupt).is_err() {
           break;
@@ -181,6 +185,11 @@ impl Console {
   pub fn ask(&self, prompt: &str, hidden: bool) -> Answer {
     if self.interrupted() {
       return Answer::Interrupted;
+    }
+    if self.interactive {
+      // Only a deliberate answer approves a step: keys typed while the last
+      // step ran (a stray `r`) are discarded, not read as this answer.
+      let _ = nix::sys::termios::tcflush(std::io::stdin(), nix::sys::termios::FlushArg::TCIFLUSH);
     }
     self.say(prompt);
     let reader = self.reader.get_or_init(|| spawn_reader(self.tx.clone()));

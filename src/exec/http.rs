@@ -120,7 +120,10 @@ fn probe(run: &StepRun) -> Result<Output, String> {
   // The client's own timeout bounds the exchange; Ctrl-C can cut it short.
   let Ok(answer) = crate::cancel::run(&runtime, &run.console.interrupt_flag(), None, exchange)
   else {
-    return Ok(Output::failed(Status::Interrupted, "interrupted (Ctrl-C)"));
+    return Ok(Output::failed(
+      Status::Interrupted,
+      crate::cancel::interruption(),
+    ));
   };
   let (status, latency, headers, text) = answer.map_err(|e| describe(url, &e))?;
   let excerpt: String = text.chars().take(EXCERPT).collect();

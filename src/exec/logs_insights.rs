@@ -476,8 +476,8 @@ fn failed(mut output: Output, error: String) -> Output {
 
 fn cut_short(mut output: Output, cut: Cut, stopped: Option<String>) -> Output {
   let (status, why) = match cut {
-    Cut::Interrupted => (Status::Interrupted, "interrupted (Ctrl-C)"),
-    Cut::TimedOut => (Status::TimedOut, "timed out"),
+    Cut::Interrupted => (Status::Interrupted, crate::cancel::interruption()),
+    Cut::TimedOut => (Status::TimedOut, "timed out".to_string()),
   };
   output.status = status;
   output.error = Some(match &stopped {

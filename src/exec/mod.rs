@@ -286,7 +286,7 @@ fn connect(
   options: &RunOptions,
   console: &Console,
 ) -> (crate::aws::Session, Option<transcript::AwsContext>) {
-  let aws = crate::aws::Session::new(options.aws.clone());
+  let aws = crate::aws::Session::new(options.aws.clone()).interruptible(console.interrupt_flag());
   let uses_aws = runbook
     .steps
     .iter()
@@ -469,6 +469,10 @@ impl<'a> Walk<'a> {
       if !self.selected(step) {
         i += 1;
         continue;
+      }
+      // Nothing starts after an interrupt, wherever it arrived.
+      if self.console.interrupted() {
+        return Ok((interrupted_ending(), Some(step.id.clone())));
       }
       visits[i] += 1;
       if visits[i] > max_visits {
@@ -905,9 +909,14 @@ fn quit() -> Next {
 }
 
 fn interrupted() -> Next {
-  Next::Stop(Ending {
+  Next::Stop(interrupted_ending())
+}
+
+/// A run a signal ended: exit 128 + the signal, the signal named.
+fn interrupted_ending() -> Ending {
+  Ending {
     result: "interrupted",
-    exit_code: 130,
-    reason: Some("interrupted (Ctrl-C)".into()),
-  })
+    exit_code: crate::cancel::interrupted_exit_code(),
+    reason: Some(crate::cancel::interruption()),
+  }
 }

@@ -152,7 +152,7 @@ fn outcome_of(error: EvalAltResult, run: &StepRun, limit: Duration) -> Output {
         return output;
       }
       match token.to_string().as_str() {
-        INTERRUPTED => Output::failed(Status::Interrupted, "interrupted (Ctrl-C)"),
+        INTERRUPTED => Output::failed(Status::Interrupted, crate::cancel::interruption()),
         OUT_OF_MEMORY => Output::failed(
           Status::Failed,
           format!(

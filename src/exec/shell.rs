@@ -91,7 +91,7 @@ impl Execute for ShellAction {
         let exit = reap(run);
         (
           Status::Interrupted,
-          Some("interrupted (Ctrl-C): killed".into()),
+          Some(format!("{}: killed", crate::cancel::interruption())),
           exit,
         )
       }

@@ -9,6 +9,7 @@ mod ecs;
 mod fanout;
 mod history;
 mod http;
+mod limits;
 mod logs_insights;
 mod moto;
 mod prefetch;

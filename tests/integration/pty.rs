@@ -97,3 +97,55 @@ fn secret_parameter_is_read_hidden_and_redacted() {
     );
   }
 }
+
+#[test]
+fn keys_typed_while_a_step_runs_never_answer_the_next_prompt() {
+  // The first step waits for the test's `go` file, so the stray keys are
+  // typed while it runs, whatever the machine's speed.
+  let text = "```sh {name=slow}\necho slow-started\nwhile [ ! -e go ]; do sleep 0.05; done\necho slow-done\n```\n\n```sh {name=change}\ntouch changed\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  let run = "run this step? [r]un / [s]kip / [q]uit ";
+  session.exp_string(run).expect("first prompt");
+  session.send_line("r").expect("typed");
+  session.exp_string("slow-started").expect("running");
+  session.send_line("r").expect("a stray key during the step");
+  std::fs::write(test.dir.path().join("go"), "").expect("go");
+  session.exp_string("slow-done").expect("finished");
+  session.exp_string("[2/2] change").expect("next step shown");
+  session.exp_string(run).expect("asked, not answered");
+  session.send_line("q").expect("typed");
+  session
+    .exp_string("run quit: the operator quit (exit 1)")
+    .expect("summary");
+  session.exp_eof().expect("exits");
+  assert!(!test.dir.path().join("changed").exists());
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let r = records(&std::fs::read_to_string(path).expect("read"));
+  assert_eq!(r.last().expect("end")["stopped_at"], "change");
+}
+
+#[test]
+fn a_refused_parameter_is_asked_again_and_ctrl_d_quits() {
+  let text = "---\nparams:\n  env: {choices: [prod, dev]}\n  region:\n---\n```sh {name=use}\necho \"env=$env\"\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md", "--yes"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  session
+    .exp_string("parameter `env` [prod|dev] ")
+    .expect("asked");
+  session.send_line("qa").expect("typed");
+  session
+    .exp_string("parameter `env`: `qa` must be one of: prod, dev; try again")
+    .expect("refused");
+  session
+    .exp_string("parameter `env` [prod|dev] ")
+    .expect("asked again");
+  session.send_line("dev").expect("typed");
+  session.exp_string("parameter `region` ").expect("asked");
+  session.send_control('d').expect("Ctrl-D");
+  session
+    .exp_string("error: quit at the prompt for parameter `region` (Ctrl-D); nothing was run")
+    .expect("says it quit");
+  session.exp_eof().expect("exits");
+  assert!(crate::find_transcript(test.dir.path()).is_none());
+}

@@ -107,3 +107,36 @@ fn ctrl_c_kills_the_step_records_interrupted_and_exits_130() {
   assert_eq!(r[7]["exit_code"], 130);
   assert!(!test.dir.path().join("after").exists());
 }
+
+#[test]
+fn sighup_and_sigterm_kill_the_step_and_are_named_in_the_record() {
+  for (signal, named, code) in [
+    (
+      Signal::SIGHUP,
+      "interrupted (SIGHUP: the terminal or SSH session went away)",
+      129,
+    ),
+    (Signal::SIGTERM, "interrupted (SIGTERM)", 143),
+  ] {
+    let test = Test::new()
+      .runbook(RUNBOOK)
+      .args(&["run", "rb.md", "--yes"]);
+    let (child, slow_pid) = start_slow_run(&test);
+    let litops = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    kill(litops, signal).expect("signal");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(code), "{signal}");
+    assert!(
+      !alive(slow_pid),
+      "the step's process {slow_pid} survived {signal}"
+    );
+    let path = crate::find_transcript(test.dir.path()).expect("transcript");
+    let r = records(&std::fs::read_to_string(&path).expect("read"));
+    assert_eq!(r[6]["status"], "interrupted");
+    assert_eq!(r[6]["error"], format!("{named}: killed"));
+    assert_eq!(r[7]["reason"], named);
+    assert_eq!(r[7]["exit_code"], code);
+    assert!(!test.dir.path().join("after").exists());
+    crate::verified(test.dir.path(), &path);
+  }
+}
