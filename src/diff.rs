@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::transcript::{Event, RUNBOOK_COPY, output_seen, records, run_end, seconds, sidecar_dir};
+use crate::transcript::{
+  Event, RUNBOOK_COPY, RunResult, Status, output_seen, records, run_end, seconds, sidecar_dir,
+};
 
 /// Output fields that differ on every run and say nothing about the system.
 const VOLATILE: &[&str] = &[
@@ -41,13 +43,14 @@ pub struct Run {
   pub runbook: String,
   pub digest: String,
   pub started_at: String,
-  pub result: String,
+  /// None when the run has no end (killed, or resumed and not finished).
+  pub result: Option<RunResult>,
   /// Each step's status, duration and output, in the order they finished.
   pub steps: Vec<Step>,
 }
 
 /// A step's id, status, duration in ms and output.
-pub type Step = (String, String, u64, Value);
+pub type Step = (String, Status, u64, Value);
 
 #[derive(Debug)]
 pub enum DiffError {
@@ -81,7 +84,7 @@ pub fn load(path: &Path) -> Result<Run, DiffError> {
     runbook: runbook.clone(),
     digest: runbook_sha256.clone(),
     started_at: started_at.clone(),
-    result: "unfinished".into(),
+    result: None,
     steps: Vec::new(),
   };
   for record in &records {
@@ -99,11 +102,11 @@ pub fn load(path: &Path) -> Result<Run, DiffError> {
       run.steps.retain(|s| &s.0 != step);
       run
         .steps
-        .push((step.clone(), status.clone(), *duration_ms, output));
+        .push((step.clone(), *status, *duration_ms, output));
     }
   }
   if let Some(Event::RunFinished { result, .. }) = run_end(records.iter().map(|r| &r.event)) {
-    run.result = result.clone();
+    run.result = Some(*result);
   }
   Ok(run)
 }
@@ -164,7 +167,7 @@ impl fmt::Display for Diff<'_> {
         "{tag}: {} ({}, {})",
         run.path.display(),
         run.started_at,
-        run.result
+        run.result.map_or("unfinished", RunResult::name)
       )?;
     }
     if a.digest == b.digest {

@@ -22,7 +22,7 @@ use crate::exec::{self, Console, RunOptions, Summary};
 use crate::model::Runbook;
 use crate::params::{Given, Live, resolve};
 use crate::source::Source;
-use crate::transcript::seconds;
+use crate::transcript::{Status, seconds};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,7 +239,7 @@ impl fmt::Display for Matrix<'_> {
           s.result.to_string(),
           s.rows
             .iter()
-            .map(|(_, status, _)| mark(status.name()))
+            .map(|(_, status, _)| mark(*status))
             .collect::<String>(),
           seconds(s.rows.iter().map(|r| r.2).sum()),
           s.verdict.clone(),
@@ -264,12 +264,12 @@ impl fmt::Display for Matrix<'_> {
   }
 }
 
-fn mark(status: &str) -> char {
+fn mark(status: Status) -> char {
   match status {
-    "done" => '✓',
-    "failed" | "timed-out" | "interrupted" => '✗',
-    "skipped" => '~',
-    "unconfirmed" => '?',
-    _ => '-',
+    Status::Done => '✓',
+    Status::Failed | Status::TimedOut | Status::Interrupted => '✗',
+    Status::Skipped => '~',
+    Status::Unconfirmed => '?',
+    Status::NotDone | Status::NotApplicable => '-',
   }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::transcript::{Event, parsed_records, run_end};
+use crate::transcript::{Event, RunResult, parsed_records, run_end};
 
 /// One run, from its first and last records.
 #[derive(Debug)]
@@ -13,8 +13,8 @@ pub struct Run {
   pub runbook: String,
   pub operator: String,
   pub started_at: String,
-  /// `passed`, `failed`, …, or `unfinished` without a `run-finished` record.
-  pub result: String,
+  /// None without a `run-finished` record: unfinished.
+  pub result: Option<RunResult>,
   pub duration_ms: Option<u64>,
 }
 
@@ -65,8 +65,8 @@ fn read(path: &Path) -> Option<Run> {
       result,
       duration_ms,
       ..
-    }) => (result, Some(duration_ms)),
-    _ => ("unfinished".to_string(), None),
+    }) => (Some(result), Some(duration_ms)),
+    _ => (None, None),
   };
   Some(Run {
     transcript: path.to_path_buf(),
@@ -106,7 +106,7 @@ impl fmt::Display for Log<'_> {
           .to_string(),
         run.runbook.clone(),
         run.operator.clone(),
-        run.result.clone(),
+        run.result.map_or("unfinished", RunResult::name).to_string(),
         run
           .duration_ms
           .map_or("-".into(), crate::transcript::seconds),
@@ -124,7 +124,7 @@ impl fmt::Display for Log<'_> {
       // `runs` is newest first.
       let last = runs
         .iter()
-        .find(|r| r.runbook == runbook && r.result == "passed")
+        .find(|r| r.runbook == runbook && r.result == Some(RunResult::Passed))
         .map_or("never", |r| r.started_at.as_str());
       writeln!(f, "  {runbook}: {last}")?;
     }

@@ -252,19 +252,21 @@ fn steps<'a>(events: &[&'a Event]) -> Vec<Step<'a>> {
   steps
 }
 
-fn status_and_duration<'a>(step: &Step<'a>) -> (&'a str, u64) {
+fn status_and_duration(step: &Step) -> (&'static str, u64) {
   match step.finished {
     Some(Event::StepFinished {
       status,
       duration_ms,
       ..
-    }) => (status.as_str(), *duration_ms),
+    }) => (status.name(), *duration_ms),
     _ => ("in flight", 0),
   }
 }
 
+/// The status's CSS class, escaped like every value written into an
+/// attribute.
 fn class(status: &str) -> String {
-  format!("st-{}", status.replace(' ', "-"))
+  escape(&format!("st-{}", status.replace(' ', "-")))
 }
 
 fn timeline(out: &mut String, steps: &[Step]) {
@@ -314,7 +316,7 @@ fn detail(out: &mut String, n: usize, step: &Step) {
     let _ = writeln!(
       out,
       "<p>Decision: <b>{}</b> by {} via {} at {}{}</p>",
-      escape(&d.answer),
+      escape(d.answer.name()),
       escape(&d.by),
       escape(&d.how),
       escape(&d.at),

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::Runbook;
-use crate::transcript::{Event, Record, output_seen, run_end};
+use crate::transcript::{Event, Record, RunResult, Status, output_seen, run_end};
 
 /// Where to continue and with what state.
 #[derive(Debug, PartialEq)]
@@ -19,9 +19,6 @@ pub struct Point {
   pub last: Option<Value>,
 }
 
-/// Statuses after which the walk moves on past a step.
-const MOVED_ON: &[&str] = &["done", "skipped", "n/a", "not-done"];
-
 /// The point to continue at, or `None` when the run passed and there is
 /// nothing left.
 pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
@@ -29,7 +26,7 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
   let mut vars = Map::new();
   let mut last = None;
   // The last step event decides where to continue.
-  let mut at: Option<(String, Option<String>, bool, Option<String>)> = None;
+  let mut at: Option<(String, Option<Status>, bool, Option<String>)> = None;
   for record in records {
     match &record.event {
       Event::StepStarted { step, mutating, .. } => {
@@ -50,7 +47,7 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
         if let Some(v) = recorded {
           vars = v.clone();
         }
-        at = Some((step.clone(), Some(status.clone()), false, goto.clone()));
+        at = Some((step.clone(), Some(*status), false, goto.clone()));
       }
       _ => {}
     }
@@ -65,7 +62,7 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
     }
     Some((step, Some(status), _, goto)) => {
       let index = runbook.step_index(&step).unwrap_or(0);
-      if !MOVED_ON.contains(&status.as_str()) {
+      if !status.moved_on() {
         (index, None)
       } else if let Some(target) = goto {
         (runbook.step_index(&target).unwrap_or(0), None)
@@ -76,7 +73,7 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
   };
   let passed = matches!(
     run_end(records.iter().map(|r| &r.event)),
-    Some(Event::RunFinished { result, .. }) if result == "passed"
+    Some(Event::RunFinished { result, .. }) if *result == RunResult::Passed
   );
   if passed && start >= runbook.steps.len() {
     return None;

@@ -17,8 +17,8 @@ use crate::model::StepBody;
 use crate::source::Source;
 use crate::template;
 use crate::transcript::{
-  Event, GENESIS, MARKER, RUNBOOK_COPY, Record, front_matter, record_line, render, run_end,
-  sha256_hex, sidecar_dir,
+  Event, GENESIS, MARKER, RUNBOOK_COPY, Record, RunResult, Status, front_matter, record_line,
+  render, run_end, sha256_hex, sidecar_dir,
 };
 
 /// Something that shows the transcript is not what litops wrote.
@@ -105,11 +105,11 @@ pub struct Verified {
   pub last_hash: String,
   pub broken: Vec<Broken>,
   /// `result` and exit code of `run-finished`, if the run finished.
-  pub finished: Option<(String, i64)>,
+  pub finished: Option<(RunResult, i64)>,
   /// A step that started and has no result: the run was killed there.
   pub in_flight: Option<String>,
   /// Each step's id and status, in the order they finished.
-  pub steps: Vec<(String, String)>,
+  pub steps: Vec<(String, Status)>,
   pub actions_checked: usize,
   pub sidecars: usize,
   pub runbook: RunbookToday,
@@ -188,7 +188,7 @@ pub fn verify(
         ..
       } => {
         open = None;
-        steps.push((step.clone(), status.clone()));
+        steps.push((step.clone(), *status));
         for side in files {
           sidecars += 1;
           if let Some(why) = sidecar_problem(&dir.join(&side.file), &side.sha256, side.bytes) {
@@ -205,7 +205,7 @@ pub fn verify(
   let finished = match run_end(events.iter().copied()) {
     Some(Event::RunFinished {
       result, exit_code, ..
-    }) => Some((result.clone(), i64::from(*exit_code))),
+    }) => Some((*result, i64::from(*exit_code))),
     _ => None,
   };
 
@@ -586,18 +586,18 @@ impl fmt::Display for Verified {
       )?,
       (None, None) => writeln!(f, "run: unfinished: no run-finished record")?,
     }
-    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut counts: Vec<(Status, usize)> = Vec::new();
     for (_, status) in &self.steps {
       match counts.iter_mut().find(|(s, _)| s == status) {
         Some(c) => c.1 += 1,
-        None => counts.push((status.clone(), 1)),
+        None => counts.push((*status, 1)),
       }
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     writeln!(f, "steps: {}", summary.join(", "))?;
     for (id, status) in &self.steps {
-      if !matches!(status.as_str(), "done") {
-        writeln!(f, "  {status:<12} {id}")?;
+      if *status != Status::Done {
+        writeln!(f, "  {:<12} {id}", status.name())?;
       }
     }
     if self.sidecars > 0 {

@@ -8,11 +8,11 @@ use serde_json::{Map, Value};
 
 use super::console::Console;
 use super::prefetch::Pending;
-use super::status::Status;
 use crate::aws::{Aws, Session};
 use crate::model::Step;
 use crate::params::Params;
 use crate::source::Source;
+use crate::transcript::Status;
 
 pub struct StepRun<'a> {
   pub step: &'a Step,

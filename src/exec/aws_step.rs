@@ -5,8 +5,8 @@ use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 use serde_json::Value;
 
 use super::action::{Output, StepRun};
-use super::status::Status;
 use crate::aws::{Aws, Cut};
+use crate::transcript::Status;
 
 pub enum Failure {
   Message(String),

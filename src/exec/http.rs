@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
 use super::body::Body;
-use super::status::Status;
 use crate::model::ActionKind;
+use crate::transcript::Status;
 
 /// Response headers worth keeping: they say what answered and how.
 const KEPT_HEADERS: &[&str] = &[

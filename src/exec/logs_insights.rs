@@ -26,10 +26,10 @@ use tokio::task::JoinHandle;
 
 use super::action::{Execute, Output, StepRun};
 use super::prefetch::{self, Pending, Waited};
-use super::status::Status;
 use crate::aws::{Aws, Cut, Identity, explain};
 use crate::clock::{self, Instant};
 use crate::model::Step;
+use crate::transcript::Status;
 
 /// GetQueryResults is limited to 5 calls per second per account and region;
 /// never poll faster than this.

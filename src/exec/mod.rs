@@ -14,7 +14,6 @@ mod logs_insights;
 mod prefetch;
 mod rhai;
 mod shell;
-mod status;
 
 use std::collections::HashMap;
 use std::io;
@@ -23,16 +22,16 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use crate::transcript::Status;
 pub use action::{Execute, Output, StepRun};
 pub use console::{Answer, Console};
-pub use status::Status;
 
 use crate::clock::{self, Instant};
 use crate::model::{Action, ActionKind, Confirm, OnFailure, Runbook, Step, StepBody};
 use crate::params::Params;
 use crate::plan::{action_text, fill};
 use crate::source::Source;
-use crate::transcript::{self, Decision, Durability, Event, Transcript};
+use crate::transcript::{self, Choice, Decision, Durability, Event, RunResult, Transcript};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approval {
@@ -71,7 +70,7 @@ pub struct RunOptions {
 
 pub struct Summary {
   pub rows: Vec<(String, Status, u64)>,
-  pub result: &'static str,
+  pub result: RunResult,
   pub exit_code: i32,
   pub reason: Option<String>,
   /// The `verdict` step's value or error, else the last step's, on one line.
@@ -93,7 +92,7 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
 
 /// How a run ends: the transcript's `result`, the exit code and why.
 struct Ending {
-  result: &'static str,
+  result: RunResult,
   exit_code: i32,
   reason: Option<String>,
 }
@@ -359,7 +358,7 @@ impl<'a> Walk<'a> {
     let prefetch_stopped = self.stop_prefetched();
     let finished = clock::now();
     self.transcript.finish(Event::RunFinished {
-      result: ending.result.to_string(),
+      result: ending.result,
       exit_code: ending.exit_code,
       finished_at: finished.rfc3339(),
       duration_ms: finished.millis_since(started),
@@ -483,7 +482,7 @@ impl<'a> Walk<'a> {
         ));
         return Ok((
           Ending {
-            result: "stopped",
+            result: RunResult::Stopped,
             exit_code: 1,
             reason,
           },
@@ -501,14 +500,8 @@ impl<'a> Walk<'a> {
         Next::Stop(ending) => return Ok((ending, Some(step.id.clone()))),
       }
     }
-    let statuses = self.rows.iter().map(|(_, s, _)| *s);
-    let (result, exit_code) = if statuses.clone().all(Status::is_ok) {
-      ("passed", 0)
-    } else if statuses.clone().any(Status::is_failure) {
-      ("failed", 1)
-    } else {
-      ("incomplete", 1)
-    };
+    let result = RunResult::of(self.rows.iter().map(|(_, s, _)| *s));
+    let exit_code = i32::from(result != RunResult::Passed);
     Ok((
       Ending {
         result,
@@ -567,9 +560,9 @@ impl<'a> Walk<'a> {
     self.console.say(&out);
   }
 
-  fn decision(&self, answer: &str, how: &str, reason: Option<String>) -> Decision {
+  fn decision(&self, answer: Choice, how: &str, reason: Option<String>) -> Decision {
     Decision {
-      answer: answer.into(),
+      answer,
       by: self.options.operator.clone(),
       how: how.into(),
       at: clock::now().rfc3339(),
@@ -592,7 +585,7 @@ impl<'a> Walk<'a> {
         }
         Answer::Unavailable => {
           return Err(Next::Stop(Ending {
-            result: "stopped",
+            result: RunResult::Stopped,
             exit_code: 1,
             reason: Some(
               "no terminal to ask whether to run this step: run in a terminal, or pass \
@@ -622,7 +615,7 @@ impl<'a> Walk<'a> {
       // A checklist item needs a person; nobody answered, so it is not done.
       (
         Status::Unconfirmed,
-        self.decision("unconfirmed", "none", None),
+        self.decision(Choice::Unconfirmed, "none", None),
       )
     } else {
       let answer = match self.choose(
@@ -639,12 +632,12 @@ impl<'a> Walk<'a> {
         Ok(n) => n,
         Err(stop) => return Ok(stop),
       };
-      let status = match answer {
-        "done" => Status::Done,
-        "not-done" => Status::NotDone,
-        _ => Status::NotApplicable,
+      let (status, choice) = match answer {
+        "done" => (Status::Done, Choice::Done),
+        "not-done" => (Status::NotDone, Choice::NotDone),
+        _ => (Status::NotApplicable, Choice::NotApplicable),
       };
-      (status, self.decision(answer, self.console.how(), note))
+      (status, self.decision(choice, self.console.how(), note))
     };
     let mut output = Output::new(status);
     output.fields.insert("text".into(), Value::String(text));
@@ -684,7 +677,7 @@ impl<'a> Walk<'a> {
       (_, Approval::Unattended) => Some("--targets"),
     };
     let decision = match auto {
-      Some(how) => self.decision("run", how, None),
+      Some(how) => self.decision(Choice::Run, how, None),
       None => {
         let answer = match self.choose(
           "run this step? [r]un / [s]kip / [q]uit › ",
@@ -702,7 +695,7 @@ impl<'a> Walk<'a> {
             };
             return self.skip(index, step, self.console.how(), reason);
           }
-          _ => self.decision("run", self.console.how(), None),
+          _ => self.decision(Choice::Run, self.console.how(), None),
         }
       }
     };
@@ -766,14 +759,14 @@ impl<'a> Walk<'a> {
     }
     if unanswered {
       return Ok(Next::Stop(Ending {
-        result: "stopped",
+        result: RunResult::Stopped,
         exit_code: 1,
         reason: Some("a question could not be asked: no terminal".into()),
       }));
     }
     if status.is_failure() && step.policy.on_failure == OnFailure::Stop {
       return Ok(Next::Stop(Ending {
-        result: "failed",
+        result: RunResult::Failed,
         exit_code: 1,
         reason: Some(format!("step `{}` {status} (on-failure=stop)", step.id)),
       }));
@@ -789,7 +782,7 @@ impl<'a> Walk<'a> {
     how: &str,
     reason: Option<String>,
   ) -> io::Result<Next> {
-    let decision = self.decision("skip", how, reason);
+    let decision = self.decision(Choice::Skip, how, reason);
     let mut output = Output::new(Status::Skipped);
     // A skipped step's prefetched query must cost nothing more.
     if let Some(pending) = self.prefetched.remove(&step.id) {
@@ -862,7 +855,7 @@ impl<'a> Walk<'a> {
       total: self.runbook.steps.len(),
       line: step.line,
       kind: step.kind_name().into(),
-      status: output.status.name().into(),
+      status: output.status,
       finished_at: finished.rfc3339(),
       duration_ms,
       output: recorded,
@@ -902,7 +895,7 @@ fn verdict(output: &Value, error: Option<&str>) -> String {
 
 fn quit() -> Next {
   Next::Stop(Ending {
-    result: "quit",
+    result: RunResult::Quit,
     exit_code: 1,
     reason: Some("the operator quit".into()),
   })
@@ -915,7 +908,7 @@ fn interrupted() -> Next {
 /// A run a signal ended: exit 128 + the signal, the signal named.
 fn interrupted_ending() -> Ending {
   Ending {
-    result: "interrupted",
+    result: RunResult::Interrupted,
     exit_code: crate::cancel::interrupted_exit_code(),
     reason: Some(crate::cancel::interruption()),
   }

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::action::{Execute, Output, StepRun};
 use super::console::{Answer, Console};
-use super::status::Status;
 use crate::script::{self, GOTO};
+use crate::transcript::Status;
 
 /// Wall-time budget of a script when its step sets no `timeout=`; time
 /// spent waiting for the operator does not count.

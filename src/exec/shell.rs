@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::action::{Execute, Output, StepRun};
 use super::console::{Console, Event, Wait};
-use super::status::Status;
 use crate::model::Shell;
+use crate::transcript::Status;
 
 /// More than this per stream is counted but not kept.
 const CAPTURE_LIMIT: usize = 16 << 20;

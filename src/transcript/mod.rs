@@ -7,6 +7,7 @@
 
 mod markdown;
 mod record;
+mod vocabulary;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -23,6 +24,7 @@ pub use record::{
   AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen, parsed_records,
   record_line, records, run_end, sha256_hex,
 };
+pub use vocabulary::{Choice, RunResult, Status};
 
 /// Outputs longer than this are cut in the Markdown and kept whole in a sidecar.
 const INLINE_BYTES: usize = 8 * 1024;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::vocabulary::{Choice, RunResult, Status};
 use crate::redact::Redactor;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -16,8 +17,7 @@ pub const MARKER: &str = "<!-- litops:record sha256=";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Decision {
-  /// `run`, `skip`, `done`, `not-done`, `n/a`, `unconfirmed`.
-  pub answer: String,
+  pub answer: Choice,
   /// `user@host` of the operator.
   pub by: String,
   /// `typed` (a terminal), `piped` (stdin not a terminal), `--yes`,
@@ -85,7 +85,7 @@ pub enum Event {
     total: usize,
     line: usize,
     kind: String,
-    status: String,
+    status: Status,
     finished_at: String,
     duration_ms: u64,
     output: Value,
@@ -119,7 +119,7 @@ pub enum Event {
     copy_sha256: Option<String>,
   },
   RunFinished {
-    result: String,
+    result: RunResult,
     exit_code: i32,
     finished_at: String,
     duration_ms: u64,
@@ -361,7 +361,7 @@ mod tests {
       seq: 1,
       prev: GENESIS.into(),
       event: Event::RunFinished {
-        result: "passed -->".into(),
+        result: RunResult::Passed,
         exit_code: 0,
         finished_at: "t".into(),
         duration_ms: 5,
