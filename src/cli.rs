@@ -197,6 +197,19 @@ struct ResumeArgs {
   /// Resume even though the runbook changed since the run started (recorded)
   #[arg(long)]
   force: bool,
+  /// Continue at this step instead of where the run stopped
+  #[arg(long, value_name = "ID")]
+  from: Option<String>,
+  /// What to do, without asking, with a mutating step that was running when
+  /// the run stopped (it may have made its change): run it again, or skip it
+  #[arg(long, value_name = "WHAT")]
+  in_flight: Option<InFlightArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InFlightArg {
+  Rerun,
+  Skip,
 }
 
 pub fn main() -> i32 {
@@ -473,6 +486,9 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     path: path.clone(),
     why,
   };
+  // Locked before anything is read: a second resume, or a resume of a live
+  // run, is refused instead of running steps twice.
+  let locked = transcript::Locked::open(path).map_err(|e| not_resumable(e.to_string()))?;
   let verified = crate::verify::verify(path, None, None).map_err(|error| Error::Unverifiable {
     path: path.clone(),
     error,
@@ -508,9 +524,23 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
       path.display()
     )));
   }
-  let Some(point) = crate::resume::point(&checked.runbook, &records) else {
-    return Err(not_resumable("the run passed: nothing to resume".into()));
+  let from = match &args.from {
+    Some(id) => Some(step_index(&checked.runbook, "--from", id)?),
+    None => None,
   };
+  let point = match crate::resume::point(&checked.runbook, &records, from) {
+    Ok(point) => point,
+    Err(crate::resume::NoPoint::Passed) => {
+      return Err(not_resumable("the run passed: nothing to resume".into()));
+    }
+    Err(crate::resume::NoPoint::Gone(step)) => {
+      return Err(not_resumable(format!(
+        "it stopped at step `{step}`, which {runbook} no longer has; \
+         pass --from ID to choose where to continue"
+      )));
+    }
+  };
+
   // Secrets were recorded redacted: they are asked for (or given) again.
   let recorded: Vec<String> = recorded
     .iter()
@@ -538,7 +568,7 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     (None, None)
   };
   let (reopened, _) =
-    transcript::Transcript::reopen(path, exec::durability(&console), &params.redactor)
+    transcript::Transcript::reopen(path, locked, exec::durability(&console), &params.redactor)
       .map_err(transcript_error)?;
   let state = exec::Resumed {
     transcript: reopened,
@@ -549,6 +579,11 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     ask_again: point.ask_again,
     runbook_copy,
     copy_sha256,
+    earlier: point.statuses,
+    in_flight: args.in_flight.map(|a| match a {
+      InFlightArg::Rerun => exec::InFlight::Rerun,
+      InFlightArg::Skip => exec::InFlight::Skip,
+    }),
   };
   let summary = exec::resume(&source, &checked.runbook, &params, console, &options, state)
     .map_err(transcript_error)?;

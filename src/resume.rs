@@ -17,11 +17,24 @@ pub struct Point {
   pub outputs: Map<String, Value>,
   pub vars: Map<String, Value>,
   pub last: Option<Value>,
+  /// Each step's latest status before the resume, in the order they
+  /// finished: the resumed run's verdict covers them too.
+  pub statuses: Vec<(String, Status)>,
 }
 
-/// The point to continue at, or `None` when the run passed and there is
-/// nothing left.
-pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
+/// Why a run cannot be resumed from its records.
+#[derive(Debug, PartialEq)]
+pub enum NoPoint {
+  /// The run passed: nothing to resume.
+  Passed,
+  /// The step it stopped at is not in the (changed) runbook.
+  Gone(String),
+}
+
+/// The point to continue at: `from` (a step index `resume --from` chose),
+/// else where the records say the run stopped.
+pub fn point(runbook: &Runbook, records: &[Record], from: Option<usize>) -> Result<Point, NoPoint> {
+  let mut statuses: Vec<(String, Status)> = Vec::new();
   let mut outputs = Map::new();
   let mut vars = Map::new();
   let mut last = None;
@@ -41,6 +54,8 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
         vars: recorded,
         ..
       } => {
+        statuses.retain(|(id, _)| id != step);
+        statuses.push((step.clone(), *status));
         let value = output_seen(output, error.as_deref());
         outputs.insert(step.clone(), value.clone());
         last = Some(value);
@@ -52,20 +67,27 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
       _ => {}
     }
   }
-  let (start, ask_again) = match at {
-    None => (0, None),
+  let (start, ask_again) = match (from, at) {
+    (Some(chosen), _) => (chosen, None),
+    (None, None) => (0, None),
     // Started, never finished: killed in the middle of it.
-    // A step no longer in the (forced, changed) runbook: from the top.
-    Some((step, None, mutating, _)) => {
-      let index = runbook.step_index(&step).unwrap_or(0);
+    (None, Some((step, None, mutating, _))) => {
+      let index = runbook
+        .step_index(&step)
+        .ok_or(NoPoint::Gone(step.clone()))?;
       (index, mutating.then_some(step))
     }
-    Some((step, Some(status), _, goto)) => {
-      let index = runbook.step_index(&step).unwrap_or(0);
+    (None, Some((step, Some(status), _, goto))) => {
+      let index = runbook
+        .step_index(&step)
+        .ok_or(NoPoint::Gone(step.clone()))?;
       if !status.moved_on() {
         (index, None)
       } else if let Some(target) = goto {
-        (runbook.step_index(&target).unwrap_or(0), None)
+        (
+          runbook.step_index(&target).ok_or(NoPoint::Gone(target))?,
+          None,
+        )
       } else {
         (index + 1, None)
       }
@@ -75,14 +97,15 @@ pub fn point(runbook: &Runbook, records: &[Record]) -> Option<Point> {
     run_end(records.iter().map(|r| &r.event)),
     Some(Event::RunFinished { result, .. }) if *result == RunResult::Passed
   );
-  if passed && start >= runbook.steps.len() {
-    return None;
+  if passed && from.is_none() && start >= runbook.steps.len() {
+    return Err(NoPoint::Passed);
   }
-  Some(Point {
+  Ok(Point {
     start,
     ask_again,
     outputs,
     vars,
     last,
+    statuses,
   })
 }

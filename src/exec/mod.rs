@@ -126,6 +126,9 @@ struct Walk<'a> {
   prefetched: HashMap<String, Box<dyn prefetch::Pending>>,
   /// Whether a `verdict` step has finished, and the verdict so far.
   verdict: (bool, String),
+  /// A resumed run's statuses from before the resume.
+  earlier: Vec<(String, Status)>,
+  in_flight: Option<InFlight>,
 }
 
 /// Why a run could not go on: its transcript could not be started (nothing
@@ -217,6 +220,19 @@ pub struct Resumed {
   /// and its SHA-256 when redacting secrets changed it.
   pub runbook_copy: Option<String>,
   pub copy_sha256: Option<String>,
+  /// Each step's latest status before the resume: the verdict covers them.
+  pub earlier: Vec<(String, Status)>,
+  /// `--in-flight`: what to do, without asking, with the mutating step
+  /// that was in flight when the run stopped.
+  pub in_flight: Option<InFlight>,
+}
+
+/// `resume --in-flight`: a mutating step that was running when the run
+/// stopped may have made its change already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InFlight {
+  Rerun,
+  Skip,
 }
 
 /// Continues a run in its own transcript.
@@ -265,6 +281,8 @@ pub fn resume(
     vars: state.vars,
     last: state.last,
     ask_again: state.ask_again,
+    earlier: state.earlier,
+    in_flight: state.in_flight,
     ..walk
   }
   .walk_to_the_end(started)
@@ -348,6 +366,8 @@ impl<'a> Walk<'a> {
       ask_again: None,
       prefetched: HashMap::new(),
       verdict: (false, String::new()),
+      earlier: Vec::new(),
+      in_flight: None,
     }
   }
 
@@ -500,7 +520,18 @@ impl<'a> Walk<'a> {
         Next::Stop(ending) => return Ok((ending, Some(step.id.clone()))),
       }
     }
-    let result = RunResult::of(self.rows.iter().map(|(_, s, _)| *s));
+    // A resumed run's verdict covers the whole run: a step that failed
+    // under on-failure=continue, or an item not done, before the resume
+    // still counts unless it ran again since (or a forced resume's changed
+    // runbook no longer has it).
+    let earlier = self
+      .earlier
+      .iter()
+      .filter(|(id, _)| {
+        !self.rows.iter().any(|(r, _, _)| r == id) && self.runbook.step_index(id).is_some()
+      })
+      .map(|(_, s)| *s);
+    let result = RunResult::of(earlier.chain(self.rows.iter().map(|(_, s, _)| *s)));
     let exit_code = i32::from(result != RunResult::Passed);
     Ok((
       Ending {
@@ -669,7 +700,15 @@ impl<'a> Walk<'a> {
       let reason = Some("fan-out runs change nothing without --yes".to_string());
       return self.skip(index, step, "--targets", reason);
     }
+    match self.in_flight.filter(|_| in_flight) {
+      Some(InFlight::Skip) => {
+        let reason = Some("in flight when the run stopped; it may have made its change".into());
+        return self.skip(index, step, "--in-flight skip", reason);
+      }
+      Some(InFlight::Rerun) | None => {}
+    }
     let auto = match (step.policy.confirm, self.options.approval) {
+      _ if in_flight && self.in_flight == Some(InFlight::Rerun) => Some("--in-flight rerun"),
       _ if in_flight => None,
       (Confirm::Always, _) | (_, Approval::Ask) => None,
       (_, Approval::Yes) => Some("--yes"),

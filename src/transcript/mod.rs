@@ -47,8 +47,35 @@ pub enum Durability {
   GroupCommit,
 }
 
+/// A transcript file opened for writing and locked (flock) for as long as
+/// it is held: a second run or resume of it is refused rather than running
+/// steps twice. The kernel drops the lock when the process dies, `kill -9`
+/// included.
+pub struct Locked(nix::fcntl::Flock<File>);
+
+impl Locked {
+  /// Opens and locks an existing transcript; `WouldBlock` when a run or
+  /// resume is writing it now.
+  pub fn open(path: &Path) -> io::Result<Self> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    Self::lock(file)
+  }
+
+  fn lock(file: File) -> io::Result<Self> {
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+      .map(Self)
+      .map_err(|(_, errno)| match errno {
+        nix::errno::Errno::EWOULDBLOCK => io::Error::new(
+          io::ErrorKind::WouldBlock,
+          "another litops is writing it now (a run or a resume in progress)",
+        ),
+        other => io::Error::from(other),
+      })
+  }
+}
+
 pub struct Transcript {
-  file: File,
+  file: Locked,
   pub path: PathBuf,
   prev: String,
   seq: u64,
@@ -76,7 +103,7 @@ impl Transcript {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
       fs::create_dir_all(dir)?;
     }
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    let mut file = Locked::lock(OpenOptions::new().write(true).create_new(true).open(path)?)?;
     let dir = sidecar_dir(path);
     fs::create_dir_all(&dir)?;
     let mut copy = File::create(dir.join(RUNBOOK_COPY))?;
@@ -85,8 +112,8 @@ impl Transcript {
     let start = start.masked(mask);
     let front = front_matter(&start, None);
     let end_offset = front.find("\nend: ").map_or(0, |i| i + 1) as u64;
-    file.write_all(front.as_bytes())?;
-    file.sync_all()?;
+    file.0.write_all(front.as_bytes())?;
+    file.0.sync_all()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
       // The file's directory entry must survive a crash too.
       File::open(dir)?.sync_all()?;
@@ -110,10 +137,13 @@ impl Transcript {
   /// returns it with the records it holds.
   pub fn reopen(
     path: &Path,
+    mut file: Locked,
     durability: Durability,
     mask: &Redactor,
   ) -> io::Result<(Self, Vec<Record>)> {
-    let text = fs::read_to_string(path)?;
+    let mut text = String::new();
+    file.0.seek(SeekFrom::Start(0))?;
+    io::Read::read_to_string(&mut *file.0, &mut text)?;
     let records = records(&text);
     let prev = text
       .lines()
@@ -121,9 +151,8 @@ impl Transcript {
       .find_map(record_line)
       .map_or_else(|| GENESIS.to_string(), |(hash, _)| hash.to_string());
     let end_offset = text.find("\nend: ").map_or(0, |i| i + 1) as u64;
-    let mut file = OpenOptions::new().write(true).open(path)?;
     // Not O_APPEND: on Linux that would also move the in-place `end:` rewrite.
-    file.seek(SeekFrom::End(0))?;
+    file.0.seek(SeekFrom::End(0))?;
     let transcript = Self {
       file,
       path: path.to_path_buf(),
@@ -149,7 +178,7 @@ impl Transcript {
     let mut chunk = markdown::render(&record.event);
     chunk.push_str(&line);
     chunk.push('\n');
-    self.file.write_all(chunk.as_bytes())?;
+    self.file.0.write_all(chunk.as_bytes())?;
     let at_once = match &record.event {
       Event::StepStarted { mutating, .. } => {
         self.mutating = *mutating;
@@ -165,7 +194,7 @@ impl Transcript {
       || at_once
       || self.last_sync.elapsed() >= GROUP_COMMIT
     {
-      self.file.sync_data()?;
+      self.file.0.sync_data()?;
       self.last_sync = std::time::Instant::now();
     }
     self.prev = hash;
@@ -177,8 +206,8 @@ impl Transcript {
     let line = end_line(Some(&event));
     self.append(event)?;
     if self.end_offset > 0 {
-      self.file.write_all_at(line.as_bytes(), self.end_offset)?;
-      self.file.sync_data()?;
+      self.file.0.write_all_at(line.as_bytes(), self.end_offset)?;
+      self.file.0.sync_data()?;
     }
     Ok(())
   }

@@ -267,3 +267,146 @@ fn kill_9_during_an_aws_call_then_resume_finishes_it() {
   assert_eq!(q["output"]["rows"][0]["@message"], "ERROR after resume");
   assert_eq!(litops(&dir, &["verify", "t.md"]).status.code(), Some(0));
 }
+
+#[test]
+fn a_live_run_and_a_second_resume_are_refused_by_the_lock() {
+  let test = Test::new().runbook(&blocking_runbook(2, 2)).args(&[
+    "run",
+    "rb.md",
+    "--yes",
+    "--transcript",
+    "t.md",
+  ]);
+  let dir = test.dir.path().to_path_buf();
+  let mut child = test
+    .command()
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+  wait_for(&dir.join("log"), "s1");
+  // The run is live, in s1: a resume must not start s1 (or s2) again.
+  let refused = litops(&dir, &["resume", "t.md", "--yes"]);
+  assert_eq!(refused.status.code(), Some(2));
+  assert_eq!(
+    String::from_utf8_lossy(&refused.stderr),
+    "t.md: error: cannot resume: another litops is writing it now (a run or a resume in progress)\n"
+  );
+  for i in 1..=2 {
+    std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
+  }
+  assert_eq!(child.wait().expect("wait").code(), Some(0));
+  assert_eq!(
+    std::fs::read_to_string(dir.join("log")).expect("log"),
+    "s1\ns2\n"
+  );
+  assert_eq!(litops(&dir, &["verify", "t.md"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_resumed_run_still_fails_for_what_failed_before_the_resume() {
+  // `one` fails under on-failure=continue and `three` stops the run; after
+  // the fix the resume runs only `three`, and `one` still fails the run.
+  let text = "# R\n\n```sh {name=one on-failure=continue}\nfalse\n```\n\n```sh {name=three}\ntest -f fixed\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  ran.assert(1);
+  let dir = ran.dir.path();
+  std::fs::write(dir.join("fixed"), "").expect("fix");
+  let resumed = litops(dir, &["resume", "t.md", "--yes"]);
+  assert_eq!(resumed.status.code(), Some(1));
+  let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
+  let end = r.last().expect("end");
+  assert_eq!(end["result"], "failed");
+  assert_eq!(end["exit_code"], 1);
+}
+
+#[test]
+fn a_forced_resume_whose_step_is_gone_refuses_naming_it_and_from_chooses() {
+  let ran = flaky_run_failed();
+  let dir = ran.dir.path();
+  std::fs::write(dir.join("rb.md"), FLAKY.replace("name=two", "name=second")).expect("edit");
+  let refused = litops(dir, &["resume", "t.md", "--yes", "--force"]);
+  assert_eq!(refused.status.code(), Some(2));
+  assert_eq!(
+    String::from_utf8_lossy(&refused.stderr),
+    "t.md: error: cannot resume: it stopped at step `two`, which rb.md no longer has; pass --from ID to choose where to continue\n"
+  );
+  assert_eq!(
+    std::fs::read_to_string(dir.join("log")).expect("log"),
+    "one\n",
+    "nothing ran again"
+  );
+  let typo = litops(
+    dir,
+    &["resume", "t.md", "--yes", "--force", "--from", "secnd"],
+  );
+  assert_eq!(typo.status.code(), Some(2));
+  assert_eq!(
+    String::from_utf8_lossy(&typo.stderr),
+    "error: `--from secnd`: no step has this id; did you mean `second`? (see `litops plan`)\n"
+  );
+  std::fs::write(dir.join("fixed"), "").expect("fix");
+  let chosen = litops(
+    dir,
+    &["resume", "t.md", "--yes", "--force", "--from", "second"],
+  );
+  assert_eq!(
+    chosen.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&chosen.stdout)
+  );
+  assert_eq!(
+    std::fs::read_to_string(dir.join("log")).expect("log"),
+    "one\nthree\n"
+  );
+}
+
+#[test]
+fn an_unattended_resume_is_told_what_to_do_with_a_change_in_flight() {
+  for (what, ran_again) in [("rerun", true), ("skip", false)] {
+    let test = Test::new().runbook(&blocking_runbook(2, 1)).args(&[
+      "run",
+      "rb.md",
+      "--yes",
+      "--transcript",
+      "t.md",
+    ]);
+    let dir = test.dir.path().to_path_buf();
+    let mut child = test
+      .command()
+      .stdin(Stdio::null())
+      .stdout(Stdio::null())
+      .stderr(Stdio::null())
+      .spawn()
+      .expect("spawn");
+    wait_for(&dir.join("log"), "s1");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    for i in 1..=2 {
+      std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
+    }
+    // Without --in-flight it stops and says so, as before.
+    let asked = litops(&dir, &["resume", "t.md", "--yes"]);
+    assert_eq!(asked.status.code(), Some(1), "{what}");
+    let told = litops(&dir, &["resume", "t.md", "--yes", "--in-flight", what]);
+    assert_eq!(told.status.code(), Some(0), "{what}");
+    let log = std::fs::read_to_string(dir.join("log")).expect("log");
+    assert_eq!(
+      log.lines().filter(|l| *l == "s1").count(),
+      if ran_again { 2 } else { 1 },
+      "{what}: {log}"
+    );
+    let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
+    let decided = r
+      .iter()
+      .rev()
+      .find(|x| x["step"] == "s1" && x.get("decision").is_some_and(|d| !d.is_null()))
+      .expect("s1 decided");
+    assert_eq!(decided["decision"]["how"], format!("--in-flight {what}"));
+  }
+}
