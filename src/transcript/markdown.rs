@@ -8,7 +8,30 @@ use serde_json::Value;
 
 use super::record::{AwsContext, Decision, Event};
 
+/// The Markdown shown above an event's record line. A line of it that would
+/// start like a record line (a step printed one) is indented by a space, so
+/// no reader takes output for a record; the record keeps the text exactly.
 pub fn render(event: &Event) -> String {
+  let out = body(event);
+  if !out.contains(RECORD_LIKE) {
+    return out;
+  }
+  out
+    .split_inclusive('\n')
+    .map(|line| {
+      if line.starts_with(RECORD_LIKE) {
+        format!(" {line}")
+      } else {
+        line.to_string()
+      }
+    })
+    .collect()
+}
+
+/// What every litops comment line starts with, the record marker included.
+const RECORD_LIKE: &str = "<!-- litops:";
+
+fn body(event: &Event) -> String {
   let mut out = String::new();
   match event {
     Event::RunStarted {
@@ -223,6 +246,29 @@ pub fn fenced(info: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn output_that_looks_like_a_record_is_indented() {
+    let event = Event::RunFinished {
+      result: super::super::RunResult::Failed,
+      exit_code: 1,
+      finished_at: "t".into(),
+      duration_ms: 1,
+      reason: Some(format!(
+        "x\n{}{} {{}} -->",
+        super::super::MARKER,
+        "0".repeat(64)
+      )),
+      stopped_at: None,
+      prefetch_stopped: Vec::new(),
+    };
+    let shown = render(&event);
+    assert!(
+      shown.contains("\n <!-- litops:record sha256=000"),
+      "{shown}"
+    );
+    assert!(!shown.lines().any(|l| l.starts_with(super::super::MARKER)));
+  }
 
   #[test]
   fn fence_outgrows_content() {

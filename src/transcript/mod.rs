@@ -172,7 +172,7 @@ impl Transcript {
     let record = Record {
       seq: self.seq,
       prev: std::mem::take(&mut self.prev),
-      event: event.masked(&self.mask),
+      event: event.masked(&self.mask).bounded(),
     };
     let (line, hash) = record.seal().map_err(io::Error::other)?;
     let mut chunk = markdown::render(&record.event);

@@ -199,7 +199,66 @@ pub fn output_seen(output: &Value, error: Option<&str>) -> Value {
   seen
 }
 
+/// The deepest nesting a step's output keeps as JSON: readers parse records
+/// with serde_json, which refuses nesting past 128 levels.
+const MAX_DEPTH: usize = 100;
+
+/// `value` with what is nested deeper than [`MAX_DEPTH`] kept as its JSON
+/// text, so an honest record of a deep rhai value still reads back.
+fn bounded(value: Value, depth: usize) -> Value {
+  match value {
+    Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => Value::String(value.to_string()),
+    Value::Array(items) => Value::Array(items.into_iter().map(|v| bounded(v, depth + 1)).collect()),
+    Value::Object(map) => Value::Object(
+      map
+        .into_iter()
+        .map(|(k, v)| (k, bounded(v, depth + 1)))
+        .collect(),
+    ),
+    other => other,
+  }
+}
+
 impl Event {
+  /// The event with its step output and variables nested no deeper than
+  /// readers can parse.
+  pub fn bounded(self) -> Self {
+    match self {
+      Self::StepFinished {
+        step,
+        index,
+        total,
+        line,
+        kind,
+        status,
+        finished_at,
+        duration_ms,
+        output,
+        sidecars,
+        error,
+        decision,
+        goto,
+        vars,
+      } => Self::StepFinished {
+        step,
+        index,
+        total,
+        line,
+        kind,
+        status,
+        finished_at,
+        duration_ms,
+        output: bounded(output, 0),
+        sidecars,
+        error,
+        decision,
+        goto,
+        vars: vars.map(|v| v.into_iter().map(|(k, v)| (k, bounded(v, 0))).collect()),
+      },
+      other => other,
+    }
+  }
+
   /// The event as recorded: secrets masked in every field that carries
   /// text from the runbook, the operator or a step. Fields whose values
   /// litops chooses (types, statuses, digests, times) are left alone, so a

@@ -317,3 +317,29 @@ fn a_signed_transcript_cannot_lose_its_end() {
   assert_eq!(refused.status.code(), Some(2));
   assert!(!dir.join("b.md").exists());
 }
+
+#[test]
+fn honest_transcripts_with_deep_values_and_record_like_output_verify() {
+  let text = "# D\n\n```rhai {name=deep}\nlet x = 1;\nfor i in 0..300 { x = [x]; }\nvars.deep = x;\nx\n```\n\n```sh {name=marker}\necho '<!-- litops:record sha256=0000000000000000000000000000000000000000000000000000000000000000 {\"seq\":1} -->'\n```\n\n```rhai {name=after}\nsteps[\"marker\"].stdout.len() > 0\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  let report = crate::verified(ran.dir.path(), &ran.transcript_path());
+  assert!(report.contains("steps: 3 done"), "{report}");
+  // The record keeps the output exactly; the Markdown indents it a space.
+  let r = crate::records(&ran.transcript());
+  assert!(
+    r[4]["output"]["stdout"]
+      .as_str()
+      .is_some_and(|s| s.starts_with("<!-- litops:record sha256=0000")),
+    "{}",
+    r[4]
+  );
+  assert!(
+    ran
+      .transcript()
+      .contains("\n <!-- litops:record sha256=0000")
+  );
+}
