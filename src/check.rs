@@ -237,6 +237,14 @@ fn check_action(
       }
     }
   }
+  let body_end = action.code_start + action.code.len();
+  let reported = diagnostics.iter().any(|d| {
+    d.span
+      .is_some_and(|s| (action.code_start..=body_end).contains(&s.start))
+  });
+  if action.kind.is_declarative() && !reported {
+    spec(action, diagnostics);
+  }
   if action.kind == ActionKind::Rhai {
     if let Err(e) = engine.compile(&action.code) {
       let (line, col) = (e.1.line().unwrap_or(1), e.1.position().unwrap_or(1));
@@ -281,6 +289,44 @@ fn check_action(
       }
     }
   }
+}
+
+/// Parses a declarative body as its kind runs it, templates standing for a
+/// neutral word: what `run` would reject is an error now, at its field's
+/// line. A message about a templated value is left for the run to judge.
+fn spec(action: &Action, diagnostics: &mut Vec<Diagnostic>) {
+  let neutral = |text: &str| template::render(text, |_| Some(PLACEHOLDER.into()));
+  let options: Vec<(String, String)> = action
+    .options
+    .iter()
+    .map(|(k, v)| (k.clone(), neutral(v)))
+    .collect();
+  let Err(message) = crate::exec::check_body(action.kind, &neutral(&action.code), &options) else {
+    return;
+  };
+  if message.contains(PLACEHOLDER) {
+    return;
+  }
+  // The field the message names (`limit: abc`, `expect-status`), where the
+  // body writes it; else the body's first line.
+  let field = message
+    .split('`')
+    .skip(1)
+    .step_by(2)
+    .filter_map(|quoted| quoted.split(':').next())
+    .find(|name| action.kind.fields().contains(name) || action.kind.options().contains(name));
+  let mut offset = 0;
+  let mut span = Span::new(action.code_start, action.code_start + 1);
+  for line in action.code.split_inclusive('\n') {
+    let key = line.trim_start();
+    if let Some(name) = field.filter(|f| key.strip_prefix(f).is_some_and(|r| r.starts_with(':'))) {
+      let start = action.code_start + offset + (line.len() - key.len());
+      span = Span::new(start, start + name.len());
+      break;
+    }
+    offset += line.len();
+  }
+  diagnostics.push(Diagnostic::new(Problem::Spec(message), span));
 }
 
 /// Whether a step can change anything. Shell can, unless its author marks

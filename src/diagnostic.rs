@@ -85,6 +85,8 @@ pub enum Problem {
     action: String,
   },
   MissingAction(ActionKind),
+  /// What the kind's own parse rejects (a bad value, a missing field).
+  Spec(String),
   UnclosedFence,
   NoSteps,
 }
@@ -201,6 +203,7 @@ impl fmt::Display for Problem {
       }
       Self::UnclosedTemplate => write!(f, "`{{{{` is not closed by `}}}}`"),
       Self::RhaiSyntax(m) => write!(f, "rhai syntax error: {m}"),
+      Self::Spec(message) => write!(f, "{message}"),
       Self::UnknownGoto { id, close } => write!(
         f,
         "`goto(\"{id}\")` names no step in this runbook{}",

@@ -77,6 +77,13 @@ impl Output {
 }
 
 pub trait Execute {
+  /// Why this body (templates replaced by a placeholder) cannot run, found
+  /// by the same parse the kind runs with: `check` reports it before any
+  /// step runs.
+  fn check(&self, _text: &str, _options: &[(String, String)]) -> Result<(), String> {
+    Ok(())
+  }
+
   /// What a mutating step would change, shown before the operator is asked
   /// (a diff of the current state against the requested one).
   fn preview(&self, _run: &StepRun) -> Option<String> {

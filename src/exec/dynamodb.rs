@@ -19,6 +19,10 @@ use crate::model::ActionKind;
 pub struct DynamoDb;
 
 impl Execute for DynamoDb {
+  fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
+    check(text)
+  }
+
   fn preview(&self, run: &StepRun) -> Option<String> {
     let body = Body::parse(ActionKind::DynamoDb, run.text).ok()?;
     let request = Capacity::from_body(&body).ok()?;
@@ -198,6 +202,16 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
     json!(started.elapsed().as_millis() as u64),
   );
   Ok((fields, shown))
+}
+
+/// What `check` validates: the same parse `dispatch` runs with.
+fn check(text: &str) -> Result<(), String> {
+  let body = Body::parse(ActionKind::DynamoDb, text)?;
+  match body.required("action")?.as_str() {
+    "describe" => body.required("table").map(|_| ()),
+    "capacity" => Capacity::from_body(&body).map(|_| ()),
+    other => Err(body.unknown_action(other)),
+  }
 }
 
 fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {

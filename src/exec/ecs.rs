@@ -53,6 +53,25 @@ impl Execute for Ecs {
     Some(change_preview(aws, &before, &after))
   }
 
+  fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
+    let body = Body::parse(ActionKind::Ecs, text)?;
+    let action = body.required("action")?;
+    body.required("cluster")?;
+    let mut services = body.list("services");
+    services.extend(body.text("service"));
+    match action.as_str() {
+      "describe" => Ok(()),
+      "tasks" => tasks_status(&body).map(|_| ()),
+      "task-definition" | "scaling" | "redeploy" => one_service(&services).map(|_| ()),
+      "scale" => {
+        let change = Change::from_body(&body)?;
+        // The count is relative to what runs then; its form is checked now.
+        change.target(i32::MAX / 2).map(|_| ())
+      }
+      other => Err(body.unknown_action(other)),
+    }
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     finish(run, dispatch(run))
   }
@@ -295,16 +314,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
   };
   let (mut fields, shown) = match action.as_str() {
     "describe" => describe(&call, &cluster, &services)?,
-    "tasks" => {
-      let status = match body.text("status").as_deref() {
-        None | Some("stopped") => DesiredStatus::Stopped,
-        Some("running") => DesiredStatus::Running,
-        Some(other) => {
-          return Err(format!("`ecs`: `status: {other}`: expected running or stopped").into());
-        }
-      };
-      tasks(&call, &cluster, &services, status)?
-    }
+    "tasks" => tasks(&call, &cluster, &services, tasks_status(&body)?)?,
     "task-definition" => task_definition(&call, &cluster, &services)?,
     "scaling" => scaling(&call, &cluster, &services)?,
     "scale" => change(&call, &body, false)?,
@@ -313,6 +323,17 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
   };
   fields.insert("cluster".into(), Value::String(cluster));
   Ok((fields, shown))
+}
+
+/// Which tasks `action: tasks` lists: `status: stopped` (the default) or `running`.
+fn tasks_status(body: &Body) -> Result<DesiredStatus, String> {
+  match body.text("status").as_deref() {
+    None | Some("stopped") => Ok(DesiredStatus::Stopped),
+    Some("running") => Ok(DesiredStatus::Running),
+    Some(other) => Err(format!(
+      "`ecs`: `status: {other}`: expected running or stopped"
+    )),
+  }
 }
 
 /// `family:revision` from a task definition ARN.

@@ -18,18 +18,25 @@ use crate::model::ActionKind;
 pub struct Elb;
 
 impl Execute for Elb {
+  fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
+    target_group(&Body::parse(ActionKind::Elb, text)?).map(|_| ())
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     finish(run, targets(run))
   }
 }
 
-fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
-  let body = Body::parse(ActionKind::Elb, run.text)?;
+/// The target group of `action: targets`, the one action.
+fn target_group(body: &Body) -> Result<String, String> {
   match body.required("action")?.as_str() {
-    "targets" => {}
-    other => return Err(body.unknown_action(other).into()),
+    "targets" => body.required("target-group"),
+    other => Err(body.unknown_action(other)),
   }
-  let group = body.required("target-group")?;
+}
+
+fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
+  let group = target_group(&Body::parse(ActionKind::Elb, run.text)?)?;
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = if group.starts_with("arn:") {

@@ -37,6 +37,10 @@ const EXCERPT: usize = 512;
 pub struct Http;
 
 impl Execute for Http {
+  fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
+    Request::parse(text).map(|_| ())
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     match probe(run) {
       Ok(output) => output,
@@ -45,36 +49,108 @@ impl Execute for Http {
   }
 }
 
-fn probe(run: &StepRun) -> Result<Output, String> {
-  let (method, url, rest) = ActionKind::http_request_line(run.text);
-  if url.is_empty() {
-    return Err(
-      "`http`: the first line must be `METHOD URL`, e.g. `GET https://example.com/health`".into(),
-    );
+/// The methods a probe may use: any other word (`GETT`) is a typo, though
+/// HTTP would send it.
+const METHODS: &[&str] = &[
+  "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+];
+
+/// An `http` block, parsed: what `check` validates and the probe sends.
+struct Request {
+  method: reqwest::Method,
+  url: String,
+  headers: Vec<(String, String)>,
+  body: Option<String>,
+  expected: Vec<u16>,
+  max_latency: Option<Duration>,
+  expect_body: Option<String>,
+}
+
+impl Request {
+  fn parse(text: &str) -> Result<Self, String> {
+    let (method, url, rest) = ActionKind::http_request_line(text);
+    if method.is_empty() || url.is_empty() {
+      return Err(
+        "`http`: the first line must be `METHOD URL`, e.g. `GET https://example.com/health`".into(),
+      );
+    }
+    if !METHODS.contains(&method.as_str()) {
+      return Err(format!(
+        "`http`: `{method}` is not an HTTP method; use {}",
+        METHODS.join(", ")
+      ));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+      return Err(format!("`http`: `{url}` is not an http:// or https:// URL"));
+    }
+    let body = if rest.trim().is_empty() {
+      None
+    } else {
+      Some(Body::parse(ActionKind::Http, rest)?)
+    };
+    let field = |name: &str| body.as_ref().and_then(|b| b.text(name));
+    let expected = match body.as_ref() {
+      Some(b) => b
+        .list("expect-status")
+        .iter()
+        .map(|s| {
+          s.parse::<u16>()
+            .ok()
+            .filter(|n| (100..=599).contains(n))
+            .ok_or_else(|| {
+              format!(
+                "`http`: `expect-status: {s}`: expected status codes such as 200 or [200, 204]"
+              )
+            })
+        })
+        .collect::<Result<Vec<u16>, String>>()?,
+      None => Vec::new(),
+    };
+    let max_latency = match field("max-latency") {
+      Some(text) => Some(humantime::parse_duration(&text).map_err(|_| {
+        format!("`http`: `max-latency: {text}`: expected a duration such as 500ms")
+      })?),
+      None => None,
+    };
+    let headers = match body.as_ref().map(|b| b.json("headers")) {
+      None | Some(Value::Null) => Vec::new(),
+      Some(Value::Object(headers)) => headers
+        .into_iter()
+        .map(|(name, value)| {
+          let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+          (name, value)
+        })
+        .collect(),
+      Some(_) => {
+        return Err("`http`: `headers` must be a map such as {accept: application/json}".into());
+      }
+    };
+    Ok(Self {
+      method: reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("`http`: `{method}` is not an HTTP method"))?,
+      url: url.to_string(),
+      headers,
+      body: field("body"),
+      expected,
+      max_latency,
+      expect_body: field("expect-body"),
+    })
   }
-  let body = if rest.trim().is_empty() {
-    None
-  } else {
-    Some(Body::parse(ActionKind::Http, rest)?)
-  };
-  let field = |name: &str| body.as_ref().and_then(|b| b.text(name));
-  let expected: Vec<u16> = match body.as_ref() {
-    Some(b) => b
-      .list("expect-status")
-      .iter()
-      .filter_map(|s| s.parse().ok())
-      .collect(),
-    None => Vec::new(),
-  };
-  let max_latency = match field("max-latency") {
-    Some(text) => Some(
-      humantime::parse_duration(&text)
-        .map_err(|_| format!("`http`: `max-latency: {text}`: expected a duration such as 500ms"))?,
-    ),
-    None => None,
-  };
-  let method = reqwest::Method::from_bytes(method.as_bytes())
-    .map_err(|_| format!("`http`: `{method}` is not an HTTP method"))?;
+}
+
+fn probe(run: &StepRun) -> Result<Output, String> {
+  let Request {
+    method,
+    url,
+    headers,
+    body,
+    expected,
+    max_latency,
+    expect_body,
+  } = Request::parse(run.text)?;
+  let url = url.as_str();
   let runtime = tokio::runtime::Builder::new_current_thread()
     .enable_all()
     .build()
@@ -85,17 +161,10 @@ fn probe(run: &StepRun) -> Result<Output, String> {
     .build()
     .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
   let mut request = client.request(method.clone(), url);
-  if let Some(Value::Object(headers)) = body.as_ref().map(|b| b.json("headers")) {
-    for (name, value) in headers {
-      request = request.header(
-        name,
-        value
-          .as_str()
-          .map_or_else(|| value.to_string(), str::to_string),
-      );
-    }
+  for (name, value) in headers {
+    request = request.header(name, value);
   }
-  if let Some(payload) = field("body") {
+  if let Some(payload) = body {
     request = request.body(payload);
   }
   let started = Instant::now();
@@ -152,7 +221,7 @@ fn probe(run: &StepRun) -> Result<Output, String> {
       max.as_millis()
     ));
   }
-  if let Some(needle) = field("expect-body").filter(|n| !text.contains(n.as_str())) {
+  if let Some(needle) = expect_body.filter(|n| !text.contains(n.as_str())) {
     problems.push(format!("body does not contain `{needle}`"));
   }
   // What failed is printed once, by the walk, from the step's error.

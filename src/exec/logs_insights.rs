@@ -185,6 +185,10 @@ impl Query {
 pub struct LogsInsights;
 
 impl Execute for LogsInsights {
+  fn check(&self, text: &str, options: &[(String, String)]) -> Result<(), String> {
+    Query::parse(text, options).map(|_| ())
+  }
+
   fn prefetch(&self, step: &Step, text: &str, aws: &Aws) -> Option<Box<dyn Pending>> {
     let options = step.action().map(|a| a.options.clone()).unwrap_or_default();
     let query = Query::parse(text, &options).ok()?;

@@ -90,6 +90,16 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
   }
 }
 
+/// Why a body cannot run, by the parse its kind runs with (`check` calls
+/// this with templates replaced by a placeholder).
+pub fn check_body(
+  kind: ActionKind,
+  text: &str,
+  options: &[(String, String)],
+) -> Result<(), String> {
+  executor(kind).check(text, options)
+}
+
 /// How a run ends: the transcript's `result`, the exit code and why.
 struct Ending {
   result: RunResult,

@@ -107,3 +107,45 @@ fn shipped_runbooks_check_clean() {
     ran.stderr
   );
 }
+
+#[test]
+fn check_rejects_what_run_would_reject_at_its_line() {
+  let text = "# C\n\n```logs-insights {name=a}\nfields @message\n```\n\n```logs-insights {name=b log-groups=/x}\nlimit: abc\n---\nfields @message\n```\n\n```http {name=c}\nGETT http://127.0.0.1/x\n```\n\n```http {name=d}\nGET http://127.0.0.1/x\nexpect-status: twohundred\n```\n\n```http {name=e}\nGET\n```\n\n```ecs {name=g}\naction: scale\ncluster: c\nservice: s\ndesired: lots\n```\n";
+  let ran = Test::new().runbook(text).args(&["check", "rb.md"]).run();
+  ran.assert(1);
+  assert_eq!(
+    ran.stderr,
+    "rb.md:4:1: error: no log groups: give `log-groups` in the header or as an attribute
+  |
+4 | fields @message
+  | ^
+rb.md:8:1: error: `limit: abc`: expected 1 to 10000
+  |
+8 | limit: abc
+  | ^^^^^
+rb.md:14:1: error: `http`: `GETT` is not an HTTP method; use GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE
+   |
+14 | GETT http://127.0.0.1/x
+   | ^
+rb.md:19:1: error: `http`: `expect-status: twohundred`: expected status codes such as 200 or [200, 204]
+   |
+19 | expect-status: twohundred
+   | ^^^^^^^^^^^^^
+rb.md:23:1: error: `http`: the first line must be `METHOD URL`, e.g. `GET https://example.com/health`
+   |
+23 | GET
+   | ^
+rb.md:30:1: error: `ecs`: `desired: lots`: expected a count, `+N` or `-N`
+   |
+30 | desired: lots
+   | ^^^^^^^
+"
+  );
+  // Templated values are judged when they run, not now.
+  let templated = "---\nparams:\n  host: h\n  code: '200'\n---\n```http\nGET http://{{ host }}/x\nexpect-status: {{ code }}\n```\n";
+  Test::new()
+    .runbook(templated)
+    .args(&["check", "rb.md"])
+    .run()
+    .assert(0);
+}

@@ -37,6 +37,11 @@ const PAGE: usize = 12;
 const SPARK_WIDTH: usize = 60;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
+/// What `check` validates: the request `metric` would make.
+pub fn check(body: &Body) -> Result<(), String> {
+  Request::from_body(body).map(|_| ())
+}
+
 pub fn metric(run: &mut StepRun, body: &Body) -> Result<(Fields, String), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;

@@ -23,6 +23,15 @@ use crate::model::{ActionKind, Step};
 pub struct CloudWatch;
 
 impl Execute for CloudWatch {
+  fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
+    let body = Body::parse(ActionKind::CloudWatch, text)?;
+    match body.required("action")?.as_str() {
+      "alarms" => alarm_state(&body).map(|_| ()),
+      "metric" => metric::check(&body),
+      other => Err(body.unknown_action(other)),
+    }
+  }
+
   fn prefetch(&self, _step: &Step, text: &str, aws: &Aws) -> Option<Box<dyn Pending>> {
     let body = Body::parse(ActionKind::CloudWatch, text).ok()?;
     match body.text("action")?.as_str() {
@@ -46,21 +55,26 @@ fn dispatch(run: &mut StepRun) -> Result<(Fields, String), Failure> {
   }
 }
 
-fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+/// The alarm state `action: alarms` lists (`None`: any), ALARM by default.
+fn alarm_state(body: &Body) -> Result<(String, Option<StateValue>), String> {
   let state = body
     .text("state")
     .unwrap_or_else(|| "ALARM".into())
     .to_uppercase();
-  let state_filter = match state.as_str() {
+  let filter = match state.as_str() {
     "ANY" => None,
     "ALARM" | "OK" | "INSUFFICIENT_DATA" => Some(StateValue::from(state.as_str())),
     other => {
-      return Err(
-        format!("`cloudwatch`: `state: {other}`: expected ALARM, OK, INSUFFICIENT_DATA or any")
-          .into(),
-      );
+      return Err(format!(
+        "`cloudwatch`: `state: {other}`: expected ALARM, OK, INSUFFICIENT_DATA or any"
+      ));
     }
   };
+  Ok((state, filter))
+}
+
+fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+  let (state, state_filter) = alarm_state(body)?;
   let prefix = body.text("prefix");
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_cloudwatch::Client::new);
