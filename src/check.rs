@@ -59,10 +59,37 @@ pub fn check(source: &Source) -> Checked {
     .as_ref()
     .map(|fm| parse_front_matter(fm, &mut diagnostics))
     .unwrap_or_default();
+  // Front matter that is there but not read would run with empty values:
+  // a file starting with a `---` line must be read as front matter.
+  let opens = source
+    .text
+    .lines()
+    .next()
+    .is_some_and(|l| l.trim_end() == "---");
+  if opens && doc.front_matter.is_none() {
+    diagnostics.push(Diagnostic::new(
+      Problem::FrontMatterUnclosed,
+      Span::new(0, 3),
+    ));
+  }
 
   let mut steps = Vec::new();
   let mut blocks = Vec::new();
   let mut ids = Ids::default();
+  for item in &doc.items {
+    if let Item::Code(code) = item
+      && let Some(fence) = &code.fence
+    {
+      let info = parse_info(&fence.info, fence.info_span.start);
+      ids.authored.extend(
+        info
+          .attributes
+          .into_iter()
+          .filter(|a| a.key == "name")
+          .map(|a| a.value),
+      );
+    }
+  }
   for item in &doc.items {
     match item {
       Item::Task(task) => {
@@ -110,6 +137,19 @@ pub fn check(source: &Source) -> Checked {
         }
         let info = parse_info(&fence.info, fence.info_span.start);
         let Some(kind) = ActionKind::from_word(&info.kind) else {
+          // A typo of a kind (`cloudwach`) with step attributes was meant
+          // to run: silently keeping it as prose would skip the step.
+          let close = close_matches(&info.kind, ActionKind::WORDS.iter().copied());
+          if !info.attributes.is_empty() && !close.is_empty() {
+            let start = fence.info_span.start;
+            diagnostics.push(Diagnostic::new(
+              Problem::UnknownKind {
+                kind: info.kind.clone(),
+                close,
+              },
+              Span::new(start, start + info.kind.len()),
+            ));
+          }
           blocks.push(block);
           continue;
         };
@@ -167,6 +207,16 @@ pub fn check(source: &Source) -> Checked {
   // standard library, which costs more than compiling a typical block.
   let engine = script::sandbox();
   for step in &steps {
+    if let StepBody::Manual { text, .. } = &step.body {
+      // Checklist items are filled in like declarative blocks: a name
+      // nobody declares would be shown to the operator as written.
+      // The item's span is its marker; its text follows on the line.
+      let rest = source.text.get(step.span.start..).unwrap_or_default();
+      let at = rest
+        .find(text.as_str())
+        .map_or(step.span.start, |i| step.span.start + i);
+      templates(text, at, &meta, &vars, &mut diagnostics);
+    }
     if let Some(action) = step.action() {
       check_action(
         source,
@@ -217,25 +267,7 @@ fn check_action(
     Span::new(action.code_start + offset, action.code_start + offset + len)
   };
   if action.kind.is_declarative() {
-    match template::placeholders(&action.code) {
-      Err(offset) => diagnostics.push(Diagnostic::new(Problem::UnclosedTemplate, at(offset, 2))),
-      Ok(found) => {
-        for p in found {
-          let known = meta.param(p.name).is_some() || vars.iter().any(|v| v == p.name);
-          if !known {
-            let mut names: Vec<String> = meta.params.iter().map(|p| p.name.clone()).collect();
-            names.extend(vars.iter().cloned());
-            diagnostics.push(Diagnostic::new(
-              Problem::UnknownTemplateName {
-                name: p.name.to_string(),
-                known: names,
-              },
-              at(p.range.start, p.range.len()),
-            ));
-          }
-        }
-      }
-    }
+    templates(&action.code, action.code_start, meta, vars, diagnostics);
   }
   let body_end = action.code_start + action.code.len();
   let reported = diagnostics.iter().any(|d| {
@@ -286,6 +318,37 @@ fn check_action(
           },
           at(offset, root.len()),
         ));
+      }
+    }
+  }
+}
+
+/// Every `{{ name }}` in `text` (which starts at `start` in the file) must
+/// name a parameter or a variable a rhai step sets.
+fn templates(
+  text: &str,
+  start: usize,
+  meta: &Meta,
+  vars: &[String],
+  diagnostics: &mut Vec<Diagnostic>,
+) {
+  let at = |offset: usize, len: usize| Span::new(start + offset, start + offset + len);
+  match template::placeholders(text) {
+    Err(offset) => diagnostics.push(Diagnostic::new(Problem::UnclosedTemplate, at(offset, 2))),
+    Ok(found) => {
+      for p in found {
+        let known = meta.param(p.name).is_some() || vars.iter().any(|v| v == p.name);
+        if !known {
+          let mut names: Vec<String> = meta.params.iter().map(|p| p.name.clone()).collect();
+          names.extend(vars.iter().cloned());
+          diagnostics.push(Diagnostic::new(
+            Problem::UnknownTemplateName {
+              name: p.name.to_string(),
+              known: names,
+            },
+            at(p.range.start, p.range.len()),
+          ));
+        }
       }
     }
   }
@@ -393,6 +456,16 @@ fn yaml_body(
   diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<serde_yaml::Value> {
   let neutral = template::render(body, |_| Some(PLACEHOLDER.into()));
+  if let Some(at) = crate::parse::yaml::too_deep(body) {
+    diagnostics.push(Diagnostic::new(
+      Problem::BodyYaml {
+        kind: kind.name(),
+        message: crate::parse::yaml::depth_message(),
+      },
+      Span::new(body_start + at, body_start + at + 1),
+    ));
+    return None;
+  }
   match serde_yaml::from_str::<serde_yaml::Value>(&neutral) {
     Ok(value) => Some(value),
     Err(e) => {
@@ -486,10 +559,11 @@ fn attributes(
     };
     match attr.key.as_str() {
       "name" => {
-        let valid = attr
-          .value
-          .chars()
-          .all(|c| c.is_alphanumeric() || "-_.".contains(c));
+        let valid = !attr.value.is_empty()
+          && attr
+            .value
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
         if valid {
           name = Some(attr.value.clone());
         } else {
@@ -544,6 +618,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 #[derive(Default)]
 struct Ids {
   counts: HashMap<String, usize>,
+  /// Names the author wrote: a generated id steps aside for them.
+  authored: std::collections::HashSet<String>,
 }
 
 impl Ids {
@@ -552,8 +628,13 @@ impl Ids {
       .last()
       .map_or_else(|| "step".to_string(), |h| slug(h));
     let n = self.counts.entry(slug.clone()).or_insert(0);
-    *n += 1;
-    format!("{slug}-{n}")
+    loop {
+      *n += 1;
+      let id = format!("{slug}-{n}");
+      if !self.authored.contains(&id) {
+        return id;
+      }
+    }
   }
 }
 

@@ -18,6 +18,7 @@ pub enum Severity {
 pub enum Problem {
   FrontMatterYaml(String),
   FrontMatterNotMapping,
+  FrontMatterUnclosed,
   FrontMatterType {
     field: String,
     expected: &'static str,
@@ -85,6 +86,11 @@ pub enum Problem {
     action: String,
   },
   MissingAction(ActionKind),
+  /// A near miss of a kind, on a block with step attributes.
+  UnknownKind {
+    kind: String,
+    close: Vec<String>,
+  },
   /// What the kind's own parse rejects (a bad value, a missing field).
   Spec(String),
   UnclosedFence,
@@ -144,6 +150,11 @@ impl fmt::Display for Problem {
           "front matter must be a YAML mapping (`title: …`, `params: …`)"
         )
       }
+      Self::FrontMatterUnclosed => write!(
+        f,
+        "the file starts with `---` but its front matter is not closed by a `---` line \
+         (with nothing else on it): nothing in it would be read"
+      ),
       Self::FrontMatterType { field, expected } => write!(f, "`{field}` must be {expected}"),
       Self::UnknownFrontMatterKey(k) => write!(f, "unknown front matter key `{k}` is ignored"),
       Self::BadDocKind(k) => write!(f, "`kind: {k}` is not known: use `runbook` or `playbook`"),
@@ -204,6 +215,11 @@ impl fmt::Display for Problem {
       Self::UnclosedTemplate => write!(f, "`{{{{` is not closed by `}}}}`"),
       Self::RhaiSyntax(m) => write!(f, "rhai syntax error: {m}"),
       Self::Spec(message) => write!(f, "{message}"),
+      Self::UnknownKind { kind, close } => write!(
+        f,
+        "`{kind}` is not a kind of action, so this block would be prose and never run{}",
+        did_you_mean(close)
+      ),
       Self::UnknownGoto { id, close } => write!(
         f,
         "`goto(\"{id}\")` names no step in this runbook{}",
@@ -305,6 +321,8 @@ impl Diagnostic {
     } else {
       text.chars().count().saturating_sub(col - 1).max(1)
     };
+    // A huge line (60 KB of `[`) is shown around the caret, not whole.
+    let (text, col, width) = window(text, col, width);
     let gutter = line.to_string().len();
     let _ = writeln!(out, "{:gutter$} |", "");
     let _ = writeln!(out, "{line} | {text}");
@@ -319,10 +337,53 @@ impl Diagnostic {
   }
 }
 
+/// Characters of a snippet line shown on each side of the caret at most.
+const SNIPPET: usize = 60;
+
+/// The part of `text` around column `col` (1-based) that a snippet shows,
+/// with `…` where it is cut, and the caret's column and width in it.
+fn window(text: &str, col: usize, width: usize) -> (String, usize, usize) {
+  let chars: Vec<char> = text.chars().collect();
+  if chars.len() <= 2 * SNIPPET + width.min(SNIPPET) {
+    return (text.to_string(), col, width);
+  }
+  let width = width.min(SNIPPET);
+  let from = col.saturating_sub(1).saturating_sub(SNIPPET);
+  let to = (col - 1 + width + SNIPPET).min(chars.len());
+  let mut shown: String = chars[from..to].iter().collect();
+  let mut col = col - from;
+  if from > 0 {
+    shown.insert(0, '…');
+    col += 1;
+  }
+  if to < chars.len() {
+    shown.push('…');
+  }
+  (shown, col, width)
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
   use std::path::Path;
+
+  #[test]
+  fn a_long_line_is_shown_around_the_caret() {
+    let line = format!("title: {}x{}", "[".repeat(500), "]".repeat(500));
+    let src = Source::new(Path::new("rb.md"), format!("{line}\n"));
+    let at = line.find('x').expect("x");
+    let d = Diagnostic::new(Problem::FrontMatterNotMapping, Span::new(at, at + 1));
+    let shown = d.render(&src);
+    let snippet = shown.lines().nth(2).expect("snippet");
+    assert_eq!(
+      snippet,
+      format!("1 | …{}x{}…", "[".repeat(60), "]".repeat(60))
+    );
+    assert_eq!(
+      shown.lines().nth(3),
+      Some(format!("  | {}^", " ".repeat(61)).as_str())
+    );
+  }
 
   #[test]
   fn renders_path_line_col_and_caret() {

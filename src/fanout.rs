@@ -69,6 +69,12 @@ impl fmt::Display for TargetsError {
 
 pub fn load(path: &Path) -> Result<Vec<Target>, TargetsError> {
   let text = std::fs::read_to_string(path).map_err(|e| TargetsError::Read(path.into(), e))?;
+  if crate::parse::yaml::too_deep(&text).is_some() {
+    return Err(TargetsError::Yaml(
+      path.into(),
+      crate::parse::yaml::depth_message(),
+    ));
+  }
   let file: File = serde_yaml::from_str(&text)
     .map_err(|e| TargetsError::Yaml(path.into(), crate::diagnostic::yaml_message(&e)))?;
   if file.targets.is_empty() {

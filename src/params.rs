@@ -227,6 +227,9 @@ impl Given {
       let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
       // Parsed as a plain value first: a typed parse's error would quote
       // the file's contents, and a params file holds secrets.
+      if crate::parse::yaml::too_deep(&text).is_some() {
+        return Err(file_error(crate::parse::yaml::depth_message()));
+      }
       let value: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| file_error(format!("invalid YAML: {e}")))?;
       let serde_yaml::Value::Mapping(map) = value else {

@@ -238,7 +238,8 @@ pub fn verify(
         actions_checked = actions(&sidecar_dir(path), copy, &events, &mut broken);
       }
       let current = runbook.map_or(recorded_path, Path::to_path_buf);
-      match std::fs::read_to_string(&current) {
+      // Read as a run reads it (a CRLF file as LF), so its digest compares.
+      match Source::load(&current).map(|s| s.text) {
         Err(_) => RunbookToday::Missing(current),
         Ok(now) if sha256_hex(now.as_bytes()) == digest => RunbookToday::Same(current),
         Ok(now) => RunbookToday::Changed {

@@ -15,6 +15,12 @@ impl Body {
   /// already done so for the written body; this catches what templates made.
   pub fn parse(action: ActionKind, text: &str) -> Result<Self, String> {
     let (kind, known) = (action.name(), action.fields());
+    if crate::parse::yaml::too_deep(text).is_some() {
+      return Err(format!(
+        "`{kind}` body: {}",
+        crate::parse::yaml::depth_message()
+      ));
+    }
     let map: Mapping = match serde_yaml::from_str(text) {
       Ok(Value::Mapping(map)) => map,
       Ok(_) => {

@@ -100,6 +100,12 @@ impl Query {
     };
     let mut fields: Vec<(String, serde_yaml::Value)> = Vec::new();
     if let Some(header) = header {
+      if crate::parse::yaml::too_deep(header).is_some() {
+        return Err(format!(
+          "the header before `---`: {}",
+          crate::parse::yaml::depth_message()
+        ));
+      }
       let map: serde_yaml::Mapping = serde_yaml::from_str(header)
         .map_err(|e| format!("the header before `---` is not a YAML mapping: {e}"))?;
       for (k, v) in map {

@@ -20,6 +20,21 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+  /// Every word an info string can start with to be an action.
+  pub const WORDS: &[&str] = &[
+    "sh",
+    "shell",
+    "bash",
+    "zsh",
+    "rhai",
+    "logs-insights",
+    "ecs",
+    "cloudwatch",
+    "dynamodb",
+    "elb",
+    "http",
+  ];
+
   pub fn from_word(word: &str) -> Option<Self> {
     Some(match word {
       "sh" | "shell" => Self::Shell(Shell::Sh),

@@ -82,12 +82,37 @@ pub fn parse_info(info: &str, base: usize) -> Info {
   out
 }
 
+/// A JSON object's pairs in order, repeated keys kept (a map would keep the
+/// last silently, and a repeated key is an error).
+struct Pairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+  fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+      type Value = Pairs;
+      fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+      }
+      fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+        let mut pairs = Vec::new();
+        while let Some(pair) = map.next_entry()? {
+          pairs.push(pair);
+        }
+        Ok(Pairs(pairs))
+      }
+    }
+    deserializer.deserialize_map(Visit)
+  }
+}
+
 fn json_pairs(inner: &str) -> Result<Vec<(String, String)>, String> {
-  let map: serde_json::Map<String, serde_json::Value> =
+  let Pairs(pairs) =
     serde_json::from_str(&format!("{{{inner}}}")).map_err(|e| format!("invalid JSON: {e}"))?;
-  map
+  pairs
     .into_iter()
     .map(|(k, v)| match v {
+      serde_json::Value::String(s) if s.is_empty() => Err(format!("`{k}` has no value")),
       serde_json::Value::String(s) => Ok((k, s)),
       serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Ok((k, v.to_string())),
       _ => Err(format!("`{k}` must be a string, number or boolean")),
@@ -195,7 +220,7 @@ mod tests {
       .iter()
       .map(|(k, v, _, _)| (k.as_str(), v.as_str()))
       .collect();
-    assert_eq!(kv, vec![("interactive", "false"), ("name", "setup")]);
+    assert_eq!(kv, vec![("name", "setup"), ("interactive", "false")]);
     assert!(problems.is_empty());
   }
 
@@ -224,6 +249,18 @@ mod tests {
         "bad attribute syntax: the quoted value of `name` is not closed",
       ),
       ("sh {name=a name=b}", "attribute `name` is given twice"),
+      (
+        "sh {\"name\":\"a\",\"name\":\"b\"}",
+        "attribute `name` is given twice",
+      ),
+      (
+        "sh {\"name\":\"\"}",
+        "bad attribute syntax: `name` has no value",
+      ),
+      (
+        "sh {name=\"\"}",
+        "bad attribute syntax: `name` has no value",
+      ),
       (
         "sh {\"name\": [1]}",
         "bad attribute syntax: `name` must be a string, number or boolean",

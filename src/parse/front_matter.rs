@@ -25,6 +25,14 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
   if fm.text.trim().is_empty() {
     return meta;
   }
+  if let Some(at) = super::yaml::too_deep(&fm.text) {
+    let at = fm.span.start + at;
+    diagnostics.push(Diagnostic::new(
+      Problem::FrontMatterYaml(super::yaml::depth_message()),
+      Span::new(at, at + 1),
+    ));
+    return meta;
+  }
   let value: Value = match serde_yaml::from_str(&fm.text) {
     Ok(v) => v,
     Err(e) => {

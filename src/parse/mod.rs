@@ -4,6 +4,7 @@
 mod attributes;
 mod front_matter;
 mod markdown;
+pub mod yaml;
 
 pub use attributes::{Attribute, Info, parse_info};
 pub use front_matter::parse_front_matter;

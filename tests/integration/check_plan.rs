@@ -149,3 +149,120 @@ rb.md:30:1: error: `ecs`: `desired: lots`: expected a count, `+N` or `-N`
     .run()
     .assert(0);
 }
+
+#[test]
+fn near_misses_names_and_checklist_templates_are_checked() {
+  let text = "# Checks\n\n```cloudwach {name=alarms}\naction: alarms\n```\n\n```sh\necho a\n```\n\n```sh {name=checks-1}\necho b\n```\n\n```sh {\"name\":\"x\",\"name\":\"y\"}\necho c\n```\n\n```sh {name=\"\"}\necho d\n```\n\n- [ ] told {{ customr }}\n";
+  let ran = Test::new().runbook(text).args(&["check", "rb.md"]).run();
+  ran.assert(1);
+  assert_eq!(
+    ran.stderr,
+    "rb.md:3:4: error: `cloudwach` is not a kind of action, so this block would be prose and never run; did you mean `cloudwatch`?
+  |
+3 | ```cloudwach {name=alarms}
+  |    ^^^^^^^^^
+rb.md:15:7: error: attribute `name` is given twice
+   |
+15 | ```sh {\"name\":\"x\",\"name\":\"y\"}
+   |       ^^^^^^^^^^^^^^^^^^^^^^^
+rb.md:19:7: error: bad attribute syntax: `name` has no value
+   |
+19 | ```sh {name=\"\"}
+   |       ^^^^^^^^^
+rb.md:23:12: error: `{{ customr }}` names no parameter or variable (this runbook declares none)
+   |
+23 | - [ ] told {{ customr }}
+   |            ^^^^^^^^^^^^^
+"
+  );
+  // A generated id steps aside for a name the author wrote.
+  let ran = Test::new()
+    .runbook("# Checks\n\n```sh\necho a\n```\n\n```sh {name=checks-1}\necho b\n```\n")
+    .args(&["plan", "rb.md", "--json"])
+    .run();
+  ran.assert(0);
+  let plan: serde_json::Value = serde_json::from_str(&ran.stdout).expect("json");
+  assert_eq!(plan["steps"][0]["id"], "checks-2");
+  assert_eq!(plan["steps"][1]["id"], "checks-1");
+}
+
+#[test]
+fn a_crlf_runbook_behaves_exactly_like_its_lf_twin() {
+  let lf = "---\ntitle: Windows\nparams:\n  env: {default: prod, choices: [prod, dev]}\n---\n# T\n\n```sh {name=a}\necho \"env=$env\"\n```\n\n- [ ] told {{ env }}\n";
+  let crlf = lf.replace('\n', "\r\n");
+  let plans: Vec<String> = [lf.to_string(), crlf]
+    .iter()
+    .map(|text| {
+      let ran = Test::new().runbook(text).args(&["plan", "rb.md"]).run();
+      ran.assert(0);
+      ran.stdout
+    })
+    .collect();
+  assert_eq!(plans[0], plans[1]);
+  assert!(plans[1].starts_with("Windows (runbook)"), "{}", plans[1]);
+  let ran = Test::new()
+    .runbook(&lf.replace('\n', "\r\n"))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  assert_eq!(
+    crate::records(&ran.transcript())[2]["output"]["stdout"],
+    "env=prod\n"
+  );
+  crate::verified(ran.dir.path(), &ran.transcript_path());
+}
+
+#[test]
+fn front_matter_not_understood_and_deep_nesting_are_errors_at_once() {
+  let ran = Test::new()
+    .runbook("---\ntitle: x\n\n# T\n\n```sh\ntrue\n```\n")
+    .args(&["check", "rb.md"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran.stderr.starts_with(
+      "rb.md:1:1: error: the file starts with `---` but its front matter is not closed"
+    ),
+    "{}",
+    ran.stderr
+  );
+  // 60 KB of `[` is refused by a linear scan, not after libyaml's seconds;
+  // the snippet shows the line around the caret only.
+  let deep = format!(
+    "---\ntitle: {}\n---\n```sh\ntrue\n```\n",
+    "[".repeat(60_000)
+  );
+  let ran = Test::new().runbook(&deep).args(&["check", "rb.md"]).run();
+  ran.assert(1);
+  assert!(
+    ran.stderr.starts_with(
+      "rb.md:2:72: error: invalid YAML in front matter: collections nest more than 64 levels deep"
+    ),
+    "{}",
+    ran.stderr
+  );
+  assert!(ran.stderr.len() < 1000, "{} bytes", ran.stderr.len());
+}
+
+#[test]
+fn plan_needs_no_values_even_for_choices_and_patterns() {
+  let text = "---\nparams:\n  env: {choices: [prod, dev]}\n  ticket: {pattern: 'INC-[0-9]+'}\n---\n```http\nGET https://{{ env }}.example.com/{{ ticket }}\n```\n";
+  let ran = Test::new().runbook(text).args(&["plan", "rb.md"]).run();
+  ran.assert(0);
+  assert!(
+    ran
+      .stdout
+      .contains("│ GET https://{{ env }}.example.com/{{ ticket }}"),
+    "{}",
+    ran.stdout
+  );
+  // Every missing parameter at once when running.
+  let ran = Test::new()
+    .runbook(text)
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(2);
+  assert_eq!(
+    ran.stderr,
+    "parameter `env` [prod|dev] › parameter `ticket` › error: parameter `env` is required and has no default: pass `--param env=VALUE`\nerror: parameter `ticket` is required and has no default: pass `--param ticket=VALUE`; nothing was run\n"
+  );
+}
