@@ -307,9 +307,10 @@ fn check_paths(paths: &[PathBuf]) -> i32 {
   }
   problems += errors;
   out(&format!(
-    "checked {} file{}, {steps} steps: {errors} error{}, {warnings} warning{}\n",
+    "checked {} file{}, {steps} step{}: {errors} error{}, {warnings} warning{}\n",
     files.len(),
     if files.len() == 1 { "" } else { "s" },
+    if steps == 1 { "" } else { "s" },
     if errors == 1 { "" } else { "s" },
     if warnings == 1 { "" } else { "s" },
   ));
@@ -320,20 +321,27 @@ fn markdown_files(dir: &Path, files: &mut Vec<PathBuf>) {
   let Ok(entries) = std::fs::read_dir(dir) else {
     return;
   };
-  let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-  entries.sort();
-  for path in entries {
+  let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+  entries.sort_by_key(std::fs::DirEntry::path);
+  for entry in entries {
+    let path = entry.path();
     let hidden = path
       .file_name()
       .is_some_and(|n| n.to_string_lossy().starts_with('.'));
     if hidden {
       continue;
     }
-    if path.is_dir() {
+    // Symlinked directories are not followed (as ripgrep does): a link
+    // back up the tree would never end.
+    let Ok(kind) = entry.file_type() else {
+      continue;
+    };
+    if kind.is_dir() {
       markdown_files(&path, files);
     } else if path
       .extension()
       .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+      && path.is_file()
     {
       files.push(path);
     }

@@ -34,12 +34,14 @@ pub fn runs(dir: &Path, runbook: Option<&str>) -> std::io::Result<Vec<Run>> {
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
   for entry in std::fs::read_dir(dir)? {
-    let path = entry?.path();
-    if path.is_dir() {
+    let entry = entry?;
+    let path = entry.path();
+    // Symlinked directories are not followed: a loop would never end.
+    if entry.file_type()?.is_dir() {
       if path.extension().is_none_or(|e| e != "d") {
         collect(&path, files)?;
       }
-    } else if path.extension().is_some_and(|e| e == "md") {
+    } else if path.extension().is_some_and(|e| e == "md") && path.is_file() {
       files.push(path);
     }
   }

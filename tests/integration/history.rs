@@ -45,3 +45,20 @@ fn log_lists_runs_newest_first_with_the_last_pass() {
   only.assert(0);
   assert!(!only.stdout.contains("bad.md"), "{}", only.stdout);
 }
+
+#[test]
+fn check_and_log_do_not_follow_symlink_loops() {
+  let test = Test::new()
+    .file("docs/rb.md", "```sh\ntrue\n```\n")
+    .file("transcripts/x/keep.txt", "");
+  let dir = test.dir.path();
+  std::os::unix::fs::symlink(dir.join("docs"), dir.join("docs/loop")).expect("loop");
+  std::os::unix::fs::symlink(dir.join("transcripts"), dir.join("transcripts/x/up")).expect("loop");
+  let ran = test.args(&["check", "docs"]).run();
+  ran.assert(0);
+  assert_eq!(ran.stdout, "checked 1 file, 1 step: 0 errors, 0 warnings\n");
+  let log = crate::command(ran.dir.path(), &["log".into()])
+    .output()
+    .expect("log");
+  assert_eq!(log.status.code(), Some(0));
+}
