@@ -29,7 +29,8 @@ impl Params {
       .values
       .iter()
       .map(|(n, v)| {
-        let secret = meta.param(n).is_some_and(|p| p.secret);
+        // `plan`'s placeholder for a secret nobody gave is shown as such.
+        let secret = meta.param(n).is_some_and(|p| p.secret) && *v != format!("{{{{ {n} }}}}");
         (
           n.clone(),
           if secret {
@@ -332,7 +333,8 @@ pub fn resolve(
       errors.push(invalid(param, value, reason));
       continue;
     }
-    if param.secret {
+    // A placeholder is no secret: `plan` shows `{{ token }}` as such.
+    if param.secret && !placeholder {
       params.redactor.add(&param.name, &value);
     }
     params.values.push((param.name.clone(), value));

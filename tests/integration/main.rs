@@ -5,6 +5,7 @@ mod aws_kinds;
 mod bad_input;
 mod check_plan;
 mod corpus;
+mod docs;
 mod ecs;
 mod fanout;
 mod history;

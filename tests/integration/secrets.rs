@@ -314,7 +314,7 @@ echo \"$db_password $api_token $deploy_key\" | tr - _
   assert!(
     ran
       .stdout
-      .contains("  param db_password = [redacted:db_password]\n"),
+      .contains("  param db_password = {{ db_password }}\n"),
     "{}",
     ran.stdout
   );
