@@ -8,6 +8,7 @@ mod corpus;
 mod docs;
 mod ecs;
 mod fanout;
+mod fuzz;
 mod history;
 mod http;
 mod limits;
