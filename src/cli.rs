@@ -171,7 +171,7 @@ impl WalkArgs {
       from: None,
       only: None,
       transcript,
-      operator: operator(),
+      operator: exec::operator(),
       run_id,
       aws: crate::aws::Settings {
         region: self
@@ -610,17 +610,6 @@ fn resolve_params(
     aws: crate::aws::Session::new(aws.clone()).interruptible(console.interrupt_flag()),
   };
   resolve(&runbook.meta, &given, &mut live).map_err(Error::Params)
-}
-
-fn operator() -> String {
-  let user = std::env::var("USER")
-    .or_else(|_| std::env::var("LOGNAME"))
-    .unwrap_or_else(|_| format!("uid{}", nix::unistd::getuid()));
-  let host = nix::unistd::gethostname()
-    .ok()
-    .and_then(|h| h.into_string().ok())
-    .unwrap_or_else(|| "unknown-host".into());
-  format!("{user}@{host}")
 }
 
 fn verify(path: &Path, runbook: Option<&Path>, key: Option<&Path>) -> Result<i32, Error> {

@@ -261,3 +261,26 @@ fn spawn_reader(tx: Sender<Event>) -> Sender<Read> {
   });
   req_tx
 }
+
+/// Who is running litops, as `user@host`: the OS account of the process
+/// (not `$USER`, which anyone can set), or under sudo the account that ran
+/// sudo, marked so (`alice@host (sudo as root)`).
+pub fn operator() -> String {
+  let uid = nix::unistd::getuid();
+  let account = nix::unistd::User::from_uid(uid)
+    .ok()
+    .flatten()
+    .map_or_else(|| format!("uid{uid}"), |u| u.name);
+  let host = nix::unistd::gethostname()
+    .ok()
+    .and_then(|h| h.into_string().ok())
+    .unwrap_or_else(|| "unknown-host".into());
+  // sudo sets SUDO_USER; only a process running as root can have come
+  // through it, so elsewhere the variable is not trusted.
+  match std::env::var("SUDO_USER") {
+    Ok(user) if uid.is_root() && !user.is_empty() && user != account => {
+      format!("{user}@{host} (sudo as {account})")
+    }
+    _ => format!("{account}@{host}"),
+  }
+}

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 pub use crate::transcript::Status;
 pub use action::{Execute, Output, StepRun};
-pub use console::{Answer, Console};
+pub use console::{Answer, Console, operator};
 
 use crate::clock::{self, Instant};
 use crate::model::{Action, ActionKind, Confirm, OnFailure, Runbook, Step, StepBody};

@@ -138,9 +138,19 @@ pub fn command(dir: &Path, args: &[String]) -> Command {
     .current_dir(dir)
     .env_clear()
     .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-    .env("USER", "tester")
+    // $USER is not who runs litops: the OS account is (see `account`).
+    .env("USER", "not-the-operator")
     .env("HOME", dir);
   command
+}
+
+/// The OS account the tests run as: the operator litops records.
+pub fn account() -> String {
+  nix::unistd::User::from_uid(nix::unistd::getuid())
+    .ok()
+    .flatten()
+    .map(|u| u.name)
+    .expect("the test's OS account")
 }
 
 impl Ran {

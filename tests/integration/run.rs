@@ -71,7 +71,7 @@ fn yes_runs_every_action_and_records_it() {
   assert_eq!(
     r[1]["decision"]["by"]
       .as_str()
-      .map(|b| b.starts_with("tester@")),
+      .map(|b| b.starts_with(&format!("{}@", crate::account()))),
     Some(true)
   );
   assert_eq!(r[5]["decision"]["how"], "none");
@@ -151,7 +151,7 @@ runbook: rb.md
 runbook_sha256: {sha}
 title: Walk
 litops_version: {version}
-operator: tester@{host}
+operator: {account}@{host}
 params:
   customer: acme
   token: '[redacted:token]'
@@ -162,7 +162,7 @@ end: [TIME] # passed
 # Run of Walk
 
 - runbook: `rb.md`
-- operator: tester@{host}
+- operator: {account}@{host}
 - started: [TIME]
 - approval: --yes
 - param `customer` = `acme`
@@ -178,7 +178,7 @@ echo \"customer=$customer token=$token\"
 seq 1 3
 ```
 
-**Decision:** run — by tester@{host} via --yes at [TIME]
+**Decision:** run — by {account}@{host} via --yes at [TIME]
 
 **Started** [TIME]
 
@@ -203,6 +203,7 @@ customer=acme token=[redacted:token]
 ",
       version = env!("CARGO_PKG_VERSION"),
       host = nix_host(),
+      account = crate::account(),
     )
   );
 }
@@ -464,4 +465,27 @@ fn params_file_and_flags() {
     .run();
   ran.assert(0);
   assert!(ran.stdout.contains("one-three"), "{}", ran.stdout);
+}
+
+#[test]
+fn the_operator_is_the_os_account_not_user_and_sudo_names_who_ran_it() {
+  let account = crate::account();
+  let host = nix_host();
+  let by = |env: Vec<(String, String)>| {
+    let ran = Test::new()
+      .runbook("```sh {name=a}\ntrue\n```\n")
+      .env(env)
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    records(&ran.transcript())[0]["operator"].clone()
+  };
+  // $USER is set to something else by the builder; it is not believed.
+  assert_eq!(by(Vec::new()), format!("{account}@{host}"));
+  let sudo = by(vec![("SUDO_USER".into(), "alice".into())]);
+  if nix::unistd::getuid().is_root() {
+    assert_eq!(sudo, format!("alice@{host} (sudo as {account})"));
+  } else {
+    // Only root can have come through sudo: the variable is not trusted.
+    assert_eq!(sudo, format!("{account}@{host}"));
+  }
 }
