@@ -222,181 +222,96 @@ fn bounded(value: Value, depth: usize) -> Value {
 impl Event {
   /// The event with its step output and variables nested no deeper than
   /// readers can parse.
-  pub fn bounded(self) -> Self {
-    match self {
-      Self::StepFinished {
-        step,
-        index,
-        total,
-        line,
-        kind,
-        status,
-        finished_at,
-        duration_ms,
-        output,
-        sidecars,
-        error,
-        decision,
-        goto,
-        vars,
-      } => Self::StepFinished {
-        step,
-        index,
-        total,
-        line,
-        kind,
-        status,
-        finished_at,
-        duration_ms,
-        output: bounded(output, 0),
-        sidecars,
-        error,
-        decision,
-        goto,
-        vars: vars.map(|v| v.into_iter().map(|(k, v)| (k, bounded(v, 0))).collect()),
-      },
-      other => other,
+  pub fn bounded(mut self) -> Self {
+    if let Self::StepFinished { output, vars, .. } = &mut self {
+      *output = bounded(std::mem::take(output), 0);
+      if let Some(vars) = vars {
+        for value in vars.values_mut() {
+          *value = bounded(std::mem::take(value), 0);
+        }
+      }
     }
+    self
   }
 
   /// The event as recorded: secrets masked in every field that carries
   /// text from the runbook, the operator or a step. Fields whose values
   /// litops chooses (types, statuses, digests, times) are left alone, so a
   /// secret that happens to equal `passed` cannot unmake a record.
-  pub fn masked(self, mask: &Redactor) -> Self {
+  pub fn masked(mut self, mask: &Redactor) -> Self {
     if mask.is_empty() {
       return self;
     }
-    let text = |s: String| mask.text(&s);
-    let opt = |s: Option<String>| s.map(|s| mask.text(&s));
-    let decision = |d: Decision| Decision {
-      reason: d.reason.map(|r| mask.text(&r)),
-      ..d
+    let text = |s: &mut String| *s = mask.text(s);
+    let opt = |s: &mut Option<String>| {
+      if let Some(s) = s {
+        *s = mask.text(s);
+      }
     };
-    match self {
+    match &mut self {
       Self::RunStarted {
-        run_id,
         runbook,
-        runbook_sha256,
-        copy_sha256,
         title,
-        kind,
-        litops_version,
-        operator,
         params,
-        approval,
-        started_at,
         aws,
-      } => Self::RunStarted {
-        run_id,
-        runbook: text(runbook),
-        runbook_sha256,
-        copy_sha256,
-        title: text(title),
-        kind,
-        litops_version,
-        operator,
-        params: params.into_iter().map(|(k, v)| (k, text(v))).collect(),
-        approval,
-        started_at,
-        aws: aws.map(|a| AwsContext {
-          error: opt(a.error),
-          ..a
-        }),
-      },
+        ..
+      } => {
+        text(runbook);
+        text(title);
+        params.iter_mut().for_each(|(_, v)| text(v));
+        if let Some(aws) = aws {
+          opt(&mut aws.error);
+        }
+      }
       Self::StepStarted {
         step,
-        index,
-        total,
-        line,
         headings,
-        kind,
-        mutating,
         action,
-        decision: d,
-        started_at,
-      } => Self::StepStarted {
-        step: text(step),
-        index,
-        total,
-        line,
-        headings: headings.into_iter().map(text).collect(),
-        kind,
-        mutating,
-        action: text(action),
-        decision: decision(d),
-        started_at,
-      },
+        decision,
+        ..
+      } => {
+        text(step);
+        headings.iter_mut().for_each(text);
+        text(action);
+        opt(&mut decision.reason);
+      }
       Self::StepFinished {
         step,
-        index,
-        total,
-        line,
-        kind,
-        status,
-        finished_at,
-        duration_ms,
         output,
-        sidecars,
         error,
-        decision: d,
+        decision,
         goto,
         vars,
-      } => Self::StepFinished {
-        step: text(step),
-        index,
-        total,
-        line,
-        kind,
-        status,
-        finished_at,
-        duration_ms,
-        output: mask.value(&output),
-        sidecars,
-        error: opt(error),
-        decision: d.map(decision),
-        goto: opt(goto),
-        vars: vars.map(|v| match mask.value(&Value::Object(v)) {
-          Value::Object(map) => map,
-          _ => serde_json::Map::new(),
-        }),
-      },
-      Self::RunResumed {
-        resumed_at,
-        operator,
-        approval,
-        from_step,
-        runbook_sha256,
-        runbook_copy,
-        copy_sha256,
-      } => Self::RunResumed {
-        resumed_at,
-        operator,
-        approval,
-        from_step: text(from_step),
-        runbook_sha256,
-        runbook_copy,
-        copy_sha256,
-      },
+        ..
+      } => {
+        text(step);
+        *output = mask.value(output);
+        opt(error);
+        if let Some(decision) = decision {
+          opt(&mut decision.reason);
+        }
+        opt(goto);
+        if let Some(vars) = vars {
+          *vars = vars
+            .iter()
+            .map(|(k, v)| (mask.text(k), mask.value(v)))
+            .collect();
+        }
+      }
+      Self::RunResumed { from_step, .. } => text(from_step),
       Self::RunFinished {
-        result,
-        exit_code,
-        finished_at,
-        duration_ms,
         reason,
         stopped_at,
         prefetch_stopped,
-      } => Self::RunFinished {
-        result,
-        exit_code,
-        finished_at,
-        duration_ms,
-        reason: opt(reason),
-        stopped_at: opt(stopped_at),
-        prefetch_stopped: prefetch_stopped.into_iter().map(text).collect(),
-      },
-      signed @ Self::Signed { .. } => signed,
+        ..
+      } => {
+        opt(reason);
+        opt(stopped_at);
+        prefetch_stopped.iter_mut().for_each(text);
+      }
+      Self::Signed { .. } => {}
     }
+    self
   }
 }
 

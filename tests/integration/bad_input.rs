@@ -65,10 +65,7 @@ fn bad_attribute_syntax() {
 
 #[test]
 fn unclosed_fence_warns_and_still_runs_to_eof() {
-  let ran = Test::new()
-    .runbook("# A\n```sh\ntouch ran\n")
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes("# A\n```sh\ntouch ran\n");
   ran.assert(0);
   assert!(
     ran

@@ -200,10 +200,7 @@ fn a_crlf_runbook_behaves_exactly_like_its_lf_twin() {
     .collect();
   assert_eq!(plans[0], plans[1]);
   assert!(plans[1].starts_with("Windows (runbook)"), "{}", plans[1]);
-  let ran = Test::new()
-    .runbook(&lf.replace('\n', "\r\n"))
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(&lf.replace('\n', "\r\n"));
   assert_eq!(
     crate::records(&ran.transcript())[2]["output"]["stdout"],
     "env=prod\n"
@@ -256,10 +253,7 @@ fn plan_needs_no_values_even_for_choices_and_patterns() {
     ran.stdout
   );
   // Every missing parameter at once when running.
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(2);
   assert_eq!(
     ran.stderr,

@@ -84,10 +84,7 @@ fn failed_expectations_and_unreachable_hosts() {
   ];
   for (body, expected) in cases {
     let text = format!("```http {{name=probe}}\n{body}\n```\n");
-    let ran = Test::new()
-      .runbook(&text)
-      .args(&["run", "rb.md", "--yes"])
-      .run();
+    let ran = crate::run_yes(&text);
     ran.assert(1);
     let error = records(&ran.transcript())[2]["error"]
       .as_str()

@@ -7,10 +7,7 @@ use crate::{Test, records};
 fn a_goto_loop_stops_at_max_visits_naming_the_step() {
   let text =
     "---\nkind: playbook\nmax-visits: 3\n---\n```rhai {name=again}\ngoto(\"again\")\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(1);
   let r = records(&ran.transcript());
   let finished: Vec<_> = r.iter().filter(|e| e["type"] == "step-finished").collect();
@@ -26,10 +23,7 @@ fn a_goto_loop_stops_at_max_visits_naming_the_step() {
 #[test]
 fn a_computed_goto_to_no_step_fails_the_step_that_made_it() {
   let text = "```rhai {name=route}\nlet cause = \"imagepull\";\ngoto(\"fix-\" + cause)\n```\n\n```rhai {name=fix-image-pull}\n1\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(1);
   let r = records(&ran.transcript());
   assert_eq!(r[2]["status"], "failed");
@@ -46,10 +40,7 @@ fn a_script_that_grows_memory_without_bound_is_stopped() {
   // Each curry doubles the value: rhai's size limits do not see it. The
   // timeout is long so only the memory bound can end the step.
   let text = "```rhai {name=grow timeout=10m}\nlet f = Fn(\"x\");\nfor i in 0..64 { f = f.curry(f); }\nf\n```\n\n```sh {name=after}\necho after\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(1);
   let r = records(&ran.transcript());
   assert_eq!(r[2]["status"], "failed");

@@ -144,6 +144,14 @@ pub fn command(dir: &Path, args: &[String]) -> Command {
   command
 }
 
+/// `litops run rb.md --yes` on `runbook`: the commonest case.
+pub fn run_yes(runbook: &str) -> Ran {
+  Test::new()
+    .runbook(runbook)
+    .args(&["run", "rb.md", "--yes"])
+    .run()
+}
+
 /// The OS account the tests run as: the operator litops records.
 pub fn account() -> String {
   nix::unistd::User::from_uid(nix::unistd::getuid())

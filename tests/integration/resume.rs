@@ -102,6 +102,34 @@ fn blocking_runbook(steps: usize, mutating: usize) -> String {
   text
 }
 
+/// `blocking_runbook(steps, mutating)` run into `t.md` in the background,
+/// once steps up to `released` may go on: the test and its litops.
+#[allow(
+  clippy::zombie_processes,
+  reason = "every caller waits for or kills the child it gets back"
+)]
+fn start_blocking(steps: usize, mutating: usize, released: usize) -> (Test, std::process::Child) {
+  let test = Test::new()
+    .runbook(&blocking_runbook(steps, mutating))
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"]);
+  release(test.dir.path(), released);
+  let child = test
+    .command()
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+  (test, child)
+}
+
+/// Lets steps s1 to s`upto` of a blocking runbook finish.
+fn release(dir: &Path, upto: usize) {
+  for i in 1..=upto {
+    std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
+  }
+}
+
 fn wait_for(path: &Path, line: &str) {
   let deadline = Instant::now() + Duration::from_secs(20);
   while !std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l == line)) {
@@ -118,31 +146,17 @@ fn kill_9_at_every_step_then_resume_finishes_without_running_a_change_twice() {
   // step's line is logged the next may already be starting): 20 kills.
   for kill_at in 1..=steps {
     for between in [false, true] {
-      let test = Test::new()
-        .runbook(&blocking_runbook(steps, mutating))
-        .args(&["run", "rb.md", "--yes", "--transcript", "t.md"]);
-      let dir = test.dir.path().to_path_buf();
-      let release = |upto: usize| {
-        for i in 1..=upto {
-          std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
-        }
-      };
       // Steps before `kill_at` go straight through; in `between` mode so
       // does `kill_at` itself, and the kill lands after it, wherever the
       // walk is then (between steps, or starting the next).
-      release(if between { kill_at } else { kill_at - 1 });
-      let mut child = test
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+      let released = if between { kill_at } else { kill_at - 1 };
+      let (test, mut child) = start_blocking(steps, mutating, released);
+      let dir = test.dir.path().to_path_buf();
       wait_for(&dir.join("log"), &format!("s{kill_at}"));
       child.kill().expect("SIGKILL");
       child.wait().expect("reap");
       // The killed step's shell outlives litops; releasing all ends it.
-      release(steps);
+      release(&dir, steps);
       let verified = litops(&dir, &["verify", "t.md"]);
       assert_eq!(
         verified.status.code(),
@@ -270,21 +284,8 @@ fn kill_9_during_an_aws_call_then_resume_finishes_it() {
 
 #[test]
 fn a_live_run_and_a_second_resume_are_refused_by_the_lock() {
-  let test = Test::new().runbook(&blocking_runbook(2, 2)).args(&[
-    "run",
-    "rb.md",
-    "--yes",
-    "--transcript",
-    "t.md",
-  ]);
+  let (test, mut child) = start_blocking(2, 2, 0);
   let dir = test.dir.path().to_path_buf();
-  let mut child = test
-    .command()
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn");
   wait_for(&dir.join("log"), "s1");
   // The run is live, in s1: a resume must not start s1 (or s2) again.
   let refused = litops(&dir, &["resume", "t.md", "--yes"]);
@@ -293,9 +294,7 @@ fn a_live_run_and_a_second_resume_are_refused_by_the_lock() {
     String::from_utf8_lossy(&refused.stderr),
     "t.md: error: cannot resume: another litops is writing it now (a run or a resume in progress)\n"
   );
-  for i in 1..=2 {
-    std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
-  }
+  release(&dir, 2);
   assert_eq!(child.wait().expect("wait").code(), Some(0));
   assert_eq!(
     std::fs::read_to_string(dir.join("log")).expect("log"),
@@ -369,27 +368,12 @@ fn a_forced_resume_whose_step_is_gone_refuses_naming_it_and_from_chooses() {
 #[test]
 fn an_unattended_resume_is_told_what_to_do_with_a_change_in_flight() {
   for (what, ran_again) in [("rerun", true), ("skip", false)] {
-    let test = Test::new().runbook(&blocking_runbook(2, 1)).args(&[
-      "run",
-      "rb.md",
-      "--yes",
-      "--transcript",
-      "t.md",
-    ]);
+    let (test, mut child) = start_blocking(2, 1, 0);
     let dir = test.dir.path().to_path_buf();
-    let mut child = test
-      .command()
-      .stdin(Stdio::null())
-      .stdout(Stdio::null())
-      .stderr(Stdio::null())
-      .spawn()
-      .expect("spawn");
     wait_for(&dir.join("log"), "s1");
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    for i in 1..=2 {
-      std::fs::write(dir.join(format!("go-s{i}")), "").expect("go");
-    }
+    release(&dir, 2);
     // Without --in-flight it stops and says so, as before.
     let asked = litops(&dir, &["resume", "t.md", "--yes"]);
     assert_eq!(asked.status.code(), Some(1), "{what}");

@@ -32,10 +32,7 @@ echo "verdict=$verdict"
 
 #[test]
 fn yes_runs_every_action_and_records_it() {
-  let ran = Test::new()
-    .runbook(RUNBOOK)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(RUNBOOK);
   // The checklist item cannot be confirmed without a person: exit 1.
   ran.assert(1);
   assert!(ran.stdout.contains("verdict=healthy"), "{}", ran.stdout);
@@ -83,10 +80,7 @@ fn yes_runs_every_action_and_records_it() {
 
 #[test]
 fn secrets_never_reach_terminal_or_transcript() {
-  let ran = Test::new()
-    .runbook(RUNBOOK)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(RUNBOOK);
   let transcript = ran.transcript();
   for (name, text) in [
     ("stdout", &ran.stdout),
@@ -217,10 +211,7 @@ fn nix_host() -> String {
 #[test]
 fn failure_stops_unless_continue() {
   let text = "```sh {name=a}\nexit 3\n```\n```sh {name=b}\ntouch b-ran\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(1);
   assert!(!ran.dir.path().join("b-ran").exists());
   let r = records(&ran.transcript());
@@ -230,10 +221,7 @@ fn failure_stops_unless_continue() {
   assert_eq!(r[3]["stopped_at"], "a");
 
   let text = text.replace("{name=a}", "{name=a on-failure=continue}");
-  let ran = Test::new()
-    .runbook(&text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(&text);
   ran.assert(1);
   assert!(ran.dir.path().join("b-ran").exists());
   assert_eq!(
@@ -246,10 +234,7 @@ fn failure_stops_unless_continue() {
 fn timeout_kills_the_step_and_its_children() {
   let text =
     "```sh {name=slow timeout=1s}\n(sleep 30; touch late) &\necho $! > child.pid\nsleep 30\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(1);
   let r = records(&ran.transcript());
   assert_eq!(r[2]["status"], "timed-out");
@@ -394,10 +379,7 @@ fn rhai_is_sandboxed_and_bounded() {
   ];
   for (timeout, code, expected) in cases {
     let text = format!("```rhai {{name=s timeout={timeout}}}\n{code}\n```\n");
-    let ran = Test::new()
-      .runbook(&text)
-      .args(&["run", "rb.md", "--yes"])
-      .run();
+    let ran = crate::run_yes(&text);
     // Refused by `check` before anything runs, or stopped while running.
     let error = match ran.status {
       2 => ran.stderr.clone(),
@@ -416,10 +398,7 @@ fn rhai_is_sandboxed_and_bounded() {
 #[test]
 fn long_output_goes_to_a_sidecar() {
   let text = "```sh {name=big}\nseq 1 5000\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(0);
   let transcript = ran.transcript();
   let r = records(&transcript);

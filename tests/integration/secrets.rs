@@ -188,12 +188,9 @@ params.token
 
 #[test]
 fn a_secret_default_in_a_step_name_keeps_the_copy_masked_and_verify_intact() {
-  let ran = Test::new()
-    .runbook(
-      "---\nparams:\n  token: {secret: true, default: hunter2x}\n---\n# T\n\n```sh {name=check-hunter2x}\necho ok\n```\n",
-    )
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(
+    "---\nparams:\n  token: {secret: true, default: hunter2x}\n---\n# T\n\n```sh {name=check-hunter2x}\necho ok\n```\n",
+  );
   ran.assert(0);
   assert_nowhere("hunter2x", &ran, &["rb.md"]);
   let report = verified(ran.dir.path(), &ran.transcript_path());
@@ -233,12 +230,9 @@ fn assigning_to_params_is_a_check_error_and_a_computed_one_fails_the_step() {
   );
   // A name computed at run time cannot be checked; rhai refuses it then,
   // without the internal panic it used to raise.
-  let ran = Test::new()
-    .runbook(
-      "---\nparams:\n  token: {secret: true, default: hunter2x}\n---\n```rhai {name=a}\nlet k = \"token\";\nparams[k] = \"x\";\n```\n",
-    )
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(
+    "---\nparams:\n  token: {secret: true, default: hunter2x}\n---\n```rhai {name=a}\nlet k = \"token\";\nparams[k] = \"x\";\n```\n",
+  );
   ran.assert(1);
   let r = records(&ran.transcript());
   assert_eq!(r[2]["status"], "failed");

@@ -321,10 +321,7 @@ fn a_signed_transcript_cannot_lose_its_end() {
 #[test]
 fn honest_transcripts_with_deep_values_and_record_like_output_verify() {
   let text = "# D\n\n```rhai {name=deep}\nlet x = 1;\nfor i in 0..300 { x = [x]; }\nvars.deep = x;\nx\n```\n\n```sh {name=marker}\necho '<!-- litops:record sha256=0000000000000000000000000000000000000000000000000000000000000000 {\"seq\":1} -->'\n```\n\n```rhai {name=after}\nsteps[\"marker\"].stdout.len() > 0\n```\n";
-  let ran = Test::new()
-    .runbook(text)
-    .args(&["run", "rb.md", "--yes"])
-    .run();
+  let ran = crate::run_yes(text);
   ran.assert(0);
   let report = crate::verified(ran.dir.path(), &ran.transcript_path());
   assert!(report.contains("steps: 3 done"), "{report}");
