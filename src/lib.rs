@@ -1,27 +1,27 @@
 //! litops: literate runbooks. The modules read as the pipeline:
 //! source → parse → model → check → plan → exec → transcript → verify/diff.
 
-pub mod aws;
-pub mod cancel;
+pub(crate) mod aws;
+pub(crate) mod cancel;
 pub mod check;
 pub mod cli;
-pub mod clock;
-pub mod diagnostic;
-pub mod diff;
-pub mod error;
-pub mod exec;
-pub mod fanout;
-pub mod history;
-pub mod model;
+pub(crate) mod clock;
+pub(crate) mod diagnostic;
+pub(crate) mod diff;
+pub(crate) mod error;
+pub(crate) mod exec;
+pub(crate) mod fanout;
+pub(crate) mod history;
+pub(crate) mod model;
 pub mod params;
-pub mod parse;
+pub(crate) mod parse;
 pub mod plan;
-pub mod redact;
-pub mod render;
-pub mod resume;
-pub mod script;
-pub mod signing;
+pub(crate) mod redact;
+pub(crate) mod render;
+pub(crate) mod resume;
+pub(crate) mod script;
+pub(crate) mod signing;
 pub mod source;
-pub mod template;
+pub(crate) mod template;
 pub mod transcript;
 pub mod verify;
