@@ -212,9 +212,17 @@ enum InFlightArg {
   Skip,
 }
 
+/// Exit code of a panic that escaped every step: the hook has said it is a
+/// bug in litops (EX_SOFTWARE, not Rust's 101).
+const INTERNAL_ERROR: i32 = 70;
+
 pub fn main() -> i32 {
   crate::redact::install_panic_hook();
   let cli = Cli::parse();
+  std::panic::catch_unwind(move || command(cli)).unwrap_or(INTERNAL_ERROR)
+}
+
+fn command(cli: Cli) -> i32 {
   let result = match cli.command {
     Command::Run(args) => run(args),
     Command::Resume(args) => resume(args),
@@ -383,25 +391,10 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   for id in args.only.iter().flatten() {
     step_index(runbook, "--only", id)?;
   }
-  let started = clock::now();
-  let run_id = format!(
-    "{}-{}",
-    started.compact(),
-    &transcript::sha256_hex(format!("{}:{}", std::process::id(), started.nanos()).as_bytes())[..8]
-  );
-  let path = match (&args.transcript, &args.transcript_dir) {
-    (Some(path), _) => path.clone(),
-    (None, dir) => {
-      let stem = args
-        .file
-        .file_stem()
-        .map_or_else(|| "runbook".into(), |s| s.to_string_lossy().into_owned());
-      dir
-        .clone()
-        .unwrap_or_else(|| "transcripts".into())
-        .join(stem)
-        .join(format!("{run_id}.md"))
-    }
+  let run_id = transcript::run_id(clock::now());
+  let path = match &args.transcript {
+    Some(path) => path.clone(),
+    None => transcript::default_path(&args.file, args.transcript_dir.as_deref(), &run_id),
   };
   if let Some(file) = &args.targets {
     return fan_out(&args, file, &source, runbook, path, run_id, from);
@@ -490,111 +483,32 @@ fn report(summary: exec::Summary, path: &Path) -> i32 {
 
 fn resume(args: ResumeArgs) -> Result<i32, Error> {
   let path = &args.transcript;
-  let not_resumable = |why: String| Error::NotResumable {
-    path: path.clone(),
-    why,
-  };
-  // Locked before anything is read: a second resume, or a resume of a live
-  // run, is refused instead of running steps twice.
-  let locked = transcript::Locked::open(path).map_err(|e| not_resumable(e.to_string()))?;
-  let verified = crate::verify::verify(path, None, None).map_err(|error| Error::Unverifiable {
-    path: path.clone(),
-    error,
-  })?;
-  if !verified.intact() {
-    return Err(not_resumable(format!(
-      "it is not intact ({}); see `litops verify`",
-      verified
-        .broken
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default()
-    )));
-  }
-  let text = std::fs::read_to_string(path).map_err(|e| not_resumable(e.to_string()))?;
-  let records = transcript::records(&text);
-  let Some(transcript::Event::RunStarted {
-    runbook,
-    runbook_sha256,
-    run_id,
-    params: recorded,
-    ..
-  }) = records.first().map(|r| r.event.clone())
-  else {
-    return Err(not_resumable("it has no run-started record".into()));
-  };
-  let (source, checked) = load(Path::new(&runbook))?;
-  let changed = transcript::sha256_hex(source.text.as_bytes()) != runbook_sha256;
-  if changed && !args.force {
-    return Err(not_resumable(format!(
-      "{runbook} changed since the run started (`litops verify {}` shows how); \
-       --force resumes with it and records that",
-      path.display()
-    )));
-  }
+  let opened = crate::resume::Opened::open(path)?;
+  let (source, checked) = load(Path::new(&opened.runbook))?;
   let from = match &args.from {
     Some(id) => Some(step_index(&checked.runbook, "--from", id)?),
     None => None,
   };
-  let point = match crate::resume::point(&checked.runbook, &records, from) {
-    Ok(point) => point,
-    Err(crate::resume::NoPoint::Passed) => {
-      return Err(not_resumable("the run passed: nothing to resume".into()));
-    }
-    Err(crate::resume::NoPoint::Gone(step)) => {
-      return Err(not_resumable(format!(
-        "it stopped at step `{step}`, which {runbook} no longer has; \
-         pass --from ID to choose where to continue"
-      )));
-    }
-  };
-
-  // Secrets were recorded redacted: they are asked for (or given) again.
-  let recorded: Vec<String> = recorded
-    .iter()
-    .filter(|(_, v)| !v.starts_with("[redacted:"))
-    .map(|(k, v)| format!("{k}={v}"))
-    .collect();
+  let resumable = opened.at(&source, &checked.runbook, args.force, from)?;
   let (options, console, params) = walk_setup(
     &args.walk,
     &checked.runbook,
     path.clone(),
-    run_id,
-    &recorded,
+    resumable.run_id.clone(),
+    &resumable.recorded_params(),
   )?;
-  let transcript_error = |error| Error::Transcript {
-    path: path.clone(),
-    error,
-  };
-  let (runbook_copy, copy_sha256) = if changed {
-    let name = format!("runbook-{}.md", records.len() + 1);
-    let copy = params.redactor.text(&source.text);
-    std::fs::write(transcript::sidecar_dir(path).join(&name), &copy).map_err(transcript_error)?;
-    let digest = (copy != source.text).then(|| transcript::sha256_hex(copy.as_bytes()));
-    (Some(name), digest)
-  } else {
-    (None, None)
-  };
-  let (reopened, _) =
-    transcript::Transcript::reopen(path, locked, exec::durability(&console), &params.redactor)
-      .map_err(transcript_error)?;
-  let state = exec::Resumed {
-    transcript: reopened,
-    outputs: point.outputs,
-    vars: point.vars,
-    last: point.last,
-    start: point.start,
-    ask_again: point.ask_again,
-    runbook_copy,
-    copy_sha256,
-    earlier: point.statuses,
-    in_flight: args.in_flight.map(|a| match a {
-      InFlightArg::Rerun => exec::InFlight::Rerun,
-      InFlightArg::Skip => exec::InFlight::Skip,
-    }),
-  };
-  let summary = exec::resume(&source, &checked.runbook, &params, console, &options, state)
-    .map_err(transcript_error)?;
+  let in_flight = args.in_flight.map(|a| match a {
+    InFlightArg::Rerun => exec::InFlight::Rerun,
+    InFlightArg::Skip => exec::InFlight::Skip,
+  });
+  let summary = resumable.resume(
+    &source,
+    &checked.runbook,
+    &params,
+    console,
+    &options,
+    in_flight,
+  )?;
   Ok(report(summary, path))
 }
 

@@ -1,10 +1,202 @@
 //! `litops resume`: where an interrupted or failed run picks up, from what
-//! its transcript recorded.
+//! its transcript recorded, and the flow that continues it in place.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::error::Error;
+use crate::exec::{self, Console, InFlight, RunOptions, Summary};
 use crate::model::Runbook;
-use crate::transcript::{Event, Record, RunResult, Status, output_seen, run_end};
+use crate::params::Params;
+use crate::source::Source;
+use crate::transcript::{
+  self, Event, Locked, Record, RunResult, Status, Transcript, output_seen, run_end,
+};
+
+/// A transcript opened to be resumed: locked (a second resume, or a resume
+/// of a live run, is refused instead of running steps twice), intact, and
+/// read.
+pub(crate) struct Opened {
+  path: PathBuf,
+  locked: Locked,
+  records: Vec<Record>,
+  /// The runbook path the run recorded.
+  pub(crate) runbook: String,
+  runbook_sha256: String,
+  run_id: String,
+  params: Vec<(String, String)>,
+}
+
+impl Opened {
+  pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+    let refuse = |why: String| not_resumable(path, why);
+    // Locked before anything is read.
+    let locked = Locked::open(path).map_err(|e| refuse(e.to_string()))?;
+    let verified =
+      crate::verify::verify(path, None, None).map_err(|error| Error::Unverifiable {
+        path: path.to_path_buf(),
+        error,
+      })?;
+    if !verified.intact() {
+      return Err(refuse(format!(
+        "it is not intact ({}); see `litops verify`",
+        verified
+          .broken
+          .first()
+          .map(ToString::to_string)
+          .unwrap_or_default()
+      )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| refuse(e.to_string()))?;
+    let records = transcript::records(&text);
+    let Some(Event::RunStarted {
+      runbook,
+      runbook_sha256,
+      run_id,
+      params,
+      ..
+    }) = records.first().map(|r| r.event.clone())
+    else {
+      return Err(refuse("it has no run-started record".into()));
+    };
+    Ok(Self {
+      path: path.to_path_buf(),
+      locked,
+      records,
+      runbook,
+      runbook_sha256,
+      run_id,
+      params,
+    })
+  }
+
+  /// Where to continue in `source` (the runbook today): refused when it
+  /// changed without `force`, when the run passed, or when the step it
+  /// stopped at is gone; `from` chooses the step instead.
+  pub(crate) fn at(
+    self,
+    source: &Source,
+    runbook: &Runbook,
+    force: bool,
+    from: Option<usize>,
+  ) -> Result<Resumable, Error> {
+    let changed = transcript::sha256_hex(source.text.as_bytes()) != self.runbook_sha256;
+    if changed && !force {
+      return Err(not_resumable(
+        &self.path,
+        format!(
+          "{} changed since the run started (`litops verify {}` shows how); \
+           --force resumes with it and records that",
+          self.runbook,
+          self.path.display()
+        ),
+      ));
+    }
+    let point = point(runbook, &self.records, from).map_err(|why| {
+      not_resumable(
+        &self.path,
+        match why {
+          NoPoint::Passed => "the run passed: nothing to resume".into(),
+          NoPoint::Gone(step) => format!(
+            "it stopped at step `{step}`, which {} no longer has; \
+             pass --from ID to choose where to continue",
+            self.runbook
+          ),
+        },
+      )
+    })?;
+    Ok(Resumable {
+      run_id: self.run_id.clone(),
+      opened: self,
+      changed,
+      point,
+    })
+  }
+}
+
+/// A run ready to continue at its point.
+pub(crate) struct Resumable {
+  opened: Opened,
+  pub(crate) run_id: String,
+  changed: bool,
+  point: Point,
+}
+
+impl Resumable {
+  /// The parameters the run recorded, as `--param` would give them; secrets
+  /// were recorded masked, so they are given or asked for again.
+  pub(crate) fn recorded_params(&self) -> Vec<String> {
+    self
+      .opened
+      .params
+      .iter()
+      .filter(|(_, v)| !v.starts_with("[redacted:"))
+      .map(|(k, v)| format!("{k}={v}"))
+      .collect()
+  }
+
+  /// Continues the run in its transcript: a changed runbook's copy kept
+  /// beside it (`--force`), the chain reopened under the lock it holds.
+  pub(crate) fn resume(
+    self,
+    source: &Source,
+    runbook: &Runbook,
+    params: &Params,
+    console: Arc<Console>,
+    options: &RunOptions,
+    in_flight: Option<InFlight>,
+  ) -> Result<Summary, Error> {
+    let Self {
+      opened,
+      changed,
+      point,
+      ..
+    } = self;
+    let path = opened.path.clone();
+    let written = |error| Error::Transcript {
+      path: path.clone(),
+      error,
+    };
+    let (runbook_copy, copy_sha256) = if changed {
+      let name = format!("runbook-{}.md", opened.records.len() + 1);
+      let copy = params.redactor.text(&source.text);
+      std::fs::write(transcript::sidecar_dir(&path).join(&name), &copy).map_err(written)?;
+      let digest = (copy != source.text).then(|| transcript::sha256_hex(copy.as_bytes()));
+      (Some(name), digest)
+    } else {
+      (None, None)
+    };
+    let (reopened, _) = Transcript::reopen(
+      &path,
+      opened.locked,
+      exec::durability(&console),
+      &params.redactor,
+    )
+    .map_err(written)?;
+    let state = exec::Resumed {
+      transcript: reopened,
+      outputs: point.outputs,
+      vars: point.vars,
+      last: point.last,
+      start: point.start,
+      ask_again: point.ask_again,
+      runbook_copy,
+      copy_sha256,
+      earlier: point.statuses,
+      in_flight,
+    };
+    exec::resume(source, runbook, params, console, options, state).map_err(written)
+  }
+}
+
+fn not_resumable(path: &Path, why: String) -> Error {
+  Error::NotResumable {
+    path: path.to_path_buf(),
+    why,
+  }
+}
 
 /// Where to continue and with what state.
 #[derive(Debug, PartialEq)]

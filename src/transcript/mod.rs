@@ -278,6 +278,29 @@ fn cut(text: &str) -> String {
   )
 }
 
+/// A new run's id: its start time, and 8 hex digits that tell apart runs
+/// started in the same second.
+pub fn run_id(started: crate::clock::Instant) -> String {
+  let salt = format!("{}:{}", std::process::id(), started.nanos());
+  format!(
+    "{}-{}",
+    started.compact(),
+    &sha256_hex(salt.as_bytes())[..8]
+  )
+}
+
+/// Where a run's transcript goes unless `--transcript` says:
+/// `<dir or transcripts>/<runbook stem>/<run id>.md`.
+pub fn default_path(runbook: &Path, dir: Option<&Path>, run_id: &str) -> PathBuf {
+  let stem = runbook
+    .file_stem()
+    .map_or_else(|| "runbook".into(), |s| s.to_string_lossy().into_owned());
+  dir
+    .unwrap_or(Path::new("transcripts"))
+    .join(stem)
+    .join(format!("{run_id}.md"))
+}
+
 /// The runbook as it was run, beside the transcript.
 pub const RUNBOOK_COPY: &str = "runbook.md";
 
