@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::check::Block;
-use crate::model::{Runbook, Step, StepBody};
+use crate::model::{Runbook, Step, StepBody, StepKind};
 use crate::params::Params;
 use crate::source::Source;
 use crate::template;
@@ -13,7 +13,7 @@ use crate::template;
 pub struct PlannedStep {
   pub index: usize,
   pub id: String,
-  pub kind: &'static str,
+  pub kind: StepKind,
   pub mutating: bool,
   pub file: String,
   pub line: usize,
@@ -84,7 +84,7 @@ pub fn plan<'a>(
       .map(|(i, step)| PlannedStep {
         index: i + 1,
         id: step.id.clone(),
-        kind: step.kind_name(),
+        kind: step.kind(),
         mutating: step.is_mutating(),
         file: source.path.display().to_string(),
         line: step.line,
@@ -112,7 +112,7 @@ impl Plan<'_> {
     }
     for step in &self.steps {
       let effect = match (step.kind, step.mutating) {
-        ("manual", _) => "person",
+        (StepKind::Manual, _) => "person",
         (_, true) => "mutating",
         (_, false) => "read-only",
       };

@@ -16,6 +16,7 @@ use crate::check::check;
 use crate::model::StepBody;
 use crate::source::Source;
 use crate::template;
+use crate::model::StepKind;
 use crate::transcript::{
   Event, GENESIS, MARKER, RUNBOOK_COPY, Record, RunResult, Status, front_matter, record_line,
   render, run_end, sha256_hex, sidecar_dir,
@@ -492,7 +493,7 @@ fn actions(dir: &Path, copy: &str, events: &[&Event], broken: &mut Vec<Broken>) 
         kind,
         output,
         ..
-      } if kind == "manual" => (
+      } if *kind == StepKind::Manual => (
         step,
         *index,
         kind,
@@ -529,7 +530,7 @@ fn actions(dir: &Path, copy: &str, events: &[&Event], broken: &mut Vec<Broken>) 
       StepBody::Manual { text, .. } => (text.as_str(), true),
       StepBody::Action(a) => (a.code.as_str(), a.kind.is_declarative()),
     };
-    let matches = planned.kind_name() == kind
+    let matches = planned.kind() == *kind
       && if templated {
         matches_template(written, action)
       } else {

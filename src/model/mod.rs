@@ -124,12 +124,57 @@ pub struct Policy {
   pub confirm: Confirm,
 }
 
-impl Step {
-  pub fn kind_name(&self) -> &'static str {
-    match &self.body {
-      StepBody::Manual { .. } => "manual",
-      StepBody::Action(a) => a.kind.name(),
+/// What a step is, as transcripts record it (`manual`, `sh`, `rhai`, …):
+/// one word in the JSON, an enum for every reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+  Manual,
+  Action(ActionKind),
+}
+
+impl StepKind {
+  pub fn name(self) -> &'static str {
+    match self {
+      Self::Manual => "manual",
+      Self::Action(kind) => kind.name(),
     }
+  }
+}
+
+impl serde::Serialize for StepKind {
+  fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(self.name())
+  }
+}
+
+impl<'de> serde::Deserialize<'de> for StepKind {
+  fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    let word = String::deserialize(deserializer)?;
+    match word.as_str() {
+      "manual" => Ok(Self::Manual),
+      other => ActionKind::from_word(other)
+        .map(Self::Action)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown step kind `{other}`"))),
+    }
+  }
+}
+
+impl std::fmt::Display for StepKind {
+  fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    f.write_str(self.name())
+  }
+}
+
+impl Step {
+  pub fn kind(&self) -> StepKind {
+    match &self.body {
+      StepBody::Manual { .. } => StepKind::Manual,
+      StepBody::Action(a) => StepKind::Action(a.kind),
+    }
+  }
+
+  pub fn kind_name(&self) -> &'static str {
+    self.kind().name()
   }
 
   pub fn action(&self) -> Option<&Action> {

@@ -85,7 +85,7 @@ fn body(event: &Event) -> String {
       }
       let effect = if *mutating { "mutating" } else { "read-only" };
       let _ = writeln!(out, "line {line} · `{kind}` · {effect}\n");
-      out.push_str(&fenced(kind, action));
+      out.push_str(&fenced(kind.name(), action));
       let _ = writeln!(out, "\n{}", decision_line(decision));
       let _ = writeln!(out, "\n**Started** {started_at}\n");
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::vocabulary::{Choice, RunResult, Status};
+use crate::model::StepKind;
 use crate::redact::Redactor;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -73,7 +74,7 @@ pub enum Event {
     total: usize,
     line: usize,
     headings: Vec<String>,
-    kind: String,
+    kind: StepKind,
     mutating: bool,
     action: String,
     decision: Decision,
@@ -84,7 +85,7 @@ pub enum Event {
     index: usize,
     total: usize,
     line: usize,
-    kind: String,
+    kind: StepKind,
     status: Status,
     finished_at: String,
     duration_ms: u64,
