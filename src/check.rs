@@ -603,14 +603,18 @@ fn attributes(
   (name, policy, readonly, options)
 }
 
-/// `30s`, `5m`, `1h30m`, `250ms`; a bare number means seconds.
+/// The longest duration any field or attribute takes: past it, adding it
+/// to a clock overflows (a `timeout` of 584942417355y panicked).
+const LONGEST: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// `30s`, `5m`, `1h30m`, `250ms`; a bare number means seconds. More than
+/// zero and at most ten years: every duration litops reads goes through here.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-  if let Ok(secs) = text.parse::<u64>() {
-    return Some(Duration::from_secs(secs));
-  }
-  humantime::parse_duration(text)
-    .ok()
-    .filter(|d| !d.is_zero())
+  let duration = match text.parse::<u64>() {
+    Ok(secs) => Duration::from_secs(secs),
+    Err(_) => humantime::parse_duration(text).ok()?,
+  };
+  (!duration.is_zero() && duration <= LONGEST).then_some(duration)
 }
 
 /// Ids for steps without a `name=`: `<heading-slug>-<n>`, numbered per slug

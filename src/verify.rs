@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use crate::check::check;
 use crate::model::StepBody;
+use crate::model::StepKind;
 use crate::source::Source;
 use crate::template;
-use crate::model::StepKind;
 use crate::transcript::{
   Event, GENESIS, MARKER, RUNBOOK_COPY, Record, RunResult, Status, front_matter, record_line,
   render, run_end, sha256_hex, sidecar_dir,

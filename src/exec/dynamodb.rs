@@ -71,8 +71,8 @@ impl Capacity {
       return Err("`dynamodb`: `capacity` needs `read`, `write` or both".into());
     }
     let timeout = match body.text("timeout") {
-      Some(t) => humantime::parse_duration(&t)
-        .map_err(|_| format!("`dynamodb`: `timeout: {t}`: expected a duration such as 5m"))?,
+      Some(t) => crate::check::parse_duration(&t)
+        .ok_or_else(|| format!("`dynamodb`: `timeout: {t}`: expected a duration such as 5m"))?,
       None => std::time::Duration::from_secs(600),
     };
     Ok(Self {

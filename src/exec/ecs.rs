@@ -91,8 +91,8 @@ impl Change {
     let cluster = body.required("cluster")?;
     let service = body.required("service")?;
     let timeout = match body.text("timeout") {
-      Some(t) => humantime::parse_duration(&t)
-        .map_err(|_| format!("`ecs`: `timeout: {t}`: expected a duration such as 10m"))?,
+      Some(t) => crate::check::parse_duration(&t)
+        .ok_or_else(|| format!("`ecs`: `timeout: {t}`: expected a duration such as 10m"))?,
       None => Duration::from_secs(600),
     };
     let wait = match body.text("wait").as_deref() {

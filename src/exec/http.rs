@@ -107,7 +107,7 @@ impl Request {
       None => Vec::new(),
     };
     let max_latency = match field("max-latency") {
-      Some(text) => Some(humantime::parse_duration(&text).map_err(|_| {
+      Some(text) => Some(crate::check::parse_duration(&text).ok_or_else(|| {
         format!("`http`: `max-latency: {text}`: expected a duration such as 500ms")
       })?),
       None => None,

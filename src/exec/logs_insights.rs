@@ -144,8 +144,9 @@ impl Query {
           }
         }
         "since" => {
-          query.since = humantime::parse_duration(&scalar)
-            .map_err(|_| format!("`since: {scalar}`: expected a duration such as 15m, 12h or 7d"))?
+          query.since = crate::check::parse_duration(&scalar).ok_or_else(|| {
+            format!("`since: {scalar}`: expected a duration such as 15m, 12h or 7d")
+          })?
         }
         "start" | "end" => {
           let at = clock::Instant::parse(&scalar).ok_or_else(|| {

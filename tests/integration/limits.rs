@@ -92,3 +92,34 @@ fn a_transcript_that_cannot_be_created_is_exit_2_and_nothing_ran() {
   );
   assert!(!ran.dir.path().join("changed").exists());
 }
+
+#[test]
+fn durations_are_bounded_where_they_are_read() {
+  // A timeout past what a clock can add once panicked the step.
+  for (attr, ok) in [
+    ("timeout=18446744073709551615s", false),
+    ("timeout=584942417355y", false),
+    ("timeout=0", false),
+    ("timeout=3650d", true),
+  ] {
+    let ran = Test::new()
+      .runbook(&format!("```sh {{name=s {attr}}}\necho hi\n```\n"))
+      .args(&["check", "rb.md"])
+      .run();
+    ran.assert(if ok { 0 } else { 1 });
+  }
+  let ran = Test::new()
+    .runbook(
+      "```ecs\naction: scale\ncluster: c\nservice: s\ndesired: 2\ntimeout: 99999999999999h\n```\n",
+    )
+    .args(&["check", "rb.md"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran
+      .stderr
+      .contains("`ecs`: `timeout: 99999999999999h`: expected a duration"),
+    "{}",
+    ran.stderr
+  );
+}
