@@ -68,7 +68,8 @@ impl fmt::Display for TargetsError {
 }
 
 pub fn load(path: &Path) -> Result<Vec<Target>, TargetsError> {
-  let text = std::fs::read_to_string(path).map_err(|e| TargetsError::Read(path.into(), e))?;
+  let text =
+    crate::source::read_input_text(path).map_err(|e| TargetsError::Read(path.into(), e))?;
   if crate::parse::yaml::too_deep(&text).is_some() {
     return Err(TargetsError::Yaml(
       path.into(),

@@ -225,7 +225,7 @@ impl Given {
         path: path.to_path_buf(),
         message,
       };
-      let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+      let text = crate::source::read_input_text(path).map_err(|e| file_error(e.to_string()))?;
       // Parsed as a plain value first: a typed parse's error would quote
       // the file's contents, and a params file holds secrets.
       if crate::parse::yaml::too_deep(&text).is_some() {

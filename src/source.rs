@@ -35,6 +35,35 @@ pub enum LoadError {
   Empty,
   Binary { offset: usize },
   NotUtf8 { line: usize, col: usize },
+  /// Larger than any runbook, or endless (`/dev/zero`).
+  TooLarge,
+}
+
+/// The most litops reads of any input file: a runbook, a params or targets
+/// file. A file past it (or a device that never ends) is refused, not read
+/// until memory runs out.
+pub const MAX_INPUT: u64 = 64 << 20;
+
+/// Reads a whole input file, at most [`MAX_INPUT`] bytes.
+pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+  use std::io::Read as _;
+  let mut bytes = Vec::new();
+  std::fs::File::open(path)?
+    .take(MAX_INPUT + 1)
+    .read_to_end(&mut bytes)?;
+  if bytes.len() as u64 > MAX_INPUT {
+    return Err(std::io::Error::new(
+      std::io::ErrorKind::FileTooLarge,
+      format!("larger than {} MiB", MAX_INPUT >> 20),
+    ));
+  }
+  Ok(bytes)
+}
+
+/// [`read_input`] as UTF-8 text.
+pub fn read_input_text(path: &Path) -> std::io::Result<String> {
+  String::from_utf8(read_input(path)?)
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"))
 }
 
 impl fmt::Display for LoadError {
@@ -50,6 +79,7 @@ impl fmt::Display for LoadError {
           "binary file (NUL byte at offset {offset}), not a Markdown runbook"
         )
       }
+      Self::TooLarge => write!(f, "larger than {} MiB: not a runbook", MAX_INPUT >> 20),
       Self::NotUtf8 { line, col } => {
         write!(
           f,
@@ -65,8 +95,9 @@ impl Source {
     if path.is_dir() {
       return Err(LoadError::IsDirectory);
     }
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    let bytes = read_input(path).map_err(|e| match e.kind() {
       std::io::ErrorKind::NotFound => LoadError::Missing,
+      std::io::ErrorKind::FileTooLarge => LoadError::TooLarge,
       _ => LoadError::Io(e),
     })?;
     Self::from_bytes(path, bytes)
