@@ -33,8 +33,13 @@ pub enum LoadError {
   Io(std::io::Error),
   IsDirectory,
   Empty,
-  Binary { offset: usize },
-  NotUtf8 { line: usize, col: usize },
+  Binary {
+    offset: usize,
+  },
+  NotUtf8 {
+    line: usize,
+    col: usize,
+  },
   /// Larger than any runbook, or endless (`/dev/zero`).
   TooLarge,
 }

@@ -394,3 +394,19 @@ fn an_unattended_resume_is_told_what_to_do_with_a_change_in_flight() {
     assert_eq!(decided["decision"]["how"], format!("--in-flight {what}"));
   }
 }
+
+#[test]
+fn an_item_left_unconfirmed_before_a_resume_still_leaves_the_run_incomplete() {
+  let text = "# R\n\n- [ ] Dashboard looks normal\n\n```sh {name=three}\ntest -f fixed\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  ran.assert(1);
+  let dir = ran.dir.path();
+  std::fs::write(dir.join("fixed"), "").expect("fix");
+  let resumed = litops(dir, &["resume", "t.md", "--yes"]);
+  assert_eq!(resumed.status.code(), Some(1));
+  let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
+  assert_eq!(r.last().expect("end")["result"], "incomplete");
+}

@@ -140,3 +140,45 @@ fn sighup_and_sigterm_kill_the_step_and_are_named_in_the_record() {
     crate::verified(test.dir.path(), &path);
   }
 }
+
+#[test]
+fn ctrl_c_during_the_identity_call_before_step_1_ends_the_run_with_nothing_run() {
+  use std::net::TcpListener;
+  // An AWS endpoint that accepts and never answers: the identity call
+  // before step 1 hangs until Ctrl-C.
+  let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+  let url = format!("http://{}", listener.local_addr().expect("addr"));
+  let test = Test::new()
+    .runbook(
+      "```cloudwatch {name=alarms}\naction: alarms\n```\n\n```sh {name=after}\ntouch after\n```\n",
+    )
+    .env(vec![
+      ("AWS_ENDPOINT_URL".into(), url),
+      ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+      ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+      ("AWS_REGION".into(), "eu-west-1".into()),
+      ("AWS_MAX_ATTEMPTS".into(), "1".into()),
+    ])
+    .args(&["run", "rb.md", "--yes"]);
+  let mut command = test.command();
+  command
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+  let child = command.spawn().expect("spawn");
+  // The call is in flight once the endpoint has its connection.
+  let (_held, _) = listener.accept().expect("the identity call connects");
+  let litops = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+  kill(litops, Signal::SIGINT).expect("SIGINT");
+  let output = child.wait_with_output().expect("wait");
+  assert_eq!(output.status.code(), Some(130));
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let r = records(&std::fs::read_to_string(&path).expect("read"));
+  assert_eq!(
+    shape(&std::fs::read_to_string(&path).expect("read")),
+    ["run-started", "run-finished interrupted"]
+  );
+  assert_eq!(r[0]["aws"]["error"], "interrupted (Ctrl-C)");
+  assert_eq!(r[1]["stopped_at"], "alarms");
+  assert!(!test.dir.path().join("after").exists());
+}
