@@ -55,12 +55,19 @@ pub fn fill(
   params: &Params,
   vars: &serde_json::Map<String, serde_json::Value>,
 ) -> String {
-  template::render(text, |name| {
-    params.get(name).map(str::to_string).or_else(|| {
-      vars.get(name).map(|v| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-      })
+  template::render(text, |name| value_of(name, params, vars))
+}
+
+/// What `{{ name }}` stands for: a parameter, else a variable a rhai step set.
+pub fn value_of(
+  name: &str,
+  params: &Params,
+  vars: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+  params.get(name).map(str::to_string).or_else(|| {
+    vars.get(name).map(|v| match v {
+      serde_json::Value::String(s) => s.clone(),
+      other => other.to_string(),
     })
   })
 }

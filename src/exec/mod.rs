@@ -9,6 +9,7 @@ mod console;
 mod dynamodb;
 mod ecs;
 mod elb;
+mod faithful;
 mod http;
 mod logs_insights;
 mod prefetch;
@@ -693,6 +694,14 @@ impl<'a> Walk<'a> {
   fn action(&mut self, index: usize, step: &Step, action: &Action) -> io::Result<Next> {
     let text = action_text(step, self.params, &self.vars);
     self.show(index, step, &text);
+    if action.kind.is_declarative()
+      && let Err(error) = faithful::check(action.kind, &action.code, &text, |name| {
+        crate::plan::value_of(name, self.params, &self.vars)
+      })
+    {
+      // Nothing is asked or run: the step is not what was written.
+      return self.refuse(index, step, error);
+    }
     let executor = executor(action.kind);
     if step.is_mutating() {
       let mut vars = self.vars.clone();
@@ -821,6 +830,26 @@ impl<'a> Walk<'a> {
       }));
     }
     Ok(goto.map_or(Next::Continue, Next::Goto))
+  }
+
+  /// Records a step that cannot run as written as failed, before anything
+  /// is asked or run; its failure policy decides what comes next.
+  fn refuse(&mut self, index: usize, step: &Step, error: String) -> io::Result<Next> {
+    self.finish(
+      index,
+      step,
+      Output::failed(Status::Failed, error),
+      clock::now(),
+      None,
+    )?;
+    Ok(match step.policy.on_failure {
+      OnFailure::Stop => Next::Stop(Ending {
+        result: RunResult::Failed,
+        exit_code: 1,
+        reason: Some(format!("step `{}` failed (on-failure=stop)", step.id)),
+      }),
+      OnFailure::Continue => Next::Continue,
+    })
   }
 
   /// Records a step as skipped, with who decided and why, and moves on.

@@ -260,3 +260,31 @@ fn plan_needs_no_values_even_for_choices_and_patterns() {
     "parameter `env` [prod|dev] › parameter `ticket` › error: parameter `env` is required and has no default: pass `--param env=VALUE`\nerror: parameter `ticket` is required and has no default: pass `--param ticket=VALUE`; nothing was run\n"
   );
 }
+
+#[test]
+fn a_value_that_would_change_a_declarative_body_fails_the_step_before_it_runs() {
+  let text = "---\nparams:\n  env: prod\n---\n```http {name=probe}\nGET http://127.0.0.1:9/health\nheaders:\n  x-env: {{ env }}\n```\n";
+  for value in ["prod\nexpect-status: 500", "prod # cut", "[a, b]"] {
+    let ran = Test::new()
+      .runbook(text)
+      .args(&["run", "rb.md", "--yes", "--param", &format!("env={value}")])
+      .run();
+    ran.assert(1);
+    let r = crate::records(&ran.transcript());
+    assert_eq!(r[1]["type"], "step-finished", "nothing started: {value:?}");
+    assert!(
+      r[1]["error"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("`http`: a parameter or variable's value changes its YAML")),
+      "{value:?}: {}",
+      r[1]
+    );
+  }
+  // An honest value with spaces and quotes runs as written.
+  let ran = Test::new()
+    .runbook(text)
+    .args(&["run", "rb.md", "--yes", "--param", "env=it's prod"])
+    .run();
+  let r = crate::records(&ran.transcript());
+  assert_eq!(r[1]["type"], "step-started");
+}
