@@ -76,6 +76,8 @@ pub fn check(source: &Source) -> Checked {
   let mut steps = Vec::new();
   let mut blocks = Vec::new();
   let mut ids = Ids::default();
+  // Where the last step ends: a step's paragraph must come after it.
+  let mut last_end = 0;
   for item in &doc.items {
     if let Item::Code(code) = item
       && let Some(fence) = &code.fence
@@ -94,12 +96,14 @@ pub fn check(source: &Source) -> Checked {
     match item {
       Item::Task(task) => {
         let id = ids.generated(&task.context.headings);
+        let prose = prose_since(&task.context, last_end);
+        last_end = task.span.end;
         steps.push(Step {
           id,
           span: task.span,
           line: source.line(task.span.start),
           headings: task.context.headings.clone(),
-          prose: task.context.prose.clone(),
+          prose,
           body: StepBody::Manual {
             text: task.text.trim().to_string(),
             checked: task.checked,
@@ -169,12 +173,14 @@ pub fn check(source: &Source) -> Checked {
         );
         block.step = Some(id.clone());
         blocks.push(block);
+        let prose = prose_since(&code.context, last_end);
+        last_end = code.span.end;
         steps.push(Step {
           id,
           span: code.span,
           line: source.line(code.span.start),
           headings: code.context.headings.clone(),
-          prose: code.context.prose.clone(),
+          prose,
           body: StepBody::Action(Action {
             kind,
             code: code.body.clone(),
@@ -321,6 +327,15 @@ fn check_action(
       }
     }
   }
+}
+
+/// The paragraph before a step, unless it belongs before the step before
+/// (a step with no prose of its own shows none).
+fn prose_since(context: &parse::Context, last_end: usize) -> Option<std::sync::Arc<str>> {
+  context
+    .prose
+    .clone()
+    .filter(|_| last_end == 0 || context.prose_at >= last_end)
 }
 
 /// Every `{{ name }}` in `text` (which starts at `start` in the file) must

@@ -95,6 +95,20 @@ pub fn sandbox() -> Engine {
   engine
 }
 
+/// Whether a script may ask the operator something (`ask`, `choose`,
+/// `confirm`, or a function pointer, which could be any of them). One that
+/// cannot is glue: sandboxed, it changes nothing, so it runs unasked.
+pub fn asks(code: &str) -> bool {
+  ["ask", "choose", "confirm", "Fn", "call"].iter().any(|f| {
+    code.match_indices(f).any(|(i, _)| {
+      let before = code[..i].chars().next_back();
+      let after = code[i + f.len()..].trim_start();
+      !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        && (after.starts_with('(') || *f == "Fn")
+    })
+  })
+}
+
 /// Literal `goto("id")` targets in a script, with their byte offsets.
 pub fn goto_targets(code: &str) -> Vec<(usize, &str)> {
   string_calls(code, "goto")
@@ -186,6 +200,17 @@ fn string_calls<'a>(code: &'a str, function: &str) -> Vec<(usize, &'a str)> {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn scripts_that_can_ask_are_told_apart() {
+    assert!(!asks(
+      "let x = steps[\"a\"].value; if x > 1 { goto(\"b\") }"
+    ));
+    assert!(!asks("let asked = 1; vars.confirmed = true;"));
+    assert!(asks("if confirm(\"go?\") { 1 }"));
+    assert!(asks("let c = choose (\"which\", [\"a\"]);"));
+    assert!(asks("let f = Fn(\"ask\"); f.call(\"q\")"));
+  }
 
   #[test]
   fn finds_goto_targets_and_vars() {

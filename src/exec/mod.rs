@@ -726,10 +726,15 @@ impl<'a> Walk<'a> {
       }
       Some(InFlight::Rerun) | None => {}
     }
+    // A script that cannot ask anything is glue between steps: sandboxed,
+    // it changes nothing, so asking to run it is noise.
+    let glue = action.kind == ActionKind::Rhai && !crate::script::asks(&action.code);
     let auto = match (step.policy.confirm, self.options.approval) {
       _ if in_flight && self.in_flight == Some(InFlight::Rerun) => Some("--in-flight rerun"),
       _ if in_flight => None,
-      (Confirm::Always, _) | (_, Approval::Ask) => None,
+      (Confirm::Always, _) => None,
+      (_, Approval::Ask) if glue => Some("auto: sandboxed script"),
+      (_, Approval::Ask) => None,
       (_, Approval::Yes) => Some("--yes"),
       (_, Approval::YesReadonly) => (!step.is_mutating()).then_some("--yes-readonly"),
       (_, Approval::Unattended) => Some("--targets"),
@@ -922,11 +927,18 @@ impl<'a> Walk<'a> {
     if step.id == "verdict" || !self.verdict.0 {
       self.verdict = (step.id == "verdict", verdict(&recorded, error.as_deref()));
     }
+    // A script's value is what it found: shown, on one line.
+    if let Some(shown) = value.get("value").filter(|v| !v.is_null()).map(one_line) {
+      self.console.say(&format!("   = {shown}\n"));
+    }
     self.console.say(&format!(
       "   → {} ({})\n",
       output.status,
       transcript::seconds(duration_ms)
     ));
+    if let Some(target) = &output.goto {
+      self.console.say(&format!("   → goto `{target}`\n"));
+    }
     self.transcript.append(Event::StepFinished {
       step: step.id.clone(),
       index: index + 1,
@@ -955,6 +967,22 @@ impl<'a> Walk<'a> {
       .rows
       .push((step.id.clone(), output.status, duration_ms));
     Ok(())
+  }
+}
+
+/// The longest a value is shown on its one line.
+const SHOWN_VALUE: usize = 200;
+
+/// A value on one line: a string as it is, anything else as JSON, cut.
+fn one_line(value: &Value) -> String {
+  let text = match value {
+    Value::String(s) => s.clone(),
+    other => other.to_string(),
+  };
+  let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+  match text.char_indices().nth(SHOWN_VALUE) {
+    Some((cut, _)) => format!("{}…", &text[..cut]),
+    None => text,
   }
 }
 

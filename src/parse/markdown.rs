@@ -30,6 +30,9 @@ pub enum Item {
 pub struct Context {
   pub headings: Arc<[String]>,
   pub prose: Option<Arc<str>>,
+  /// Where that paragraph starts: a step shows it only when it comes after
+  /// the step before.
+  pub prose_at: usize,
 }
 
 #[derive(Debug)]
@@ -70,9 +73,10 @@ struct Walk {
   doc: Document,
   headings: Vec<(usize, String)>,
   heading_path: Arc<[String]>,
-  prose: Option<Arc<str>>,
-  /// Inline text of the paragraph or list item being read.
+  prose: Option<(Arc<str>, usize)>,
+  /// Inline text of the paragraph or list item being read, and where it starts.
   text: String,
+  text_at: usize,
   in_heading: bool,
   in_metadata: Option<usize>,
   code: Option<CodeBlock>,
@@ -94,14 +98,15 @@ impl Walk {
   fn context(&self) -> Context {
     Context {
       headings: self.heading_path.clone(),
-      prose: self.prose.clone(),
+      prose: self.prose.as_ref().map(|(p, _)| p.clone()),
+      prose_at: self.prose.as_ref().map_or(0, |(_, at)| *at),
     }
   }
 
   fn flush_prose(&mut self) {
     let text = self.text.trim();
     if !text.is_empty() {
-      self.prose = Some(Arc::from(text));
+      self.prose = Some((Arc::from(text), self.text_at));
     }
     self.text.clear();
   }
@@ -228,7 +233,12 @@ impl Walk {
           context: self.context(),
         }));
       }
-      Event::Text(t) | Event::Code(t) => self.inline(&t),
+      Event::Text(t) | Event::Code(t) => {
+        if self.text.is_empty() {
+          self.text_at = span.start;
+        }
+        self.inline(&t);
+      }
       Event::SoftBreak | Event::HardBreak => self.inline(" "),
       _ => {}
     }

@@ -8,4 +8,4 @@ pub mod yaml;
 
 pub use attributes::{Attribute, parse_info};
 pub use front_matter::parse_front_matter;
-pub use markdown::{FrontMatter, Item, parse};
+pub use markdown::{Context, FrontMatter, Item, parse};

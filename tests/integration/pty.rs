@@ -149,3 +149,41 @@ fn a_refused_parameter_is_asked_again_and_ctrl_d_quits() {
   session.exp_eof().expect("exits");
   assert!(crate::find_transcript(test.dir.path()).is_none());
 }
+
+#[test]
+fn glue_scripts_run_unasked_announce_their_value_and_jump_and_prose_is_their_own() {
+  let text = "# Triage\n\nLook at the service first.\n\n```sh {name=look}\necho looked\n```\n\n```rhai {name=route}\nlet cause = \"image\";\ngoto(\"fix-\" + cause)\n```\n\n```sh {name=other}\ntouch other\n```\n\nPull the image again.\n\n```sh {name=fix-image}\necho fixed\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  let run = "run this step? [r]un / [s]kip / [q]uit ";
+  session
+    .exp_string("Look at the service first.")
+    .expect("its prose");
+  session.exp_string(run).expect("asked");
+  session.send_line("r").expect("typed");
+  session
+    .exp_string("[2/4] route")
+    .expect("the script is shown");
+  // No prompt for it: the next thing is its jump, then the target step.
+  let between = session
+    .exp_string(" goto `fix-image`")
+    .expect("jump announced");
+  assert!(!between.contains("run this step?"), "{between}");
+  let shown = session.exp_string("[4/4] fix-image").expect("target shown");
+  assert!(!shown.contains("Look at the service"), "{shown}");
+  session
+    .exp_string("Pull the image again.")
+    .expect("its own prose");
+  session.exp_string(run).expect("asked");
+  session.send_line("r").expect("typed");
+  session.exp_string("run passed").expect("summary");
+  session.exp_eof().expect("exits");
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let r = records(&std::fs::read_to_string(path).expect("read"));
+  let route = r
+    .iter()
+    .find(|x| x["type"] == "step-started" && x["step"] == "route")
+    .expect("route started");
+  assert_eq!(route["decision"]["how"], "auto: sandboxed script");
+  assert!(!test.dir.path().join("other").exists());
+}
