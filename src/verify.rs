@@ -367,7 +367,11 @@ fn stored_records(text: &str, broken: &mut Vec<Broken>) -> Vec<Stored> {
 
 fn step_name(record: Option<&Record>) -> String {
   match record.map(|r| &r.event) {
-    Some(Event::StepStarted { step, .. } | Event::StepFinished { step, .. }) => {
+    Some(
+      Event::StepStarted { step, .. }
+      | Event::StepFinished { step, .. }
+      | Event::AfterFailure { step, .. },
+    ) => {
       format!("step `{step}`")
     }
     Some(Event::RunStarted { .. }) => "the run's start".into(),

@@ -139,6 +139,8 @@ struct Walk<'a> {
   verdict: (bool, String),
   /// A resumed run's statuses from before the resume.
   earlier: Vec<(String, Status)>,
+  /// The step the operator asked to run again after it failed.
+  retry: Option<String>,
   in_flight: Option<InFlight>,
 }
 
@@ -379,6 +381,7 @@ impl<'a> Walk<'a> {
       verdict: (false, String::new()),
       earlier: Vec::new(),
       in_flight: None,
+      retry: None,
     }
   }
 
@@ -542,7 +545,14 @@ impl<'a> Walk<'a> {
         !self.rows.iter().any(|(r, _, _)| r == id) && self.runbook.step_index(id).is_some()
       })
       .map(|(_, s)| *s);
-    let result = RunResult::of(earlier.chain(self.rows.iter().map(|(_, s, _)| *s)));
+    // A step run again (retried, or revisited by a jump) counts as it
+    // ended last.
+    let mut latest: Vec<(&str, Status)> = Vec::new();
+    for (id, status, _) in &self.rows {
+      latest.retain(|(i, _)| i != id);
+      latest.push((id, *status));
+    }
+    let result = RunResult::of(earlier.chain(latest.into_iter().map(|(_, s)| s)));
     let exit_code = i32::from(result != RunResult::Passed);
     Ok((
       Ending {
@@ -729,7 +739,9 @@ impl<'a> Walk<'a> {
     // A script that cannot ask anything is glue between steps: sandboxed,
     // it changes nothing, so asking to run it is noise.
     let glue = action.kind == ActionKind::Rhai && !crate::script::asks(&action.code);
+    let retried = self.retry.take().is_some_and(|id| id == step.id);
     let auto = match (step.policy.confirm, self.options.approval) {
+      _ if retried => Some("retry after it failed"),
       _ if in_flight && self.in_flight == Some(InFlight::Rerun) => Some("--in-flight rerun"),
       _ if in_flight => None,
       (Confirm::Always, _) => None,
@@ -827,6 +839,11 @@ impl<'a> Walk<'a> {
         reason: Some("a question could not be asked: no terminal".into()),
       }));
     }
+    // At a terminal, the operator decides what a failure means now; with
+    // --yes or --yes-readonly, and unattended, the step's policy does.
+    if status.is_failure() && self.options.approval == Approval::Ask && self.console.interactive {
+      return self.after_failure(index, step);
+    }
     if status.is_failure() && step.policy.on_failure == OnFailure::Stop {
       return Ok(Next::Stop(Ending {
         result: RunResult::Failed,
@@ -835,6 +852,41 @@ impl<'a> Walk<'a> {
       }));
     }
     Ok(goto.map_or(Next::Continue, Next::Goto))
+  }
+
+  /// Asks what to do about a step that just failed, records the answer,
+  /// and does it: run it again, go on (the failure still counts), skip it
+  /// (the operator overrides the failure) or quit.
+  fn after_failure(&mut self, index: usize, step: &Step) -> io::Result<Next> {
+    let answer = match self.choose(
+      "step failed: [r]etry / [c]ontinue / [s]kip / [q]uit › ",
+      &["retry", "continue", "skip", "quit"],
+    ) {
+      Ok(answer) => answer,
+      Err(stop) => return Ok(stop),
+    };
+    let choice = match answer {
+      "retry" => Choice::Retry,
+      "continue" => Choice::Continue,
+      "skip" => Choice::Skip,
+      _ => Choice::Quit,
+    };
+    self.transcript.append(Event::AfterFailure {
+      step: step.id.clone(),
+      decision: self.decision(choice, self.console.how(), None),
+    })?;
+    match choice {
+      Choice::Retry => {
+        self.retry = Some(step.id.clone());
+        Ok(Next::Goto(step.id.clone()))
+      }
+      Choice::Skip => {
+        let reason = Some("skipped after it failed".to_string());
+        self.skip(index, step, self.console.how(), reason)
+      }
+      Choice::Continue => Ok(Next::Continue),
+      _ => Ok(quit()),
+    }
   }
 
   /// Records a step that cannot run as written as failed, before anything

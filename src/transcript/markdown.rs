@@ -205,6 +205,9 @@ fn body(event: &Event) -> String {
       }
       out.push('\n');
     }
+    Event::AfterFailure { step, decision } => {
+      let _ = writeln!(out, "After `{step}` failed: {}\n", decision_line(decision));
+    }
     Event::Signed { public_key, .. } => {
       let _ = writeln!(
         out,

@@ -188,6 +188,7 @@ impl Transcript {
       Event::RunStarted { .. }
       | Event::RunResumed { .. }
       | Event::RunFinished { .. }
+      | Event::AfterFailure { .. }
       | Event::Signed { .. } => true,
     };
     if self.durability == Durability::EveryRecord

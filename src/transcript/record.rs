@@ -104,6 +104,9 @@ pub enum Event {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     vars: Option<serde_json::Map<String, Value>>,
   },
+  /// What the operator chose after a step failed in an interactive walk:
+  /// `retry`, `continue`, `skip` or `quit`.
+  AfterFailure { step: String, decision: Decision },
   /// `litops resume` continues the run in the same transcript.
   RunResumed {
     resumed_at: String,
@@ -300,6 +303,10 @@ impl Event {
         }
       }
       Self::RunResumed { from_step, .. } => text(from_step),
+      Self::AfterFailure { step, decision } => {
+        text(step);
+        opt(&mut decision.reason);
+      }
       Self::RunFinished {
         reason,
         stopped_at,

@@ -121,6 +121,12 @@ pub enum Choice {
   NotApplicable,
   /// Nobody could be asked (a checklist item in an unattended run).
   Unconfirmed,
+  /// After a failure: run the step again.
+  Retry,
+  /// After a failure: go on; the failure still counts.
+  Continue,
+  /// After a failure: the operator quit.
+  Quit,
 }
 
 impl Choice {
@@ -132,6 +138,9 @@ impl Choice {
       Self::NotDone => "not-done",
       Self::NotApplicable => "n/a",
       Self::Unconfirmed => "unconfirmed",
+      Self::Retry => "retry",
+      Self::Continue => "continue",
+      Self::Quit => "quit",
     }
   }
 }

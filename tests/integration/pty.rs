@@ -187,3 +187,70 @@ fn glue_scripts_run_unasked_announce_their_value_and_jump_and_prose_is_their_own
   assert_eq!(route["decision"]["how"], "auto: sandboxed script");
   assert!(!test.dir.path().join("other").exists());
 }
+
+#[test]
+fn a_failed_step_can_be_retried_skipped_or_continued_in_place() {
+  let text = "# F\n\n```sh {name=flaky}\nif [ -e tried ]; then echo ok; else touch tried; exit 1; fi\n```\n\n```sh {name=broken}\nexit 3\n```\n\n```sh {name=also-broken}\nexit 4\n```\n\n```sh {name=last}\necho last-ran\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  let run = "run this step? [r]un / [s]kip / [q]uit ";
+  let failed = "step failed: [r]etry / [c]ontinue / [s]kip / [q]uit ";
+  let dialogue = [
+    (run, "r"),
+    (failed, "r"),
+    // The retry runs without asking again.
+    ("[2/4] broken", ""),
+    (run, "r"),
+    (failed, "s"),
+    ("[3/4] also-broken", ""),
+    (run, "r"),
+    (failed, "c"),
+    (run, "r"),
+  ];
+  for (shown, answer) in dialogue {
+    session
+      .exp_string(shown)
+      .unwrap_or_else(|e| panic!("waiting for {shown:?}: {e}"));
+    if !answer.is_empty() {
+      session.send_line(answer).expect("typed");
+    }
+  }
+  session.exp_string("last-ran").expect("the walk went on");
+  session
+    .exp_string("run failed (exit 1)")
+    .expect("the continued failure still counts");
+  session.exp_eof().expect("exits");
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let r = records(&std::fs::read_to_string(path).expect("read"));
+  let answers: Vec<(String, String)> = r
+    .iter()
+    .filter(|x| x["type"] == "after-failure")
+    .map(|x| {
+      (
+        x["step"].as_str().unwrap_or_default().to_string(),
+        x["decision"]["answer"]
+          .as_str()
+          .unwrap_or_default()
+          .to_string(),
+      )
+    })
+    .collect();
+  assert_eq!(
+    answers,
+    [
+      ("flaky".to_string(), "retry".to_string()),
+      ("broken".into(), "skip".into()),
+      ("also-broken".into(), "continue".into()),
+    ]
+  );
+  let flaky: Vec<&str> = r
+    .iter()
+    .filter(|x| x["type"] == "step-finished" && x["step"] == "flaky")
+    .filter_map(|x| x["status"].as_str())
+    .collect();
+  assert_eq!(flaky, ["failed", "done"]);
+  crate::verified(
+    test.dir.path(),
+    &crate::find_transcript(test.dir.path()).expect("t"),
+  );
+}
