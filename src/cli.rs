@@ -14,6 +14,16 @@ use crate::params::{Given, Live, Params, Placeholders, resolve};
 use crate::source::Source;
 use crate::{clock, plan, transcript};
 
+/// The exit codes of a walk, in `run --help` and `resume --help`.
+const EXIT_CODES: &str = "Exit codes:
+  0    every step done or deliberately skipped
+  1    something was found: a step failed, an item was answered \"not done\", or the operator quit
+  2    invalid input or usage; nothing ran
+  3    a person is needed: nothing failed, but a checklist item stayed unconfirmed or a
+       question could not be asked
+  70   a bug in litops (a panic that escaped a step)
+  128+ interrupted by a signal: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP";
+
 #[derive(Parser)]
 #[command(
   name = "litops",
@@ -28,8 +38,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
   /// Walk a runbook step by step, asking before each action
+  #[command(after_help = EXIT_CODES)]
   Run(RunArgs),
   /// Continue an interrupted or failed run, in its transcript
+  #[command(after_help = EXIT_CODES)]
   Resume(ResumeArgs),
   /// Report every problem in runbooks (files or directories of .md files)
   Check {

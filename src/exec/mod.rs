@@ -101,6 +101,11 @@ pub fn check_body(
   executor(kind).check(text, options)
 }
 
+/// Exit code of a run that needs a person: nothing failed, but a checklist
+/// item stayed unconfirmed or a question could not be asked — so a
+/// scheduler can tell "found a problem" (1) from "nobody ticked the box".
+pub const NEEDS_A_PERSON: i32 = 3;
+
 /// How a run ends: the transcript's `result`, the exit code and why.
 struct Ending {
   result: RunResult,
@@ -552,8 +557,17 @@ impl<'a> Walk<'a> {
       latest.retain(|(i, _)| i != id);
       latest.push((id, *status));
     }
-    let result = RunResult::of(earlier.chain(latest.into_iter().map(|(_, s)| s)));
-    let exit_code = i32::from(result != RunResult::Passed);
+    let statuses: Vec<Status> = earlier.chain(latest.into_iter().map(|(_, s)| s)).collect();
+    let result = RunResult::of(statuses.iter().copied());
+    let waiting = statuses
+      .iter()
+      .all(|s| s.is_ok() || *s == Status::Unconfirmed);
+    let exit_code = match result {
+      RunResult::Passed => 0,
+      // Nothing failed and nobody said "not done": a person is needed.
+      RunResult::Incomplete if waiting => NEEDS_A_PERSON,
+      _ => 1,
+    };
     Ok((
       Ending {
         result,
@@ -635,10 +649,17 @@ impl<'a> Walk<'a> {
             return Ok(pick);
           }
         }
+        // Ctrl-D at a terminal is the operator's way out.
+        Answer::Unavailable if self.console.interactive => {
+          return Err(Next::Stop(Ending {
+            reason: Some("the operator quit (Ctrl-D)".into()),
+            ..quit_ending()
+          }));
+        }
         Answer::Unavailable => {
           return Err(Next::Stop(Ending {
             result: RunResult::Stopped,
-            exit_code: 1,
+            exit_code: NEEDS_A_PERSON,
             reason: Some(
               "no terminal to ask whether to run this step: run in a terminal, or pass \
              --yes-readonly or --yes"
@@ -835,7 +856,7 @@ impl<'a> Walk<'a> {
     if unanswered {
       return Ok(Next::Stop(Ending {
         result: RunResult::Stopped,
-        exit_code: 1,
+        exit_code: NEEDS_A_PERSON,
         reason: Some("a question could not be asked: no terminal".into()),
       }));
     }
@@ -1052,11 +1073,15 @@ fn verdict(output: &Value, error: Option<&str>) -> String {
 }
 
 fn quit() -> Next {
-  Next::Stop(Ending {
+  Next::Stop(quit_ending())
+}
+
+fn quit_ending() -> Ending {
+  Ending {
     result: RunResult::Quit,
     exit_code: 1,
     reason: Some("the operator quit".into()),
-  })
+  }
 }
 
 fn interrupted() -> Next {

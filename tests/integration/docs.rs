@@ -62,8 +62,8 @@ fn format_examples_check_and_run_as_written() {
         ran.stderr
       );
     }
-    // The checklist item needs a person: unconfirmed under --yes, exit 1.
-    ran.assert(1);
+    // The checklist item needs a person: unconfirmed under --yes: exit 3, a person is needed.
+    ran.assert(3);
     assert_eq!(r.last().expect("end")["result"], "incomplete");
   }
 }

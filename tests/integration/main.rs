@@ -162,6 +162,7 @@ pub fn account() -> String {
 }
 
 impl Ran {
+  #[track_caller]
   pub fn assert(&self, status: i32) -> &Self {
     assert_eq!(
       self.status, status,

@@ -254,3 +254,20 @@ fn a_failed_step_can_be_retried_skipped_or_continued_in_place() {
     &crate::find_transcript(test.dir.path()).expect("t"),
   );
 }
+
+#[test]
+fn ctrl_d_at_a_step_prompt_quits_and_says_so() {
+  let test = Test::new()
+    .runbook("```sh {name=change}\ntouch changed\n```\n")
+    .args(&["run", "rb.md"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  session
+    .exp_string("run this step? [r]un / [s]kip / [q]uit ")
+    .expect("asked");
+  session.send_control('d').expect("Ctrl-D");
+  session
+    .exp_string("run quit: the operator quit (Ctrl-D) (exit 1)")
+    .expect("says it quit");
+  session.exp_eof().expect("exits");
+  assert!(!test.dir.path().join("changed").exists());
+}

@@ -202,7 +202,7 @@ fn kill_9_at_every_step_then_resume_finishes_without_running_a_change_twice() {
         );
         assert_eq!(r.last().map(|x| x["result"].clone()), Some("passed".into()));
       } else {
-        assert_eq!(resumed.status.code(), Some(1), "kill at s{kill_at}");
+        assert_eq!(resumed.status.code(), Some(3), "kill at s{kill_at}");
         assert!(
           String::from_utf8_lossy(&resumed.stdout).contains("a question could not be asked")
             || in_flight_change,
@@ -376,7 +376,7 @@ fn an_unattended_resume_is_told_what_to_do_with_a_change_in_flight() {
     release(&dir, 2);
     // Without --in-flight it stops and says so, as before.
     let asked = litops(&dir, &["resume", "t.md", "--yes"]);
-    assert_eq!(asked.status.code(), Some(1), "{what}");
+    assert_eq!(asked.status.code(), Some(3), "{what}");
     let told = litops(&dir, &["resume", "t.md", "--yes", "--in-flight", what]);
     assert_eq!(told.status.code(), Some(0), "{what}");
     let log = std::fs::read_to_string(dir.join("log")).expect("log");
@@ -406,7 +406,7 @@ fn an_item_left_unconfirmed_before_a_resume_still_leaves_the_run_incomplete() {
   let dir = ran.dir.path();
   std::fs::write(dir.join("fixed"), "").expect("fix");
   let resumed = litops(dir, &["resume", "t.md", "--yes"]);
-  assert_eq!(resumed.status.code(), Some(1));
+  assert_eq!(resumed.status.code(), Some(3));
   let r = records(&std::fs::read_to_string(dir.join("t.md")).expect("read"));
   assert_eq!(r.last().expect("end")["result"], "incomplete");
 }

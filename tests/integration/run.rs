@@ -33,8 +33,8 @@ echo "verdict=$verdict"
 #[test]
 fn yes_runs_every_action_and_records_it() {
   let ran = crate::run_yes(RUNBOOK);
-  // The checklist item cannot be confirmed without a person: exit 1.
-  ran.assert(1);
+  // The checklist item cannot be confirmed without a person: exit 3.
+  ran.assert(3);
   assert!(ran.stdout.contains("verdict=healthy"), "{}", ran.stdout);
   assert!(
     ran.stdout.contains("| checks-1 | unconfirmed |"),
@@ -42,7 +42,7 @@ fn yes_runs_every_action_and_records_it() {
     ran.stdout
   );
   assert!(
-    ran.stdout.contains("run incomplete (exit 1)"),
+    ran.stdout.contains("run incomplete (exit 3)"),
     "{}",
     ran.stdout
   );
@@ -258,7 +258,7 @@ fn yes_readonly_asks_before_mutating_steps() {
     .runbook(text)
     .args(&["run", "rb.md", "--yes-readonly"])
     .run();
-  ran.assert(1);
+  ran.assert(3);
   assert!(!ran.dir.path().join("changed").exists());
   let r = records(&ran.transcript());
   assert_eq!(r[1]["decision"]["how"], "--yes-readonly");
@@ -466,5 +466,17 @@ fn the_operator_is_the_os_account_not_user_and_sudo_names_who_ran_it() {
   } else {
     // Only root can have come through sudo: the variable is not trusted.
     assert_eq!(sudo, format!("{account}@{host}"));
+  }
+}
+
+#[test]
+fn run_help_prints_the_exit_codes() {
+  let ran = Test::new().args(&["run", "--help"]).run();
+  ran.assert(0);
+  for line in [
+    "  3    a person is needed: nothing failed, but a checklist item stayed unconfirmed or a",
+    "  128+ interrupted by a signal: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP",
+  ] {
+    assert!(ran.stdout.contains(line), "{}", ran.stdout);
   }
 }

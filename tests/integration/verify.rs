@@ -41,7 +41,7 @@ fn run() -> Ran {
     .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
     .run();
   // The checklist item is unconfirmed without a terminal.
-  ran.assert(1);
+  ran.assert(3);
   ran
 }
 
@@ -65,7 +65,7 @@ fn an_untouched_transcript_verifies() {
   let (code, out) = verify(ran.dir.path(), &[]);
   assert_eq!(code, 0, "{out}");
   assert!(out.contains("chain: intact, 9 records"), "{out}");
-  assert!(out.contains("run: incomplete (exit 1)"), "{out}");
+  assert!(out.contains("run: incomplete (exit 3)"), "{out}");
   assert!(out.contains("steps: 3 done, 1 unconfirmed"), "{out}");
   assert!(out.contains("sidecars: 1 checked"), "{out}");
   assert!(
@@ -272,7 +272,7 @@ fn a_signed_transcript_cannot_lose_its_end() {
     "--transcript",
     "t.md",
   ]);
-  assert_eq!(signed.status.code(), Some(1));
+  assert_eq!(signed.status.code(), Some(3));
   let (code, out) = verify(dir, &["--key", "ops.pub"]);
   assert_eq!(code, 0, "{out}");
   assert!(out.contains("signature: valid, by the given key"), "{out}");
@@ -299,7 +299,7 @@ fn a_signed_transcript_cannot_lose_its_end() {
   }
   // Without --key, an unsigned transcript still verifies its chain.
   let unsigned = litops(&["run", "rb.md", "--yes", "--transcript", "u.md"]);
-  assert_eq!(unsigned.status.code(), Some(1));
+  assert_eq!(unsigned.status.code(), Some(3));
   let out = litops(&["verify", "u.md"]);
   assert_eq!(out.status.code(), Some(0));
   assert!(String::from_utf8_lossy(&out.stdout).contains("signature: none"));
