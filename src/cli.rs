@@ -87,6 +87,11 @@ enum Command {
   /// Compare two runs step by step: status, duration, changed outputs
   /// (times and ids aside), query rows added and removed, runbook changes
   Diff { a: PathBuf, b: PathBuf },
+  /// Print a shell completion script: `litops completions bash > /etc/bash_completion.d/litops`
+  Completions {
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+  },
   /// Make an ed25519 key pair for signing transcripts: PREFIX.key (keep it
   /// secret) and PREFIX.pub (give it to auditors)
   Keygen {
@@ -246,6 +251,13 @@ fn command(cli: Cli) -> i32 {
       key,
     } => verify(&transcript, runbook.as_deref(), key.as_deref()),
     Command::Keygen { prefix } => keygen(&prefix),
+    Command::Completions { shell } => {
+      let mut command = <Cli as clap::CommandFactory>::command();
+      let mut script = Vec::new();
+      clap_complete::generate(shell, &mut command, "litops", &mut script);
+      out(&String::from_utf8_lossy(&script));
+      Ok(0)
+    }
     Command::Diff { a, b } => diff(&a, &b),
     Command::Render { transcript, html } => render(&transcript, &html),
     Command::Log {

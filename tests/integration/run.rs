@@ -480,3 +480,25 @@ fn run_help_prints_the_exit_codes() {
     assert!(ran.stdout.contains(line), "{}", ran.stdout);
   }
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+  let ran = Test::new().args(&["completions", "bash"]).run();
+  ran.assert(0);
+  assert!(ran.stdout.contains("resume") && ran.stdout.contains("--yes-readonly"));
+  // The script is valid bash.
+  let path = ran.dir.path().join("litops.bash");
+  std::fs::write(&path, &ran.stdout).expect("write");
+  let syntax = std::process::Command::new("bash")
+    .arg("-n")
+    .arg(&path)
+    .status()
+    .expect("bash");
+  assert!(syntax.success());
+  for shell in ["zsh", "fish"] {
+    let ran = Test::new().args(&["completions", shell]).run();
+    ran.assert(0);
+    assert!(ran.stdout.contains("verify"), "{shell}");
+  }
+  Test::new().args(&["completions", "tcsh"]).run().assert(2);
+}
