@@ -33,6 +33,16 @@ const EXIT_CODES: &str = "Exit codes:
 struct Cli {
   #[command(subcommand)]
   command: Command,
+  /// Colour: auto (a terminal, unless NO_COLOR is set), always or never
+  #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+  color: Color,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Color {
+  Auto,
+  Always,
+  Never,
 }
 
 #[derive(Subcommand)]
@@ -236,6 +246,11 @@ const INTERNAL_ERROR: i32 = 70;
 pub fn main() -> i32 {
   crate::redact::install_panic_hook();
   let cli = Cli::parse();
+  match cli.color {
+    Color::Auto => {}
+    Color::Always => anstream::ColorChoice::Always.write_global(),
+    Color::Never => anstream::ColorChoice::Never.write_global(),
+  }
   std::panic::catch_unwind(move || command(cli)).unwrap_or(INTERNAL_ERROR)
 }
 

@@ -150,11 +150,12 @@ impl Console {
     if self.quiet {
       return;
     }
+    // anstream drops colour for a non-terminal, NO_COLOR and --color never.
     let _ = if stdout {
-      let mut out = std::io::stdout().lock();
+      let mut out = anstream::stdout().lock();
       out.write_all(masked.as_bytes()).and_then(|()| out.flush())
     } else {
-      let mut err = std::io::stderr().lock();
+      let mut err = anstream::stderr().lock();
       err.write_all(masked.as_bytes()).and_then(|()| err.flush())
     };
   }
@@ -191,7 +192,7 @@ impl Console {
       // step ran (a stray `r`) are discarded, not read as this answer.
       let _ = nix::sys::termios::tcflush(std::io::stdin(), nix::sys::termios::FlushArg::TCIFLUSH);
     }
-    self.say(prompt);
+    self.say(&super::style::paint(super::style::PROMPT, prompt));
     let reader = self.reader.get_or_init(|| spawn_reader(self.tx.clone()));
     if reader
       .send(if hidden { Read::Hidden } else { Read::Line })

@@ -15,6 +15,7 @@ mod logs_insights;
 mod prefetch;
 mod rhai;
 mod shell;
+mod style;
 
 use std::collections::HashMap;
 use std::io;
@@ -584,14 +585,16 @@ impl<'a> Walk<'a> {
       .console
       .at(format!("[{}/{total}] {}", index + 1, step.id));
     let effect = match &step.body {
-      StepBody::Manual { .. } => "checklist",
-      StepBody::Action(a) if a.mutating => "mutating",
-      StepBody::Action(_) => "read-only",
+      StepBody::Manual { .. } => style::paint(style::CHECKLIST, "checklist"),
+      StepBody::Action(a) if a.mutating => style::paint(style::MUTATING, "mutating"),
+      StepBody::Action(_) => style::paint(style::READ_ONLY, "read-only"),
     };
     let mut out = format!(
-      "\n━━ [{}/{total}] {} · {} · {effect} · {}:{}\n",
-      index + 1,
-      step.id,
+      "\n{} · {} · {effect} · {}:{}\n",
+      style::paint(
+        style::HEADER,
+        &format!("━━ [{}/{total}] {}", index + 1, step.id)
+      ),
       step.kind_name(),
       self.source.path.display(),
       step.line
@@ -737,7 +740,7 @@ impl<'a> Walk<'a> {
     if step.is_mutating() {
       let mut vars = self.vars.clone();
       if let Some(preview) = executor.preview(&self.step_run(step, &text, &mut vars)) {
-        self.console.say(&preview);
+        self.console.say(&style::diff(&preview));
       }
     }
     let in_flight = self.ask_again.as_ref() == Some(&step.id);
@@ -995,7 +998,10 @@ impl<'a> Walk<'a> {
     let sidecars = self.transcript.cut_long_fields(&step.id, &mut recorded)?;
     let error = output.error;
     if let Some(error) = &error {
-      self.console.say(&format!("   ✗ {error}\n"));
+      self.console.say(&format!(
+        "   {}\n",
+        style::paint(style::ERROR, &format!("✗ {error}"))
+      ));
     }
     if step.id == "verdict" || !self.verdict.0 {
       self.verdict = (step.id == "verdict", verdict(&recorded, error.as_deref()));
@@ -1006,7 +1012,7 @@ impl<'a> Walk<'a> {
     }
     self.console.say(&format!(
       "   → {} ({})\n",
-      output.status,
+      style::status(output.status),
       transcript::seconds(duration_ms)
     ));
     if let Some(target) = &output.goto {

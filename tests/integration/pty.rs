@@ -271,3 +271,41 @@ fn ctrl_d_at_a_step_prompt_quits_and_says_so() {
   session.exp_eof().expect("exits");
   assert!(!test.dir.path().join("changed").exists());
 }
+
+#[test]
+fn colour_in_a_terminal_unless_no_color_or_never_and_forced_by_always() {
+  let text = "```sh {name=a readonly=true}\necho a\n```\n\n```sh {name=b}\nexit 1\n```\n";
+  let walk = |args: &[&str], mut env: Vec<(String, String)>| {
+    // A terminal says what it is, as a real one does.
+    env.push(("TERM".into(), "xterm-256color".into()));
+    let mut all = vec!["run", "rb.md", "--yes"];
+    all.extend_from_slice(args);
+    let test = Test::new().runbook(text).env(env).args(&all);
+    let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+    let screen = session.exp_eof().expect("exits");
+    screen.contains("\u{1b}[")
+  };
+  assert!(walk(&[], Vec::new()), "a terminal gets colour");
+  assert!(
+    !walk(&[], vec![("NO_COLOR".into(), "1".into())]),
+    "NO_COLOR"
+  );
+  assert!(!walk(&["--color", "never"], Vec::new()), "--color never");
+  // Without a terminal: plain, unless forced.
+  let plain = crate::run_yes(text);
+  assert!(!plain.stderr.contains('\u{1b}'), "{}", plain.stderr);
+  let forced = Test::new()
+    .runbook(text)
+    .args(&["run", "rb.md", "--yes", "--color", "always"])
+    .run();
+  assert!(
+    forced.stderr.contains("\u{1b}[1m━━ [1/2] a"),
+    "{}",
+    forced.stderr
+  );
+  assert!(
+    forced.stderr.contains("\u{1b}[32mread-only"),
+    "{}",
+    forced.stderr
+  );
+}
