@@ -5,6 +5,7 @@ use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 use serde_json::Value;
 
 use super::action::{Output, StepRun};
+pub use super::shown::Shown;
 use crate::aws::{Aws, Cut};
 use crate::transcript::Status;
 
@@ -29,13 +30,15 @@ pub type Fields = serde_json::Map<String, Value>;
 
 /// The step's output from an action's result: its fields and what it
 /// showed, or the failure.
-pub fn finish(run: &StepRun, result: Result<(Fields, String), Failure>) -> Output {
+pub fn finish(run: &StepRun, result: Result<(Fields, Shown), Failure>) -> Output {
   match result {
     Ok((fields, shown)) => {
-      run.console.say(&shown);
+      run.console.say(&shown.fitted(run.console.width()));
       let mut output = Output::new(Status::Done);
       output.fields = fields;
-      output.fields.insert("shown".into(), Value::String(shown));
+      output
+        .fields
+        .insert("shown".into(), Value::String(shown.whole()));
       output
     }
     Err(Failure::Message(e)) => Output::failed(Status::Failed, e),

@@ -49,6 +49,9 @@ pub struct Console {
   /// Every byte shown passes through it: secrets are masked here, never
   /// in what runs.
   mask: RwLock<Redactor>,
+  /// Columns of the terminal stderr is, if it is one: nothing shown is
+  /// wider.
+  width: Option<usize>,
 }
 
 pub enum Wait {
@@ -98,6 +101,14 @@ impl Console {
       quiet,
       line: None,
       mask: RwLock::default(),
+      width: if quiet {
+        None
+      } else {
+        ::console::Term::stderr()
+          .size_checked()
+          .map(|(_, columns)| usize::from(columns))
+          .filter(|&c| c > 0)
+      },
     })
   }
 
@@ -118,6 +129,11 @@ impl Console {
     if self.interactive { "typed" } else { "piped" }
   }
 
+  /// The terminal's width, when stderr is a terminal.
+  pub fn width(&self) -> Option<usize> {
+    self.width
+  }
+
   /// Masks the secrets in `redactor` in everything shown from now on.
   pub fn mask(&self, redactor: &Redactor) {
     if let Ok(mut mask) = self.mask.write() {
@@ -135,13 +151,17 @@ impl Console {
       .unwrap_or_else(|e| e.get_ref().stream())
   }
 
-  /// Says `text` on stderr, secrets masked.
+  /// Says `text` on stderr, secrets masked; on a terminal no line is wider
+  /// than it (a longer one is cut with `…`: the transcript has it whole).
   pub fn say(&self, text: &str) {
     let masked = match self.mask.read() {
       Ok(mask) => mask.text(text),
       Err(poisoned) => poisoned.get_ref().text(text),
     };
-    self.show(&masked, false);
+    match self.width {
+      Some(width) => self.show(&fit(&masked, width), false),
+      None => self.show(&masked, false),
+    }
   }
 
   /// Shows text that is already masked (by a [`Stream`]): a step's live
@@ -238,6 +258,45 @@ impl Console {
       }
     }
   }
+}
+
+/// `text` with every line cut to `width` columns (escapes do not count).
+fn fit(text: &str, width: usize) -> String {
+  text
+    .split_inclusive('\n')
+    .map(|line| {
+      let body = line.trim_end_matches('\n');
+      if ::console::measure_text_width(body) <= width {
+        return line.to_string();
+      }
+      let newline = &line[body.len()..];
+      format!("{}{newline}", ::console::truncate_str(body, width, "…"))
+    })
+    .collect()
+}
+
+/// `text` wrapped at spaces to lines of at most `width` columns, each
+/// starting with `indent`.
+pub fn wrap(text: &str, width: Option<usize>, indent: &str) -> String {
+  let Some(width) = width.map(|w| w.saturating_sub(indent.len()).max(20)) else {
+    return format!("{indent}{text}\n");
+  };
+  let mut out = String::new();
+  let mut line = String::new();
+  for word in text.split_whitespace() {
+    if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+      out.push_str(&format!("{indent}{line}\n"));
+      line.clear();
+    }
+    if !line.is_empty() {
+      line.push(' ');
+    }
+    line.push_str(word);
+  }
+  if !line.is_empty() {
+    out.push_str(&format!("{indent}{line}\n"));
+  }
+  out
 }
 
 fn spawn_reader(tx: Sender<Event>) -> Sender<Read> {

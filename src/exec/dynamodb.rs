@@ -11,7 +11,7 @@ use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, change_preview, finish, table, wait};
+use super::aws_step::{Failure, Fields, Shown, change_preview, finish, table, wait};
 use super::body::Body;
 use crate::aws::explain;
 use crate::model::ActionKind;
@@ -129,7 +129,7 @@ impl Capacity {
   }
 }
 
-fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
   use aws_sdk_dynamodb::types::{
     GlobalSecondaryIndexUpdate, ProvisionedThroughput, UpdateGlobalSecondaryIndexAction,
   };
@@ -181,10 +181,10 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
     || request.table.clone(),
     |i| format!("{}/{i}", request.table),
   );
-  let shown = format!(
+  let shown = Shown::from(format!(
     "   {target}: read {read} → {now_read} RCU, write {write} → {now_write} WCU{}\n",
     if active { ", ACTIVE" } else { "" }
-  );
+  ));
   let mut fields = Fields::new();
   fields.insert("table".into(), Value::String(request.table));
   fields.insert(
@@ -214,7 +214,7 @@ fn check(text: &str) -> Result<(), String> {
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
+fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::DynamoDb, run.text)?;
   match body.required("action")?.as_str() {
     "describe" => describe(run, &body.required("table")?),
@@ -223,7 +223,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
   }
 }
 
-fn describe(run: &StepRun, name: &str) -> Result<(Fields, String), Failure> {
+fn describe(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_dynamodb::Client::new);
   let answer = wait(run, aws, client.describe_table().table_name(name).send())?
@@ -287,11 +287,11 @@ fn describe(run: &StepRun, name: &str) -> Result<(Fields, String), Failure> {
       })
     })
     .collect();
-  let shown = format!(
-    "{table}\n{billing} · {} items · {} auto scaling target(s)\n",
+  let shown = Shown::default().table(table).text(format!(
+    "{billing} · {} items · {} auto scaling target(s)\n",
     t.item_count().unwrap_or(0),
     autoscaling.len()
-  );
+  ));
   let mut fields = Fields::new();
   fields.insert("table".into(), Value::String(name.to_string()));
   fields.insert("table_status".into(), Value::String(status));

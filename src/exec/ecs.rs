@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, change_preview, finish, table, time, wait};
+use super::aws_step::{Failure, Fields, Shown, change_preview, finish, table, time, wait};
 use super::body::Body;
 use crate::aws::{Aws, Cut, explain};
 use crate::model::ActionKind;
@@ -204,7 +204,7 @@ fn current(call: &Call, cluster: &str, service: &str) -> Result<State, Failure> 
 
 /// Applies a `scale` or `redeploy`, then waits for the service to settle
 /// (unless `wait: false`), showing running/desired as a progress bar.
-fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, String), Failure> {
+fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), Failure> {
   let change = Change::from_body(body)?;
   let before = current(call, &change.cluster, &change.service)?;
   let mut update = call
@@ -260,7 +260,7 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, String), 
     }
     bar.finish_and_clear();
   }
-  let shown = format!(
+  let shown: Shown = format!(
     "   {}: desired {} → {}; now {}/{} running{}\n",
     change.service,
     before.desired,
@@ -272,7 +272,8 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, String), 
     } else {
       String::new()
     }
-  );
+  )
+  .into();
   let mut fields = Fields::new();
   fields.insert("service".into(), Value::String(change.service));
   fields.insert("before".into(), before.json());
@@ -300,7 +301,7 @@ impl Call<'_> {
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, String), Failure> {
+fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::Ecs, run.text)?;
   let action = body.required("action")?;
   let cluster = body.required("cluster")?;
@@ -371,7 +372,7 @@ fn all_services(call: &Call, cluster: &str) -> Result<Vec<String>, Failure> {
   }
 }
 
-fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, String), Failure> {
+fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, Shown), Failure> {
   let services = if services.is_empty() {
     all_services(call, cluster)?
   } else {
@@ -492,7 +493,7 @@ fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, 
   let mut fields = Fields::new();
   fields.insert("services".into(), Value::Array(rows));
   fields.insert("steady".into(), Value::Bool(steady));
-  Ok((fields, format!("{table}\n")))
+  Ok((fields, Shown::default().table(table)))
 }
 
 fn tasks(
@@ -500,7 +501,7 @@ fn tasks(
   cluster: &str,
   services: &[String],
   status: DesiredStatus,
-) -> Result<(Fields, String), Failure> {
+) -> Result<(Fields, Shown), Failure> {
   let service = one_service(services)?;
   let listed = call
     .wait(
@@ -580,11 +581,11 @@ fn tasks(
     Value::String(status.as_str().to_lowercase()),
   );
   fields.insert("tasks".into(), Value::Array(rows));
-  let shown = format!(
-    "{table}\n{} {} task(s)\n",
+  let shown = Shown::default().table(table).text(format!(
+    "{} {} task(s)\n",
     fields["tasks"].as_array().map_or(0, Vec::len),
     status.as_str().to_lowercase()
-  );
+  ));
   Ok((fields, shown))
 }
 
@@ -592,7 +593,7 @@ fn task_definition(
   call: &Call,
   cluster: &str,
   services: &[String],
-) -> Result<(Fields, String), Failure> {
+) -> Result<(Fields, Shown), Failure> {
   let service = one_service(services)?;
   // DescribeTaskDefinition takes `family:revision` as well as an ARN.
   let arn = current(call, cluster, service)?.task_definition;
@@ -654,11 +655,11 @@ fn task_definition(
   fields.insert("cpu".into(), json!(def.cpu()));
   fields.insert("memory".into(), json!(def.memory()));
   fields.insert("containers".into(), Value::Array(containers));
-  Ok((fields, shown))
+  Ok((fields, shown.into()))
 }
 
 /// The service's Application Auto Scaling target and policies.
-fn scaling(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, String), Failure> {
+fn scaling(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, Shown), Failure> {
   use aws_sdk_applicationautoscaling::types::ServiceNamespace;
   let service = one_service(services)?;
   let resource = format!("service/{cluster}/{service}");
@@ -706,8 +707,12 @@ fn scaling(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, S
     })
     .collect();
   let shown = match targets.first() {
-    Some(t) => format!("{resource}: {} to {} tasks\n{table}\n", t["min"], t["max"]),
-    None => format!("{resource}: no auto scaling target: the service does not scale by itself\n"),
+    Some(t) => {
+      Shown::from(format!("{resource}: {} to {} tasks\n", t["min"], t["max"])).table(table)
+    }
+    None => Shown::from(format!(
+      "{resource}: no auto scaling target: the service does not scale by itself\n"
+    )),
   };
   let mut fields = Fields::new();
   fields.insert("service".into(), Value::String(service.clone()));

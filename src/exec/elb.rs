@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, finish, table, wait};
+use super::aws_step::{Failure, Fields, Shown, finish, table, wait};
 use super::body::Body;
 use crate::aws::explain;
 use crate::model::ActionKind;
@@ -35,7 +35,7 @@ fn target_group(body: &Body) -> Result<String, String> {
   }
 }
 
-fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
+fn targets(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   let group = target_group(&Body::parse(ActionKind::Elb, run.text)?)?;
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
@@ -99,7 +99,9 @@ fn targets(run: &StepRun) -> Result<(Fields, String), Failure> {
       })
     })
     .collect();
-  let shown = format!("{table}\n{healthy}/{} targets healthy\n", rows.len());
+  let shown = Shown::default()
+    .table(table)
+    .text(format!("{healthy}/{} targets healthy\n", rows.len()));
   let mut fields = Fields::new();
   fields.insert("target_group".into(), Value::String(arn));
   fields.insert("healthy".into(), healthy.into());

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::action::{Execute, Output, StepRun};
 use super::prefetch::{self, Pending, Waited};
+use super::shown::Shown;
 use crate::aws::{Aws, Cut, Identity, explain};
 use crate::clock::{self, Instant};
 use crate::model::Step;
@@ -460,8 +461,10 @@ fn present(run: &StepRun, mut output: Output, results: &GetQueryResultsOutput) -
     })
     .collect();
   let shown = table(&rows);
-  run.console.say(&shown);
-  output.fields.insert("shown".into(), Value::String(shown));
+  run.console.say(&shown.fitted(run.console.width()));
+  output
+    .fields
+    .insert("shown".into(), Value::String(shown.whole()));
   output
     .fields
     .insert("status_aws".into(), Value::String(status.clone()));
@@ -512,7 +515,7 @@ fn timestamp(field: &str, value: &str) -> String {
   }
 }
 
-fn table(rows: &[Value]) -> String {
+fn table(rows: &[Value]) -> Shown {
   let mut columns: Vec<String> = Vec::new();
   for row in rows.iter().take(PAGE) {
     if let Value::Object(map) = row {
@@ -535,7 +538,7 @@ fn table(rows: &[Value]) -> String {
         .map(|c| row.get(c).and_then(Value::as_str).unwrap_or("").to_string()),
     );
   }
-  let mut out = format!("{table}\n");
+  let mut out = String::new();
   if rows.len() > PAGE {
     out.push_str(&format!(
       "… {} more rows in the transcript\n",
@@ -547,7 +550,7 @@ fn table(rows: &[Value]) -> String {
     rows.len(),
     if rows.len() == 1 { "" } else { "s" }
   ));
-  out
+  Shown::default().table(table).text(out)
 }
 
 #[cfg(test)]

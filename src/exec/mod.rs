@@ -15,6 +15,7 @@ mod logs_insights;
 mod prefetch;
 mod rhai;
 mod shell;
+mod shown;
 mod style;
 
 use std::collections::HashMap;
@@ -603,10 +604,28 @@ impl<'a> Walk<'a> {
       out.push_str(&format!("   {}\n", step.heading_path()));
     }
     if let Some(prose) = &step.prose {
-      out.push_str(&format!("   {}\n", fill(prose, self.params, &self.vars)));
+      let prose = fill(prose, self.params, &self.vars);
+      out.push_str(&console::wrap(&prose, self.console.width(), "   "));
     }
-    for line in text.lines() {
-      out.push_str(&format!("   │ {line}\n"));
+    if self.folds(text) {
+      let first: String = text
+        .lines()
+        .take(FOLDED_LINES)
+        .collect::<Vec<_>>()
+        .join("\n");
+      out.push_str(&action_lines(&first));
+      out.push_str(&format!(
+        "   {}\n",
+        style::paint(
+          style::DIM,
+          &format!(
+            "… {} more lines ([v]iew)",
+            text.lines().count() - FOLDED_LINES
+          )
+        )
+      ));
+    } else {
+      out.push_str(&action_lines(text));
     }
     if let Some(pending) = self.prefetched.get(&step.id) {
       let state = if pending.is_ready() {
@@ -627,6 +646,12 @@ impl<'a> Walk<'a> {
       ));
     }
     self.console.say(&out);
+  }
+
+  /// Whether an action is folded before its prompt: long, and someone at
+  /// a terminal who can ask to view it whole.
+  fn folds(&self, text: &str) -> bool {
+    self.console.interactive && self.console.width().is_some() && text.lines().count() > FOLD_OVER
   }
 
   fn decision(&self, answer: Choice, how: &str, reason: Option<String>) -> Decision {
@@ -778,12 +803,24 @@ impl<'a> Walk<'a> {
     let decision = match auto {
       Some(how) => self.decision(Choice::Run, how, None),
       None => {
-        let answer = match self.choose(
-          "run this step? [r]un / [s]kip / [q]uit › ",
-          &["run", "skip", "quit"],
-        ) {
-          Ok(a) => a,
-          Err(stop) => return Ok(stop),
+        let folded = self.folds(&text);
+        let answer = loop {
+          let answer = if folded {
+            self.choose(
+              "run this step? [r]un / [s]kip / [v]iew / [q]uit › ",
+              &["run", "skip", "view", "quit"],
+            )
+          } else {
+            self.choose(
+              "run this step? [r]un / [s]kip / [q]uit › ",
+              &["run", "skip", "quit"],
+            )
+          };
+          match answer {
+            Ok("view") => self.console.say(&action_lines(&text)),
+            Ok(a) => break a,
+            Err(stop) => return Ok(stop),
+          }
         };
         match answer {
           "quit" => return Ok(quit()),
@@ -1047,6 +1084,16 @@ impl<'a> Walk<'a> {
       .push((step.id.clone(), output.status, duration_ms));
     Ok(())
   }
+}
+
+/// An action longer than this many lines is folded before its prompt…
+const FOLD_OVER: usize = 15;
+/// …to its first lines.
+const FOLDED_LINES: usize = 10;
+
+/// An action's lines as the walk shows them, under a rule.
+fn action_lines(text: &str) -> String {
+  text.lines().map(|line| format!("   │ {line}\n")).collect()
 }
 
 /// The longest a value is shown on its one line.

@@ -309,3 +309,83 @@ fn colour_in_a_terminal_unless_no_color_or_never_and_forced_by_always() {
     forced.stderr
   );
 }
+
+/// The screen of a walk of `text` in a pseudo-terminal `columns` wide,
+/// answering every prompt with `answers` in turn, as UTF-8.
+fn screen(text: &str, columns: u16, env: Vec<(String, String)>, answers: &[&str]) -> String {
+  let test = Test::new().runbook(text);
+  // The terminal's size is set inside it, as a resized window would be.
+  let mut sh = std::process::Command::new("sh");
+  sh.arg("-c")
+    .arg(format!(
+      "stty cols {columns} rows 60; exec \"$0\" run rb.md"
+    ))
+    .arg(crate::BIN)
+    .current_dir(test.dir.path())
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", test.dir.path())
+    .env("TERM", "xterm-256color")
+    .envs(env);
+  let mut session = spawn_command(sh, Some(20_000)).expect("pty");
+  let mut seen = String::new();
+  for answer in answers {
+    // `› ` as rexpect reads its UTF-8 bytes, one char a byte.
+    let prompt = "[q]uit \u{e2}\u{80}\u{ba} ";
+    seen.push_str(&session.exp_string(prompt).expect("a prompt"));
+    // What a terminal echoes (this pseudo-terminal does not).
+    seen.push_str(&format!("{prompt}{answer}\n"));
+    session.send_line(answer).expect("typed");
+  }
+  seen.push_str(&session.exp_eof().expect("exits"));
+  // rexpect reads bytes as Latin-1: back to bytes, then UTF-8.
+  let bytes: Vec<u8> = seen.chars().map(|c| c as u32 as u8).collect();
+  String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn screens_fit_80_and_160_columns_and_long_actions_fold() {
+  use crate::scripted::{Reply, Scripted};
+  let long = "ERROR payment declined for order 7f3a9c1d-4b2e-4f8a-9c3d-2e1f0a9b8c7d: upstream gateway answered 502 after 3 retries";
+  let rows: Vec<String> = (0..3)
+    .map(|i| format!(r#"[{{"field":"@timestamp","value":"2026-11-23 09:0{i}:00.000"}},{{"field":"@message","value":"{long} {i}"}}]"#))
+    .collect();
+  let results = format!(
+    r#"{{"status":"Complete","results":[{}],"statistics":{{"recordsMatched":3.0,"recordsScanned":9.0,"bytesScanned":99.0}}}}"#,
+    rows.join(",")
+  );
+  let server = Scripted::start(move |op, _| match op {
+    "StartQuery" => Reply::ok(r#"{"queryId":"q-1"}"#),
+    _ => Reply::ok(&results),
+  });
+  let script: String = (0..30).map(|i| format!("let v{i} = {i};\n")).collect();
+  let text = format!(
+    "# Errors\n\n{prose}\n\n```logs-insights {{name=errors log-groups=/ecs/acme-api}}\nfields @timestamp, @message\n```\n\n```rhai {{name=long confirm=always}}\n{script}v29\n```\n",
+    prose = "A paragraph long enough to need wrapping on any terminal, because responders read it at 3 a.m. on a laptop with a narrow window and a second one for the console. ".repeat(2),
+  );
+  for columns in [80usize, 160] {
+    let shown = screen(&text, columns as u16, server.env(), &["r", "v", "r"]);
+    let plain = console::strip_ansi_codes(&shown);
+    // A carriage return starts the line again (spinners redraw so).
+    for line in plain.split(['\r', '\n']) {
+      assert!(
+        console::measure_text_width(line) <= columns,
+        "{columns} columns: {} wide: {line}",
+        console::measure_text_width(line)
+      );
+    }
+    assert!(plain.contains("… 21 more lines ([v]iew)"), "{plain}");
+    assert!(
+      plain.contains("│ let v29 = 29;"),
+      "v shows it whole: {plain}"
+    );
+    assert!(plain.contains('…'), "cells cut: {plain}");
+  }
+  // The transcript keeps every value whole.
+  let ran = Test::new()
+    .runbook(&text)
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  assert!(ran.transcript().contains(long));
+}

@@ -27,7 +27,7 @@ use crate::aws::{Aws, explain};
 use crate::check::parse_duration;
 use crate::clock::{self, Instant};
 use crate::exec::action::StepRun;
-use crate::exec::aws_step::{Failure, Fields, table, wait};
+use crate::exec::aws_step::{Failure, Fields, Shown, table, wait};
 use crate::exec::body::Body;
 use crate::exec::prefetch::{self, Pending, Waited};
 
@@ -42,7 +42,7 @@ pub fn check(body: &Body) -> Result<(), String> {
   Request::from_body(body).map(|_| ())
 }
 
-pub fn metric(run: &mut StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+pub fn metric(run: &mut StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
   let (fetching, fetched) = prefetch::take_or_start(
@@ -458,7 +458,7 @@ impl Series<'_> {
     fields
   }
 
-  fn shown(&self) -> String {
+  fn shown(&self) -> Shown {
     let request = self.request;
     let mut out = format!(
       "{}\n{} → {} UTC · {} point(s)\n",
@@ -469,7 +469,7 @@ impl Series<'_> {
     );
     if self.points.is_empty() && self.baseline.as_ref().is_none_or(|b| b.1.is_empty()) {
       out.push_str("no data points in this window\n");
-      return out;
+      return out.into();
     }
     let earlier = self.baseline.as_ref().map(|(shift, points)| {
       let moved: Vec<(i64, f64)> = points.iter().map(|&(at, v)| (at + shift, v)).collect();
@@ -540,16 +540,17 @@ impl Series<'_> {
       }
       rows.add_row(row);
     }
+    let mut shown = Shown::from(out);
     if !self.points.is_empty() {
-      out.push_str(&format!("{rows}\n"));
+      shown = shown.table(rows);
     }
     if first > 0 {
-      out.push_str(&format!(
+      shown = shown.text(format!(
         "the last {PAGE} of {} points are shown; the transcript has them all\n",
         self.points.len()
       ));
     }
-    out
+    shown
   }
 }
 

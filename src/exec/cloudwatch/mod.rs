@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::aws::{Aws, explain};
 use crate::exec::action::{Execute, Output, StepRun};
-use crate::exec::aws_step::{Failure, Fields, finish, table, wait};
+use crate::exec::aws_step::{Failure, Fields, Shown, finish, table, wait};
 use crate::exec::body::Body;
 use crate::exec::prefetch::Pending;
 use crate::model::{ActionKind, Step};
@@ -46,7 +46,7 @@ impl Execute for CloudWatch {
   }
 }
 
-fn dispatch(run: &mut StepRun) -> Result<(Fields, String), Failure> {
+fn dispatch(run: &mut StepRun) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::CloudWatch, run.text)?;
   match body.required("action")?.as_str() {
     "alarms" => alarms(run, &body),
@@ -73,7 +73,7 @@ fn alarm_state(body: &Body) -> Result<(String, Option<StateValue>), String> {
   Ok((state, filter))
 }
 
-fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
+fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
   let (state, state_filter) = alarm_state(body)?;
   let prefix = body.text("prefix");
   let aws = run.aws.get()?;
@@ -134,9 +134,11 @@ fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, String), Failure> {
     })
     .collect();
   let shown = if rows.is_empty() {
-    format!("no alarms in state {state}\n")
+    Shown::from(format!("no alarms in state {state}\n"))
   } else {
-    format!("{table}\n{} alarm(s) in state {state}\n", rows.len())
+    Shown::default()
+      .table(table)
+      .text(format!("{} alarm(s) in state {state}\n", rows.len()))
   };
   let mut fields = Fields::new();
   fields.insert("state".into(), Value::String(state));
