@@ -15,6 +15,8 @@ pub struct Run {
   pub started_at: String,
   /// None without a `run-finished` record: unfinished.
   pub result: Option<RunResult>,
+  /// `--only …`/`--from …`: a partial run, which never counts as passed.
+  pub partial: Option<String>,
   pub duration_ms: Option<u64>,
 }
 
@@ -25,8 +27,14 @@ pub fn runs(dir: &Path, runbook: Option<&str>) -> std::io::Result<Vec<Run>> {
   collect(dir, &mut files)?;
   let mut runs: Vec<Run> = files.iter().filter_map(|f| read(f)).collect();
   if let Some(wanted) = runbook {
-    let wanted = wanted.trim_start_matches("./");
-    runs.retain(|r| r.runbook.trim_start_matches("./").ends_with(wanted));
+    // With or without `.md`, as people type it.
+    let wanted = wanted.trim_start_matches("./").trim_end_matches(".md");
+    runs.retain(|r| {
+      r.runbook
+        .trim_start_matches("./")
+        .trim_end_matches(".md")
+        .ends_with(wanted)
+    });
   }
   runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
   Ok(runs)
@@ -57,17 +65,25 @@ fn read(path: &Path) -> Option<Run> {
     runbook,
     operator,
     started_at,
+    partial,
     ..
   }) = parsed_records(&text).next().map(|r| r.event)
   else {
     return None;
   };
+  // A resumed run lasts from its start to its last end, pauses included.
   let (result, duration_ms) = match run_end(parsed_records(&text).map(|r| r.event)) {
     Some(Event::RunFinished {
       result,
+      finished_at,
       duration_ms,
       ..
-    }) => (Some(result), Some(duration_ms)),
+    }) => {
+      let whole = crate::clock::Instant::parse(&started_at)
+        .zip(crate::clock::Instant::parse(&finished_at))
+        .map_or(duration_ms, |(start, end)| end.millis_since(start));
+      (Some(result), Some(whole))
+    }
     _ => (None, None),
   };
   Some(Run {
@@ -76,6 +92,7 @@ fn read(path: &Path) -> Option<Run> {
     operator,
     started_at,
     result,
+    partial,
     duration_ms,
   })
 }
@@ -108,7 +125,11 @@ impl fmt::Display for Log<'_> {
           .to_string(),
         run.runbook.clone(),
         run.operator.clone(),
-        run.result.map_or("unfinished", RunResult::name).to_string(),
+        match (&run.result, &run.partial) {
+          (None, _) => "unfinished".to_string(),
+          (Some(result), None) => result.to_string(),
+          (Some(result), Some(partial)) => format!("{result} (partial: {partial})"),
+        },
         run
           .duration_ms
           .map_or("-".into(), crate::transcript::seconds),
@@ -126,7 +147,9 @@ impl fmt::Display for Log<'_> {
       // `runs` is newest first.
       let last = runs
         .iter()
-        .find(|r| r.runbook == runbook && r.result == Some(RunResult::Passed))
+        .find(|r| {
+          r.runbook == runbook && r.result == Some(RunResult::Passed) && r.partial.is_none()
+        })
         .map_or("never", |r| r.started_at.as_str());
       writeln!(f, "  {runbook}: {last}")?;
     }

@@ -71,6 +71,20 @@ pub struct RunOptions {
   pub prefetch: bool,
 }
 
+impl RunOptions {
+  /// `--only a,b` / `--from id` as the transcript records them.
+  fn partial(&self, runbook: &Runbook) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(only) = &self.only {
+      parts.push(format!("--only {}", only.join(",")));
+    }
+    if let Some(step) = self.from.and_then(|i| runbook.steps.get(i)) {
+      parts.push(format!("--from {}", step.id));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+  }
+}
+
 pub struct Summary {
   pub rows: Vec<(String, Status, u64)>,
   pub result: RunResult,
@@ -202,6 +216,7 @@ pub fn run(
       approval: options.approval.name().to_string(),
       started_at: started.rfc3339(),
       aws: aws_context,
+      partial: options.partial(runbook),
     },
     &source.text,
     durability(&console),

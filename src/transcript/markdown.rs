@@ -42,6 +42,7 @@ fn body(event: &Event) -> String {
       approval,
       params,
       aws,
+      partial,
       ..
     } => {
       let _ = writeln!(out, "# Run of {title}\n");
@@ -49,6 +50,9 @@ fn body(event: &Event) -> String {
       let _ = writeln!(out, "- operator: {operator}");
       let _ = writeln!(out, "- started: {started_at}");
       let _ = writeln!(out, "- approval: {approval}");
+      if let Some(partial) = partial {
+        let _ = writeln!(out, "- partial: `{partial}`");
+      }
       match aws {
         Some(AwsContext { error: Some(e), .. }) => {
           let _ = writeln!(out, "- AWS: no access: {e}");

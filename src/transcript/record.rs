@@ -67,6 +67,9 @@ pub enum Event {
     started_at: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     aws: Option<AwsContext>,
+    /// `--only a,b` or `--from id`: a partial run, never "last passed".
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partial: Option<String>,
   },
   StepStarted {
     step: String,

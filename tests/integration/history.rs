@@ -62,3 +62,37 @@ fn check_and_log_do_not_follow_symlink_loops() {
     .expect("log");
   assert_eq!(log.status.code(), Some(0));
 }
+
+#[test]
+fn a_partial_run_never_counts_as_the_last_pass_and_names_need_no_md() {
+  let test = Test::new().file(
+    "checks.md",
+    "```sh {name=fine}\ntrue\n```\n\n```sh {name=broken}\nexit 3\n```\n",
+  );
+  let dir = test.dir.path().to_path_buf();
+  let out = crate::command(
+    &dir,
+    &[
+      "run".into(),
+      "checks.md".into(),
+      "--yes".into(),
+      "--only".into(),
+      "fine".into(),
+    ],
+  )
+  .output()
+  .expect("run");
+  assert_eq!(out.status.code(), Some(0));
+  let ran = test.args(&["log", "checks"]).run();
+  ran.assert(0);
+  assert!(
+    ran.stdout.contains("passed (partial: --only fine)"),
+    "{}",
+    ran.stdout
+  );
+  assert!(
+    ran.stdout.contains("last passed:\n  checks.md: never\n"),
+    "{}",
+    ran.stdout
+  );
+}
