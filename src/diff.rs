@@ -204,6 +204,24 @@ impl fmt::Display for Diff<'_> {
   }
 }
 
+/// Rows added or removed that a diff names, each way, before a count.
+const ROWS_NAMED: usize = 3;
+
+/// A query row on one line: its values, times and ids aside.
+fn row_text(row: &Value) -> String {
+  match row {
+    Value::Object(map) => map
+      .values()
+      .map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+      })
+      .collect::<Vec<_>>()
+      .join(" · "),
+    other => other.to_string(),
+  }
+}
+
 /// What changed from `a` to `b`, one line each.
 fn changes(a: &Value, b: &Value) -> Vec<String> {
   let mut out = Vec::new();
@@ -211,14 +229,35 @@ fn changes(a: &Value, b: &Value) -> Vec<String> {
     let key = |r: &Value| normalise(r).to_string();
     let before: Vec<String> = ra.iter().map(key).collect();
     let after: Vec<String> = rb.iter().map(key).collect();
-    let added = after.iter().filter(|r| !before.contains(r)).count();
-    let removed = before.iter().filter(|r| !after.contains(r)).count();
-    if added + removed > 0 {
+    let added: Vec<&Value> = rb
+      .iter()
+      .zip(&after)
+      .filter(|(_, k)| !before.contains(k))
+      .map(|(r, _)| r)
+      .collect();
+    let removed: Vec<&Value> = ra
+      .iter()
+      .zip(&before)
+      .filter(|(_, k)| !after.contains(k))
+      .map(|(r, _)| r)
+      .collect();
+    if !added.is_empty() || !removed.is_empty() {
       out.push(format!(
-        "rows: {} → {} ({added} added, {removed} removed)",
+        "rows: {} → {} ({} added, {} removed)",
         ra.len(),
-        rb.len()
+        rb.len(),
+        added.len(),
+        removed.len()
       ));
+      // Which rows, not only how many: the first few of each.
+      for (mark, rows) in [("+", &added), ("-", &removed)] {
+        for row in rows.iter().take(ROWS_NAMED) {
+          out.push(format!("  {mark} {}", row_text(&normalise(row))));
+        }
+        if rows.len() > ROWS_NAMED {
+          out.push(format!("  {mark} … and {} more", rows.len() - ROWS_NAMED));
+        }
+      }
     }
   }
   let (mut fa, mut fb) = (BTreeMap::new(), BTreeMap::new());
@@ -367,6 +406,9 @@ mod tests {
       changes(&a, &b),
       [
         "rows: 2 → 3 (2 added, 1 removed)",
+        "  + ERROR c",
+        "  + ERROR d",
+        "  - ERROR a",
         "services[api].running: 3 → 2",
       ]
     );

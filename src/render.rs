@@ -120,6 +120,23 @@ fn header(out: &mut String, path: &Path, events: &[&Event], verified: &Verified)
         }
         params.clone_from(given);
       }
+      // The verdict step's findings, at the top where a reader looks.
+      Event::StepFinished {
+        step,
+        output,
+        error,
+        ..
+      } if step == "verdict" => {
+        let found = error.clone().or_else(|| match output.get("value") {
+          Some(Value::String(s)) => Some(s.clone()),
+          Some(Value::Null) | None => None,
+          Some(other) => Some(other.to_string()),
+        });
+        if let Some(found) = found {
+          rows.retain(|(name, _)| *name != "verdict");
+          rows.push(("verdict", found));
+        }
+      }
       Event::RunResumed {
         resumed_at,
         operator,
@@ -342,10 +359,18 @@ fn output_html(out: &mut String, output: &Value) {
   let Value::Object(fields) = output else {
     return;
   };
-  if let Some(Value::Array(rows)) = fields.get("rows") {
+  let rows = match fields.get("rows") {
+    Some(Value::Array(rows)) => Some(rows),
+    _ => None,
+  };
+  if let Some(rows) = rows {
     rows_table(out, rows);
   }
-  let shown = fields.get("shown").and_then(Value::as_str);
+  // Rows are shown once: as the table above, not again as its text.
+  let shown = fields
+    .get("shown")
+    .and_then(Value::as_str)
+    .filter(|_| rows.is_none());
   if let Some(shown) = shown {
     let _ = writeln!(out, "<pre class=\"shown\">{}</pre>", escape(shown));
   }

@@ -127,3 +127,40 @@ fn html_report_renders_offline_without_secrets() {
   );
   assert!(!dom.contains("<b>world</b>"), "{dom}");
 }
+
+#[test]
+fn report_shows_rows_once_and_the_verdict_in_its_header() {
+  use crate::scripted::{Reply, Scripted};
+  let server = Scripted::start(|op, _| match op {
+    "StartQuery" => Reply::ok(r#"{"queryId":"q-1"}"#),
+    _ => Reply::ok(
+      r#"{"status":"Complete","results":[[{"field":"@message","value":"ERROR one-of-a-kind-row"}]],"statistics":{"recordsMatched":1.0,"recordsScanned":9.0,"bytesScanned":99.0}}"#,
+    ),
+  });
+  let text = "```logs-insights {name=errors log-groups=/ecs/api}\nfields @message\n```\n\n```rhai {name=verdict}\n`attention: ${steps[\"errors\"].rows.len()} error(s)`\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
+    .run();
+  ran.assert(0);
+  let dir = ran.dir.path();
+  let rendered = crate::command(
+    dir,
+    &[
+      "render".into(),
+      "t.md".into(),
+      "--html".into(),
+      "r.html".into(),
+    ],
+  )
+  .output()
+  .expect("render");
+  assert_eq!(rendered.status.code(), Some(0));
+  let html = std::fs::read_to_string(dir.join("r.html")).expect("report");
+  assert_eq!(html.matches("one-of-a-kind-row").count(), 1, "{html}");
+  assert!(
+    html.contains("<dt>verdict</dt><dd>attention: 1 error(s)</dd>"),
+    "{html}"
+  );
+}
