@@ -21,6 +21,10 @@ pub struct PlannedStep {
   /// The action after `{{ }}` substitution (secrets masked), or the
   /// checklist text of a manual step.
   pub action: String,
+  /// Steps this one can jump to (`goto("id")` written as a literal).
+  pub jumps_to: Vec<String>,
+  /// Steps that can jump here.
+  pub reached_from: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,10 +101,57 @@ pub fn plan<'a>(
         line: step.line,
         headings: step.headings.to_vec(),
         action: params.redactor.text(&action_text(step, params, &vars)),
+        jumps_to: jumps(runbook, step),
+        reached_from: runbook
+          .steps
+          .iter()
+          .filter(|s| jumps(runbook, s).contains(&step.id))
+          .map(|s| s.id.clone())
+          .collect(),
       })
       .collect(),
     blocks,
   }
+}
+
+/// The steps a step's script can jump to, each once: those it names in
+/// `goto("id")`, and for `goto("fix-" + cause + "-1")` every step whose id
+/// starts with `fix-` and ends with `-1`.
+fn jumps(runbook: &Runbook, step: &Step) -> Vec<String> {
+  let mut out: Vec<String> = Vec::new();
+  let Some(action) = step
+    .action()
+    .filter(|a| a.kind == crate::model::ActionKind::Rhai)
+  else {
+    return out;
+  };
+  let literal = crate::script::goto_targets(&action.code)
+    .into_iter()
+    .map(|(_, target)| target.to_string());
+  let computed = crate::script::goto_patterns(&action.code)
+    .into_iter()
+    .flat_map(|(start, end)| {
+      runbook
+        .steps
+        .iter()
+        .filter(move |s| s.id.starts_with(start) && s.id.ends_with(end))
+        .map(|s| s.id.clone())
+    });
+  for target in literal.chain(computed) {
+    if !out.contains(&target) {
+      out.push(target);
+    }
+  }
+  out
+}
+
+/// `a`, `b` as the plan names steps.
+fn quoted(ids: &[String]) -> String {
+  ids
+    .iter()
+    .map(|id| format!("`{id}`"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 impl Plan<'_> {
@@ -137,8 +188,18 @@ impl Plan<'_> {
       if !step.headings.is_empty() {
         let _ = writeln!(out, "      {}", step.headings.join(" › "));
       }
+      if !step.reached_from.is_empty() {
+        let _ = writeln!(
+          out,
+          "      ← reached by a jump from {}",
+          quoted(&step.reached_from)
+        );
+      }
       for line in step.action.lines() {
         let _ = writeln!(out, "      │ {line}");
+      }
+      if !step.jumps_to.is_empty() {
+        let _ = writeln!(out, "      → can jump to {}", quoted(&step.jumps_to));
       }
     }
     out

@@ -109,6 +109,44 @@ pub fn asks(code: &str) -> bool {
   })
 }
 
+/// The literal start and end of computed targets: `goto("fix-" + cause +
+/// "-1")` → (`fix-`, `-1`); the steps such a jump can reach are those whose
+/// ids start and end so.
+pub fn goto_patterns(code: &str) -> Vec<(&str, &str)> {
+  let mut out = Vec::new();
+  for (i, _) in code.match_indices("goto") {
+    if code[..i]
+      .chars()
+      .next_back()
+      .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    {
+      continue;
+    }
+    let Some(rest) = code[i + 4..].trim_start().strip_prefix('(') else {
+      continue;
+    };
+    // The argument runs to the line's last `)`.
+    let line = rest.lines().next().unwrap_or_default();
+    let Some(arg) = line.rfind(')').map(|end| line[..end].trim()) else {
+      continue;
+    };
+    let parts: Vec<&str> = arg.split('+').map(str::trim).collect();
+    if parts.len() < 2 {
+      continue;
+    }
+    let (start, end) = (literal(parts[0]), literal(parts[parts.len() - 1]));
+    if start.is_some() || end.is_some() {
+      out.push((start.unwrap_or(""), end.unwrap_or("")));
+    }
+  }
+  out
+}
+
+/// The text of a string literal `"…"`, if `part` is one.
+fn literal(part: &str) -> Option<&str> {
+  part.strip_prefix('"').and_then(|p| p.strip_suffix('"'))
+}
+
 /// Literal `goto("id")` targets in a script, with their byte offsets.
 pub fn goto_targets(code: &str) -> Vec<(usize, &str)> {
   string_calls(code, "goto")
@@ -217,6 +255,11 @@ mod tests {
     let code = "if x { goto(\"fix-image\") } else { goto( \"b\" ) }\nnogoto(\"c\"); goto(\"fix-\" + cause);\nvars.verdict = 1; vars[\"n\"] = 2; if vars.a == 1 {}";
     let targets: Vec<_> = goto_targets(code).into_iter().map(|(_, t)| t).collect();
     assert_eq!(targets, ["fix-image", "b"]);
+    assert_eq!(goto_patterns(code), [("fix-", "")]);
+    assert_eq!(
+      goto_patterns("goto(\"fix-\" + cause + \"-1\");"),
+      [("fix-", "-1")]
+    );
     let vars: Vec<_> = assignments(code, "vars")
       .into_iter()
       .map(|(_, n)| n)

@@ -288,3 +288,37 @@ fn a_value_that_would_change_a_declarative_body_fails_the_step_before_it_runs() 
   let r = crate::records(&ran.transcript());
   assert_eq!(r[1]["type"], "step-started");
 }
+
+#[test]
+fn plan_shows_the_branches_in_text_and_json() {
+  let text = "# T\n\n```rhai {name=route}\nlet cause = \"image\";\nif cause == \"none\" { goto(\"done\") }\ngoto(\"fix-\" + cause + \"-1\")\n```\n\n## Fix image\n\n- [ ] Pull it again\n\n```sh {name=fix-image-2}\necho again\n```\n\n## Fix config\n\n```sh {name=fix-config-1}\necho config\n```\n\n```sh {name=done}\necho done\n```\n";
+  let ran = Test::new().runbook(text).args(&["plan", "rb.md"]).run();
+  ran.assert(0);
+  assert!(
+    ran
+      .stdout
+      .contains("      → can jump to `done`, `fix-image-1`, `fix-config-1`\n"),
+    "{}",
+    ran.stdout
+  );
+  assert!(
+    ran
+      .stdout
+      .contains("[4/5] fix-config-1  sh · mutating · rb.md:19\n      T › Fix config\n      ← reached by a jump from `route`\n"),
+    "{}",
+    ran.stdout
+  );
+  let json = Test::new()
+    .runbook(text)
+    .args(&["plan", "rb.md", "--json"])
+    .run();
+  let plan: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+  assert_eq!(
+    plan["steps"][0]["jumps_to"],
+    serde_json::json!(["done", "fix-image-1", "fix-config-1"])
+  );
+  assert_eq!(
+    plan["steps"][4]["reached_from"],
+    serde_json::json!(["route"])
+  );
+}
