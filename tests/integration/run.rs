@@ -159,6 +159,7 @@ end: [TIME] # passed
 - operator: {account}@{host}
 - started: [TIME]
 - approval: --yes
+- partial: `--only count`
 - param `customer` = `acme`
 - param `token` = `[redacted:token]`
 
