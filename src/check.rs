@@ -79,23 +79,43 @@ pub fn check(source: &Source) -> Checked {
   // Where the last step ends: a step's paragraph must come after it.
   let mut last_end = 0;
   for item in &doc.items {
-    if let Item::Code(code) = item
-      && let Some(fence) = &code.fence
-    {
-      let info = parse_info(&fence.info, fence.info_span.start);
-      ids.authored.extend(
-        info
-          .attributes
-          .into_iter()
-          .filter(|a| a.key == "name")
-          .map(|a| a.value),
-      );
-    }
+    let info = match item {
+      Item::Code(code) => code
+        .fence
+        .as_ref()
+        .map(|fence| parse_info(&fence.info, fence.info_span.start)),
+      Item::Task(task) => item_attributes(source, task).1,
+    };
+    ids.authored.extend(
+      info
+        .into_iter()
+        .flat_map(|i| i.attributes)
+        .filter(|a| a.key == "name")
+        .map(|a| a.value),
+    );
   }
   for item in &doc.items {
     match item {
       Item::Task(task) => {
-        let id = ids.generated(&task.context.headings);
+        let (text, info) = item_attributes(source, task);
+        let mut name = None;
+        let mut required = false;
+        for attr in info.iter().flat_map(|i| &i.attributes) {
+          match attr.key.as_str() {
+            "name" if valid_name(&attr.value) => name = Some(attr.value.clone()),
+            "name" => diagnostics.push(Diagnostic::new(
+              Problem::BadStepName(attr.value.clone()),
+              attr.span,
+            )),
+            "required" => required = attr.value != "false",
+            _ => diagnostics.push(Diagnostic::new(
+              Problem::UnknownAttribute(attr.key.clone()),
+              attr.span,
+            )),
+          }
+        }
+        diagnostics.extend(info.into_iter().flat_map(|i| i.diagnostics));
+        let id = name.unwrap_or_else(|| ids.generated(&task.context.headings));
         let prose = prose_since(&task.context, last_end);
         last_end = task.span.end;
         steps.push(Step {
@@ -105,8 +125,9 @@ pub fn check(source: &Source) -> Checked {
           headings: task.context.headings.clone(),
           prose,
           body: StepBody::Manual {
-            text: task.text.trim().to_string(),
+            text,
             checked: task.checked,
+            required,
           },
           policy: Policy::default(),
         });
@@ -327,6 +348,36 @@ fn check_action(
       }
     }
   }
+}
+
+/// Whether `name` can be a step id: letters, digits, `-`, `_`, `.`.
+fn valid_name(name: &str) -> bool {
+  !name.is_empty()
+    && name
+      .chars()
+      .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+}
+
+/// A checklist item's text without its trailing attribute block
+/// (`- [ ] Backups verified {name=backups required}`), and that block.
+fn item_attributes(source: &Source, task: &parse::Task) -> (String, Option<parse::Info>) {
+  let text = task.text.trim();
+  // A trailing `{{ name }}` is a template, not attributes.
+  let block = text
+    .strip_suffix('}')
+    .and_then(|t| t.rfind(" {").map(|i| (i, &text[i + 1..])))
+    .filter(|(_, block)| !block.starts_with("{{"));
+  let Some((cut, block)) = block else {
+    return (text.to_string(), None);
+  };
+  // Where the block sits in the file, so its attributes keep their spans.
+  let rest = source.text.get(task.span.start..).unwrap_or_default();
+  let at = rest
+    .find(block)
+    .map_or(task.span.start, |i| task.span.start + i);
+  // parse_info reads `KIND {…}`: a one-letter stand-in kind and a space.
+  let info = parse_info(&format!("x {block}"), at.saturating_sub(2));
+  (text[..cut].trim_end().to_string(), Some(info))
 }
 
 /// The paragraph before a step, unless it belongs before the step before
@@ -574,12 +625,7 @@ fn attributes(
     };
     match attr.key.as_str() {
       "name" => {
-        let valid = !attr.value.is_empty()
-          && attr
-            .value
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
-        if valid {
+        if valid_name(&attr.value) {
           name = Some(attr.value.clone());
         } else {
           diagnostics.push(Diagnostic::new(

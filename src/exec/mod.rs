@@ -162,6 +162,8 @@ struct Walk<'a> {
   earlier: Vec<(String, Status)>,
   /// The step the operator asked to run again after it failed.
   retry: Option<String>,
+  /// A required checklist item that was not done: later changes wait.
+  blocked_by: Option<String>,
   in_flight: Option<InFlight>,
 }
 
@@ -316,6 +318,20 @@ pub fn resume(
     vars: state.vars,
     last: state.last,
     ask_again: state.ask_again,
+    // A required item left not done before the resume still holds changes.
+    blocked_by: state
+      .earlier
+      .iter()
+      .find(|(id, status)| {
+        matches!(status, Status::NotDone | Status::Unconfirmed)
+          && runbook.step_index(id).is_some_and(|i| {
+            matches!(
+              runbook.steps[i].body,
+              StepBody::Manual { required: true, .. }
+            )
+          })
+      })
+      .map(|(id, _)| id.clone()),
     earlier: state.earlier,
     in_flight: state.in_flight,
     ..walk
@@ -404,6 +420,7 @@ impl<'a> Walk<'a> {
       earlier: Vec::new(),
       in_flight: None,
       retry: None,
+      blocked_by: None,
     }
   }
 
@@ -755,6 +772,12 @@ impl<'a> Walk<'a> {
       };
       (status, self.decision(choice, self.console.how(), note))
     };
+    // A required item not done holds back every later change.
+    if matches!(step.body, StepBody::Manual { required: true, .. })
+      && matches!(status, Status::NotDone | Status::Unconfirmed)
+    {
+      self.blocked_by = Some(step.id.clone());
+    }
     let mut output = Output::new(status);
     output.fields.insert("text".into(), Value::String(text));
     output.fields.insert(
@@ -763,6 +786,42 @@ impl<'a> Walk<'a> {
     );
     self.finish(index, step, output, started, Some(decision))?;
     Ok(Next::Continue)
+  }
+
+  /// A change after a required item that was not done: only the operator,
+  /// at a terminal, can override that (recorded); otherwise it is skipped.
+  /// The decision to run it anyway, or how the walk goes on without it.
+  fn held_back(
+    &mut self,
+    index: usize,
+    step: &Step,
+    item: &str,
+  ) -> io::Result<Result<Decision, Next>> {
+    let why = format!("required checklist item `{item}` was not done");
+    if !(self.console.interactive && self.options.approval == Approval::Ask) {
+      let reason = Some(format!("{why}: changes wait until it is"));
+      return self.skip(index, step, "required item", reason).map(Err);
+    }
+    self.console.say(&format!(
+      "   {}\n",
+      style::paint(style::ERROR, &format!("⚠ {why}"))
+    ));
+    let answer = match self.choose(
+      "run this change anyway? [o]verride / [s]kip / [q]uit › ",
+      &["override", "skip", "quit"],
+    ) {
+      Ok(answer) => answer,
+      Err(stop) => return Ok(Err(stop)),
+    };
+    Ok(match answer {
+      "override" => Ok(self.decision(
+        Choice::Run,
+        self.console.how(),
+        Some(format!("overrides: {why}")),
+      )),
+      "skip" => Err(self.skip(index, step, self.console.how(), Some(why))?),
+      _ => Err(quit()),
+    })
   }
 
   fn action(&mut self, index: usize, step: &Step, action: &Action) -> io::Result<Next> {
@@ -800,6 +859,13 @@ impl<'a> Walk<'a> {
       }
       Some(InFlight::Rerun) | None => {}
     }
+    let overridden = match self.blocked_by.clone().filter(|_| step.is_mutating()) {
+      Some(item) => match self.held_back(index, step, &item)? {
+        Ok(decision) => Some(decision),
+        Err(next) => return Ok(next),
+      },
+      None => None,
+    };
     // A script that cannot ask anything is glue between steps: sandboxed,
     // it changes nothing, so asking to run it is noise.
     let glue = action.kind == ActionKind::Rhai && !crate::script::asks(&action.code);
@@ -815,9 +881,10 @@ impl<'a> Walk<'a> {
       (_, Approval::YesReadonly) => (!step.is_mutating()).then_some("--yes-readonly"),
       (_, Approval::Unattended) => Some("--targets"),
     };
-    let decision = match auto {
-      Some(how) => self.decision(Choice::Run, how, None),
-      None => {
+    let decision = match (overridden, auto) {
+      (Some(decision), _) => decision,
+      (None, Some(how)) => self.decision(Choice::Run, how, None),
+      (None, None) => {
         let folded = self.folds(&text);
         let answer = loop {
           let answer = if folded {

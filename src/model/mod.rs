@@ -86,7 +86,13 @@ pub struct Step {
 
 #[derive(Debug)]
 pub enum StepBody {
-  Manual { text: String, checked: bool },
+  /// A checklist item; `required` (`{required}`): answered "not done" (or
+  /// left unconfirmed), no later change runs unless the operator overrides.
+  Manual {
+    text: String,
+    checked: bool,
+    required: bool,
+  },
   Action(Action),
 }
 

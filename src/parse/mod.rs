@@ -6,6 +6,6 @@ mod front_matter;
 mod markdown;
 pub mod yaml;
 
-pub use attributes::{Attribute, parse_info};
+pub use attributes::{Attribute, Info, parse_info};
 pub use front_matter::parse_front_matter;
-pub use markdown::{Context, FrontMatter, Item, parse};
+pub use markdown::{Context, FrontMatter, Item, Task, parse};

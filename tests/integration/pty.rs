@@ -389,3 +389,33 @@ fn screens_fit_80_and_160_columns_and_long_actions_fold() {
     .run();
   assert!(ran.transcript().contains(long));
 }
+
+#[test]
+fn a_required_item_answered_not_done_needs_an_explicit_override() {
+  let text = "# Patch\n\n- [ ] Backups verified {name=backups required}\n\n```sh {name=patch}\ntouch patched\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  session
+    .exp_string("[d]one / [n]ot done / n/a / [q]uit ")
+    .expect("asked");
+  session.send_line("n").expect("typed");
+  session.exp_string("note (optional) ").expect("note");
+  session.send_line("snapshot failed").expect("typed");
+  session
+    .exp_string("run this change anyway? [o]verride / [s]kip / [q]uit ")
+    .expect("held back");
+  session.send_line("o").expect("typed");
+  session.exp_string("run incomplete").expect("summary");
+  session.exp_eof().expect("exits");
+  assert!(test.dir.path().join("patched").exists());
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let r = records(&std::fs::read_to_string(path).expect("read"));
+  let started = r
+    .iter()
+    .find(|x| x["type"] == "step-started" && x["step"] == "patch")
+    .expect("patch started");
+  assert_eq!(
+    started["decision"]["reason"],
+    "overrides: required checklist item `backups` was not done"
+  );
+}

@@ -503,3 +503,29 @@ fn completions_for_bash_zsh_and_fish() {
   }
   Test::new().args(&["completions", "tcsh"]).run().assert(2);
 }
+
+#[test]
+fn a_required_item_not_done_holds_back_later_changes() {
+  let text = "# Patch\n\n- [ ] Backups verified {name=backups required}\n\n```sh {name=look readonly=true}\necho looked\n```\n\n```sh {name=patch}\ntouch patched\n```\n";
+  let ran = crate::run_yes(text);
+  // Nothing failed: the item waits for a person, the change waits for it.
+  ran.assert(3);
+  assert!(!ran.dir.path().join("patched").exists());
+  let r = records(&ran.transcript());
+  assert_eq!(r[1]["step"], "backups");
+  assert_eq!(r[1]["output"]["text"], "Backups verified");
+  let patch = r.iter().find(|x| x["step"] == "patch").expect("patch");
+  assert_eq!(patch["status"], "skipped");
+  assert_eq!(
+    patch["decision"]["reason"],
+    "required checklist item `backups` was not done: changes wait until it is"
+  );
+  assert!(ran.stdout.contains("looked"));
+  // A named item is a step id like any other.
+  let only = Test::new()
+    .runbook(text)
+    .args(&["plan", "rb.md", "--json"])
+    .run();
+  let plan: serde_json::Value = serde_json::from_str(&only.stdout).expect("json");
+  assert_eq!(plan["steps"][0]["id"], "backups");
+}
