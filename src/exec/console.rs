@@ -52,6 +52,22 @@ pub struct Console {
   /// Columns of the terminal stderr is, if it is one: nothing shown is
   /// wider.
   width: Option<usize>,
+  /// The spinner of the step running now, if it shows one: what is shown
+  /// meanwhile is printed above it.
+  alive: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+/// While it lives, a running step's spinner shows elapsed time and timeout.
+pub struct Alive<'a>(&'a Console);
+
+impl Drop for Alive<'_> {
+  fn drop(&mut self) {
+    if let Ok(mut alive) = self.0.alive.lock()
+      && let Some(spinner) = alive.take()
+    {
+      spinner.finish_and_clear();
+    }
+  }
 }
 
 pub enum Wait {
@@ -101,6 +117,7 @@ impl Console {
       quiet,
       line: None,
       mask: RwLock::default(),
+      alive: Mutex::new(None),
       width: if quiet {
         None
       } else {
@@ -171,13 +188,21 @@ impl Console {
       return;
     }
     // anstream drops colour for a non-terminal, NO_COLOR and --color never.
-    let _ = if stdout {
-      let mut out = anstream::stdout().lock();
-      out.write_all(masked.as_bytes()).and_then(|()| out.flush())
-    } else {
-      let mut err = anstream::stderr().lock();
-      err.write_all(masked.as_bytes()).and_then(|()| err.flush())
+    let write = || {
+      let _ = if stdout {
+        let mut out = anstream::stdout().lock();
+        out.write_all(masked.as_bytes()).and_then(|()| out.flush())
+      } else {
+        let mut err = anstream::stderr().lock();
+        err.write_all(masked.as_bytes()).and_then(|()| err.flush())
+      };
     };
+    // Above a running step's spinner, not through it.
+    let spinner = self.alive.lock().ok().and_then(|a| a.clone());
+    match spinner {
+      Some(spinner) => spinner.suspend(write),
+      None => write(),
+    }
   }
 
   /// Says where the walk is on a fan-out target's line.
@@ -199,6 +224,29 @@ impl Console {
         spinner
       }
     }
+  }
+
+  /// A spinner under a running step, with its elapsed time and timeout,
+  /// until the guard is dropped; live output is printed above it. Only on
+  /// a terminal, never over a fan-out display.
+  pub fn alive(&self, timeout: Option<std::time::Duration>) -> Alive<'_> {
+    if !self.quiet && self.width.is_some() {
+      let limit = timeout.map_or_else(
+        || "no timeout".to_string(),
+        |t| format!("timeout {}", humantime::format_duration(t)),
+      );
+      let spinner = indicatif::ProgressBar::new_spinner();
+      spinner.set_style(
+        indicatif::ProgressStyle::with_template("   {spinner} running {elapsed} · {msg}")
+          .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+      );
+      spinner.set_message(limit);
+      spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+      if let Ok(mut alive) = self.alive.lock() {
+        *alive = Some(spinner);
+      }
+    }
+    Alive(self)
   }
 
   /// Prints `prompt` on stderr and reads one line. Reads happen on one

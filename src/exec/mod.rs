@@ -938,6 +938,10 @@ impl<'a> Walk<'a> {
     run.prefetched = prefetched;
     // The last line of defence: a panic inside a step (a bug in litops or
     // a crate it uses) fails that step; the transcript is still finished.
+    // Shell and HTTP steps show they are alive; the AWS kinds show their
+    // own progress, and rhai asks questions.
+    let alive = matches!(action.kind, ActionKind::Shell(_) | ActionKind::Http)
+      .then(|| self.console.alive(step.policy.timeout));
     let output =
       std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| executor.execute(&mut run)))
         .unwrap_or_else(|payload| {
@@ -951,6 +955,7 @@ impl<'a> Walk<'a> {
             format!("internal error in litops (a bug; please report it): {what}"),
           )
         });
+    drop(alive);
     self.vars = vars;
     let mut output = output;
     if let Some(target) = output.goto.take() {

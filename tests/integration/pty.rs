@@ -310,23 +310,32 @@ fn colour_in_a_terminal_unless_no_color_or_never_and_forced_by_always() {
   );
 }
 
+/// `litops ARGS` in `dir` in a pseudo-terminal `columns` wide (its size set
+/// inside it, as a resized window would be), with a clean environment.
+fn sized(
+  dir: &std::path::Path,
+  columns: u16,
+  env: Vec<(String, String)>,
+  args: &str,
+) -> std::process::Command {
+  let mut sh = std::process::Command::new("sh");
+  sh.arg("-c")
+    .arg(format!("stty cols {columns} rows 60; exec \"$0\" {args}"))
+    .arg(crate::BIN)
+    .current_dir(dir)
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", dir)
+    .env("TERM", "xterm-256color")
+    .envs(env);
+  sh
+}
+
 /// The screen of a walk of `text` in a pseudo-terminal `columns` wide,
 /// answering every prompt with `answers` in turn, as UTF-8.
 fn screen(text: &str, columns: u16, env: Vec<(String, String)>, answers: &[&str]) -> String {
   let test = Test::new().runbook(text);
-  // The terminal's size is set inside it, as a resized window would be.
-  let mut sh = std::process::Command::new("sh");
-  sh.arg("-c")
-    .arg(format!(
-      "stty cols {columns} rows 60; exec \"$0\" run rb.md"
-    ))
-    .arg(crate::BIN)
-    .current_dir(test.dir.path())
-    .env_clear()
-    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-    .env("HOME", test.dir.path())
-    .env("TERM", "xterm-256color")
-    .envs(env);
+  let sh = sized(test.dir.path(), columns, env, "run rb.md");
   let mut session = spawn_command(sh, Some(20_000)).expect("pty");
   let mut seen = String::new();
   for answer in answers {
@@ -418,4 +427,20 @@ fn a_required_item_answered_not_done_needs_an_explicit_override() {
     started["decision"]["reason"],
     "overrides: required checklist item `backups` was not done"
   );
+}
+
+#[test]
+fn a_running_shell_step_shows_it_is_alive_under_its_output() {
+  let text = "```sh {name=slow timeout=30s}\necho started\nwhile [ ! -e go ]; do sleep 0.05; done\necho finished\n```\n";
+  let test = Test::new().runbook(text);
+  let command = sized(test.dir.path(), 100, Vec::new(), "run rb.md --yes");
+  let mut session = spawn_command(command, Some(20_000)).expect("pty");
+  session.exp_string("started").expect("output streams");
+  session
+    .exp_string("timeout 30s")
+    .expect("a spinner with the step's timeout");
+  std::fs::write(test.dir.path().join("go"), "").expect("go");
+  session.exp_string("finished").expect("more output");
+  session.exp_string("run passed").expect("summary");
+  session.exp_eof().expect("exits");
 }
