@@ -76,6 +76,19 @@ enum Command {
     #[arg(long, value_name = "DIR", default_value = "transcripts")]
     transcript_dir: PathBuf,
   },
+  /// List the runbooks and playbooks under a directory (.gitignore
+  /// honoured): title, kind, tags, parameters, and their last run
+  List {
+    /// Where to look (default: the current directory)
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Where the transcripts are (default: transcripts)
+    #[arg(long, value_name = "DIR", default_value = "transcripts")]
+    transcript_dir: PathBuf,
+    /// Print the list as JSON
+    #[arg(long)]
+    json: bool,
+  },
   /// Check a transcript: its hash chain, every byte of it and its sidecars,
   /// and that every action that ran is in the runbook that ran
   Verify {
@@ -279,6 +292,22 @@ fn command(cli: Cli) -> i32 {
       runbook,
       transcript_dir,
     } => log(&transcript_dir, runbook.as_deref()),
+    Command::List {
+      dir,
+      transcript_dir,
+      json,
+    } => {
+      let entries = crate::list::list(&dir, &transcript_dir);
+      out(&if json {
+        format!(
+          "{}\n",
+          serde_json::to_string_pretty(&entries).unwrap_or_default()
+        )
+      } else {
+        crate::list::Listing(&entries).to_string()
+      });
+      Ok(0)
+    }
   };
   result.unwrap_or_else(|error| {
     eprintln!("{}", error.to_string().trim_end());

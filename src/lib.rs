@@ -12,6 +12,7 @@ pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod fanout;
 pub(crate) mod history;
+pub(crate) mod list;
 pub(crate) mod model;
 pub mod params;
 pub(crate) mod parse;

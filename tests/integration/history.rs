@@ -96,3 +96,43 @@ fn a_partial_run_never_counts_as_the_last_pass_and_names_need_no_md() {
     ran.stdout
   );
 }
+
+#[test]
+fn list_shows_runbooks_with_their_last_run_and_honours_gitignore() {
+  let test = Test::new()
+    .file(
+      "runbooks/check.md",
+      "---\ntitle: Morning check\nkind: runbook\ntags: [daily]\nparams:\n  env: prod\n---\n```sh {name=fine}\ntrue\n```\n",
+    )
+    .file("README.md", "# Tool\n\n```sh\nmake\n```\n")
+    .file("scratch/old.md", "---\ntitle: Old\n---\n```sh\ntrue\n```\n")
+    .file(".gitignore", "scratch/\n");
+  let dir = test.dir.path().to_path_buf();
+  // .gitignore is honoured inside a git work tree.
+  std::fs::create_dir(dir.join(".git")).expect("git dir");
+  let out = crate::command(
+    &dir,
+    &["run".into(), "runbooks/check.md".into(), "--yes".into()],
+  )
+  .output()
+  .expect("run");
+  assert_eq!(out.status.code(), Some(0));
+  let ran = test.args(&["list", "--json"]).run();
+  ran.assert(0);
+  let list: serde_json::Value = serde_json::from_str(&ran.stdout).expect("json");
+  let entries = list.as_array().expect("array");
+  assert_eq!(entries.len(), 1, "{}", ran.stdout);
+  assert_eq!(entries[0]["path"], "runbooks/check.md");
+  assert_eq!(entries[0]["title"], "Morning check");
+  assert_eq!(entries[0]["tags"], serde_json::json!(["daily"]));
+  assert_eq!(entries[0]["params"], serde_json::json!(["env"]));
+  assert_eq!(entries[0]["last_result"], "passed");
+  let text = crate::command(&dir, &["list".into()])
+    .output()
+    .expect("list");
+  let text = String::from_utf8_lossy(&text.stdout);
+  assert!(
+    text.contains("runbooks/check.md") && text.contains("passed 20"),
+    "{text}"
+  );
+}
