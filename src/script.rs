@@ -64,6 +64,8 @@ fn resident_bytes() -> Option<u64> {
 
 /// The key of the map a `goto` carries out of a script.
 pub const GOTO: &str = "litops_goto";
+/// …and of the reason the script gave for it.
+pub const GOTO_REASON: &str = "litops_goto_reason";
 
 pub fn sandbox() -> Engine {
   let mut engine = Engine::new();
@@ -80,17 +82,43 @@ pub fn sandbox() -> Engine {
   engine.set_max_array_size(100_000);
   engine.set_max_map_size(100_000);
   // `goto` is reserved in rhai, so it is custom syntax: it ends the script
-  // (termination cannot be caught by `try`) and carries the target out.
-  let registered =
-    engine.register_custom_syntax(["goto", "(", "$expr$", ")"], false, |context, inputs| {
+  // (termination cannot be caught by `try`) and carries the target out,
+  // with the script's reason when it gives one: `goto("fix", "image pull")`.
+  // The plain registration reserves the keyword; the raw one replaces its
+  // parser with one that takes the optional second argument.
+  let registered = engine
+    .register_custom_syntax(["goto", "(", "$expr$", ")"], false, |_, _| {
+      Ok(Dynamic::UNIT)
+    })
+    .map(|_| ());
+  engine.register_custom_syntax_with_state_raw(
+    "goto",
+    |symbols, look_ahead, _| {
+      Ok(match symbols.len() {
+        1 => Some("(".into()),
+        2 => Some("$expr$".into()),
+        3 if look_ahead == "," => Some(",".into()),
+        3 => Some(")".into()),
+        4 if symbols[3] == "," => Some("$expr$".into()),
+        5 => Some(")".into()),
+        _ => None,
+      })
+    },
+    false,
+    |context, inputs, _| {
       let target = context.eval_expression_tree(&inputs[0])?;
       let mut jump = Map::new();
       jump.insert(GOTO.into(), Dynamic::from(target.to_string()));
+      if let Some(reason) = inputs.get(1) {
+        let reason = context.eval_expression_tree(reason)?;
+        jump.insert(GOTO_REASON.into(), Dynamic::from(reason.to_string()));
+      }
       Err(Box::new(EvalAltResult::ErrorTerminated(
         jump.into(),
         Position::NONE,
       )))
-    });
+    },
+  );
   debug_assert!(registered.is_ok(), "goto syntax is valid");
   engine
 }
@@ -125,9 +153,9 @@ pub fn goto_patterns(code: &str) -> Vec<(&str, &str)> {
     let Some(rest) = code[i + 4..].trim_start().strip_prefix('(') else {
       continue;
     };
-    // The argument runs to the line's last `)`.
+    // The target runs to the line's last `)`, or to a `,` before a reason.
     let line = rest.lines().next().unwrap_or_default();
-    let Some(arg) = line.rfind(')').map(|end| line[..end].trim()) else {
+    let Some(arg) = line.rfind(')').map(|end| first_argument(&line[..end])) else {
       continue;
     };
     let parts: Vec<&str> = arg.split('+').map(str::trim).collect();
@@ -140,6 +168,19 @@ pub fn goto_patterns(code: &str) -> Vec<(&str, &str)> {
     }
   }
   out
+}
+
+/// The first of comma-separated arguments (commas in strings aside).
+fn first_argument(args: &str) -> &str {
+  let mut quoted = false;
+  for (i, c) in args.char_indices() {
+    match c {
+      '"' => quoted = !quoted,
+      ',' if !quoted => return args[..i].trim(),
+      _ => {}
+    }
+  }
+  args.trim()
 }
 
 /// The text of a string literal `"…"`, if `part` is one.
@@ -228,7 +269,9 @@ fn string_calls<'a>(code: &'a str, function: &str) -> Vec<(usize, &'a str)> {
     // Only a whole literal can be checked; `goto("fix-" + cause)` is
     // resolved when it runs.
     let Some(end) = arg.find('"') else { continue };
-    if arg[end + 1..].trim_start().starts_with(')') {
+    // `goto("id")`, or `goto("id", "reason")`.
+    let after = arg[end + 1..].trim_start();
+    if after.starts_with(')') || after.starts_with(',') {
       out.push((i, &arg[..end]));
     }
   }
@@ -257,9 +300,14 @@ mod tests {
     assert_eq!(targets, ["fix-image", "b"]);
     assert_eq!(goto_patterns(code), [("fix-", "")]);
     assert_eq!(
-      goto_patterns("goto(\"fix-\" + cause + \"-1\");"),
+      goto_patterns("goto(\"fix-\" + cause + \"-1\", `cause: ${cause}`);"),
       [("fix-", "-1")]
     );
+    let with_reason: Vec<_> = goto_targets("goto(\"done\", \"nothing, found\")")
+      .into_iter()
+      .map(|(_, t)| t)
+      .collect();
+    assert_eq!(with_reason, ["done"]);
     let vars: Vec<_> = assignments(code, "vars")
       .into_iter()
       .map(|(_, n)| n)

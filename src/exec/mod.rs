@@ -1140,7 +1140,11 @@ impl<'a> Walk<'a> {
       transcript::seconds(duration_ms)
     ));
     if let Some(target) = &output.goto {
-      self.console.say(&format!("   → goto `{target}`\n"));
+      let why = match value.get("goto_reason") {
+        Some(Value::String(reason)) => format!(" — {reason}"),
+        _ => String::new(),
+      };
+      self.console.say(&format!("   → goto `{target}`{why}\n"));
     }
     self.transcript.append(Event::StepFinished {
       step: step.id.clone(),

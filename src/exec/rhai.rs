@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::action::{Execute, Output, StepRun};
 use super::console::{Answer, Console};
-use crate::script::{self, GOTO};
+use crate::script::{self, GOTO, GOTO_REASON};
 use crate::transcript::Status;
 
 /// Wall-time budget of a script when its step sets no `timeout=`; time
@@ -143,12 +143,20 @@ impl Execute for RhaiAction {
 fn outcome_of(error: EvalAltResult, run: &StepRun, limit: Duration) -> Output {
   match error {
     EvalAltResult::ErrorTerminated(token, _) => {
-      if let Some(target) = token
-        .read_lock::<RhaiMap>()
-        .and_then(|m| m.get(GOTO).map(|t| t.to_string()))
-      {
+      let jump = token.read_lock::<RhaiMap>().map(|m| {
+        (
+          m.get(GOTO).map(ToString::to_string),
+          m.get(GOTO_REASON).map(ToString::to_string),
+        )
+      });
+      if let Some((Some(target), reason)) = jump {
         let mut output = Output::new(Status::Done);
         output.goto = Some(target);
+        if let Some(reason) = reason {
+          output
+            .fields
+            .insert("goto_reason".into(), Value::String(reason));
+        }
         return output;
       }
       match token.to_string().as_str() {

@@ -152,7 +152,7 @@ fn a_refused_parameter_is_asked_again_and_ctrl_d_quits() {
 
 #[test]
 fn glue_scripts_run_unasked_announce_their_value_and_jump_and_prose_is_their_own() {
-  let text = "# Triage\n\nLook at the service first.\n\n```sh {name=look}\necho looked\n```\n\n```rhai {name=route}\nlet cause = \"image\";\ngoto(\"fix-\" + cause)\n```\n\n```sh {name=other}\ntouch other\n```\n\nPull the image again.\n\n```sh {name=fix-image}\necho fixed\n```\n";
+  let text = "# Triage\n\nLook at the service first.\n\n```sh {name=look}\necho looked\n```\n\n```rhai {name=route}\nlet cause = \"image\";\ngoto(\"fix-\" + cause, `the ${cause} cannot be pulled`)\n```\n\n```sh {name=other}\ntouch other\n```\n\nPull the image again.\n\n```sh {name=fix-image}\necho fixed\n```\n";
   let test = Test::new().runbook(text).args(&["run", "rb.md"]);
   let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
   let run = "run this step? [r]un / [s]kip / [q]uit ";
