@@ -612,7 +612,9 @@ impl<'a> Walk<'a> {
     ))
   }
 
-  fn show(&self, index: usize, step: &Step, text: &str) {
+  /// Shows a step before it is asked about; `foldable` when a prompt follows
+  /// where `[v]iew` can unfold a long action.
+  fn show(&self, index: usize, step: &Step, text: &str, foldable: bool) {
     let total = self.runbook.steps.len();
     self
       .console
@@ -639,7 +641,7 @@ impl<'a> Walk<'a> {
       let prose = fill(prose, self.params, &self.vars);
       out.push_str(&console::wrap(&prose, self.console.width(), "   "));
     }
-    if self.folds(text) {
+    if foldable && self.folds(text) {
       let first: String = text
         .lines()
         .take(FOLDED_LINES)
@@ -742,7 +744,7 @@ impl<'a> Walk<'a> {
 
   fn manual(&mut self, index: usize, step: &Step) -> io::Result<Next> {
     let text = action_text(step, self.params, &self.vars);
-    self.show(index, step, &format!("[ ] {text}"));
+    self.show(index, step, &format!("[ ] {text}"), false);
     let started = clock::now();
     let (status, decision) = if !self.console.interactive {
       // A checklist item needs a person; nobody answered, so it is not done.
@@ -826,7 +828,12 @@ impl<'a> Walk<'a> {
 
   fn action(&mut self, index: usize, step: &Step, action: &Action) -> io::Result<Next> {
     let text = action_text(step, self.params, &self.vars);
-    self.show(index, step, &text);
+    // A script that cannot ask anything is glue between steps: sandboxed,
+    // it changes nothing, so asking to run it is noise.
+    let glue = action.kind == ActionKind::Rhai && !crate::script::asks(&action.code);
+    let asked =
+      self.options.approval == Approval::Ask && (!glue || step.policy.confirm == Confirm::Always);
+    self.show(index, step, &text, asked);
     if action.kind.is_declarative()
       && let Err(error) = faithful::check(action.kind, &action.code, &text, |name| {
         crate::plan::value_of(name, self.params, &self.vars)
@@ -866,9 +873,6 @@ impl<'a> Walk<'a> {
       },
       None => None,
     };
-    // A script that cannot ask anything is glue between steps: sandboxed,
-    // it changes nothing, so asking to run it is noise.
-    let glue = action.kind == ActionKind::Rhai && !crate::script::asks(&action.code);
     let retried = self.retry.take().is_some_and(|id| id == step.id);
     let auto = match (step.policy.confirm, self.options.approval) {
       _ if retried => Some("retry after it failed"),
