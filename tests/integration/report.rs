@@ -60,6 +60,18 @@ fn dump_dom(file: &Path) -> String {
   String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `litops render t.md --html OUT` in `dir`, which must succeed; the HTML.
+fn render(dir: &Path, out: &str) -> String {
+  let rendered = crate::command(
+    dir,
+    &["render".into(), "t.md".into(), "--html".into(), out.into()],
+  )
+  .output()
+  .expect("render");
+  assert_eq!(rendered.status.code(), Some(0));
+  std::fs::read_to_string(dir.join(out)).expect("report")
+}
+
 #[test]
 fn html_report_renders_offline_without_secrets() {
   let ran = Test::new()
@@ -68,19 +80,7 @@ fn html_report_renders_offline_without_secrets() {
     .run();
   ran.assert(1);
   let dir = ran.dir.path();
-  let rendered = crate::command(
-    dir,
-    &[
-      "render".into(),
-      "t.md".into(),
-      "--html".into(),
-      "report.html".into(),
-    ],
-  )
-  .output()
-  .expect("render");
-  assert_eq!(rendered.status.code(), Some(0));
-  let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
+  let html = render(dir, "report.html");
   assert!(!html.contains("canary-S3CRET-42"), "secret in the report");
   // The long output went to a sidecar, redacted too.
   let sidecars: Vec<_> = std::fs::read_dir(dir.join("t.d"))
@@ -144,20 +144,7 @@ fn report_shows_rows_once_and_the_verdict_in_its_header() {
     .args(&["run", "rb.md", "--yes", "--transcript", "t.md"])
     .run();
   ran.assert(0);
-  let dir = ran.dir.path();
-  let rendered = crate::command(
-    dir,
-    &[
-      "render".into(),
-      "t.md".into(),
-      "--html".into(),
-      "r.html".into(),
-    ],
-  )
-  .output()
-  .expect("render");
-  assert_eq!(rendered.status.code(), Some(0));
-  let html = std::fs::read_to_string(dir.join("r.html")).expect("report");
+  let html = render(ran.dir.path(), "r.html");
   assert_eq!(html.matches("one-of-a-kind-row").count(), 1, "{html}");
   assert!(
     html.contains("<dt>verdict</dt><dd>attention: 1 error(s)</dd>"),
