@@ -29,6 +29,7 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
 /// can quote a value (rhai's did), and it is printed like everything else.
 static PANIC_MASK: std::sync::RwLock<Redactor> = std::sync::RwLock::new(Redactor {
   secrets: Vec::new(),
+  matcher: None,
 });
 
 /// Prints panics masked and as what they are: a bug in litops.
@@ -54,6 +55,9 @@ pub struct Redactor {
   /// (name, text to mask), longest first so a secret containing another is
   /// replaced whole.
   secrets: Vec<(String, String)>,
+  /// All of them at once, leftmost-longest: one pass, and a mask already
+  /// written (`[redacted:token]`) is never masked again.
+  matcher: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Redactor {
@@ -71,6 +75,10 @@ impl Redactor {
     self
       .secrets
       .sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    self.matcher = aho_corasick::AhoCorasick::builder()
+      .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+      .build(self.secrets.iter().map(|(_, v)| v))
+      .ok();
   }
 
   pub fn is_empty(&self) -> bool {
@@ -80,17 +88,43 @@ impl Redactor {
   /// Makes these the secrets masked in panic messages.
   pub fn guard_panics(&self) {
     if let Ok(mut mask) = PANIC_MASK.write() {
-      mask.secrets.clone_from(&self.secrets);
+      *mask = self.clone();
     }
   }
 
   pub fn text(&self, text: &str) -> String {
-    let mut out = text.to_string();
-    for (name, value) in &self.secrets {
-      if out.contains(value.as_str()) {
-        out = out.replace(value.as_str(), &format!("[redacted:{name}]"));
-      }
+    let Some(matcher) = &self.matcher else {
+      return text.to_string();
+    };
+    let masks: Vec<String> = self
+      .secrets
+      .iter()
+      .map(|(name, _)| format!("[redacted:{name}]"))
+      .collect();
+    matcher.replace_all(text, &masks)
+  }
+
+  /// `text` as shown on a terminal: secrets masked in what is visible,
+  /// never inside the colour escapes litops writes around it (a one-letter
+  /// secret must not break `\x1b[1m`).
+  pub fn visible(&self, text: &str) -> String {
+    if self.matcher.is_none() || !text.contains('\x1b') {
+      return self.text(text);
     }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('\x1b') {
+      out.push_str(&self.text(&rest[..start]));
+      // An SGR escape: ESC `[` digits and `;`, ended by `m`.
+      let escape = rest[start..]
+        .char_indices()
+        .skip(1)
+        .find(|(i, c)| !(c.is_ascii_digit() || *c == ';' || (*i == 1 && *c == '[')))
+        .map_or(rest.len() - start, |(i, c)| i + c.len_utf8());
+      out.push_str(&rest[start..start + escape]);
+      rest = &rest[start + escape..];
+    }
+    out.push_str(&self.text(rest));
     out
   }
 
@@ -249,6 +283,13 @@ mod tests {
       r.value(&v),
       serde_json::json!({"out": ["[redacted:short]", 1], "[redacted:short]": true})
     );
+  }
+
+  #[test]
+  fn a_short_secret_masks_what_is_visible_once_and_never_escapes() {
+    let r = redactor("e");
+    assert_eq!(r.text("here"), "h[redacted:s]r[redacted:s]");
+    assert_eq!(r.visible("\x1b[1mhe\x1b[0m"), "\x1b[1mh[redacted:s]\x1b[0m");
   }
 
   #[test]

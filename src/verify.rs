@@ -432,6 +432,19 @@ fn rebuild(text: &str, stored: &[Stored], events: &[&Event], broken: &mut Vec<Br
   else {
     return;
   };
+  // The `end:` line is rewritten just after `run-finished` is appended: a
+  // run killed between the two has the end line it had before. Honest.
+  let ended_last = matches!(events.last(), Some(Event::RunFinished { .. }));
+  if ended_last && at < front {
+    let before = events[..events.len() - 1]
+      .iter()
+      .rev()
+      .find(|e| matches!(e, Event::RunFinished { .. }));
+    let earlier_front = front_matter(first, before.copied());
+    if text.starts_with(&earlier_front) && text[earlier_front.len()..] == expected[front..] {
+      return;
+    }
+  }
   let line = text.as_bytes()[..at.min(text.len())]
     .iter()
     .filter(|&&b| b == b'\n')

@@ -172,8 +172,8 @@ impl Console {
   /// than it (a longer one is cut with `…`: the transcript has it whole).
   pub fn say(&self, text: &str) {
     let masked = match self.mask.read() {
-      Ok(mask) => mask.text(text),
-      Err(poisoned) => poisoned.get_ref().text(text),
+      Ok(mask) => mask.visible(text),
+      Err(poisoned) => poisoned.get_ref().visible(text),
     };
     match self.width {
       Some(width) => self.show(&fit(&masked, width), false),

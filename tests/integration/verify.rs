@@ -340,3 +340,19 @@ fn honest_transcripts_with_deep_values_and_record_like_output_verify() {
       .contains("\n <!-- litops:record sha256=0000")
   );
 }
+
+#[test]
+fn a_run_killed_between_its_last_record_and_its_end_line_still_verifies() {
+  let ran = crate::run_yes("```sh {name=a}\ntrue\n```\n");
+  ran.assert(0);
+  let path = ran.transcript_path();
+  let text = std::fs::read_to_string(&path).expect("read");
+  // The end line as it was before `run-finished`: `~`, padded in place.
+  let start = text.find("\nend: ").expect("end line") + 1;
+  let end = start + text[start..].find('\n').expect("newline");
+  let before = format!("{:width$}", "end: ~", width = end - start);
+  let killed = format!("{}{before}{}", &text[..start], &text[end..]);
+  std::fs::write(&path, killed).expect("write");
+  let report = crate::verified(ran.dir.path(), &path);
+  assert!(report.contains("run: passed (exit 0)"), "{report}");
+}
