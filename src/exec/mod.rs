@@ -7,6 +7,7 @@ mod body;
 mod cloudwatch;
 mod console;
 mod dynamodb;
+mod ecr;
 mod ecs;
 mod elb;
 mod faithful;
@@ -100,6 +101,7 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
     ActionKind::Rhai => Box::new(rhai::RhaiAction),
     ActionKind::LogsInsights => Box::new(logs_insights::LogsInsights),
     ActionKind::Ecs => Box::new(ecs::Ecs),
+    ActionKind::Ecr => Box::new(ecr::Ecr),
     ActionKind::CloudWatch => Box::new(cloudwatch::CloudWatch),
     ActionKind::DynamoDb => Box::new(dynamodb::DynamoDb),
     ActionKind::Elb => Box::new(elb::Elb),

@@ -13,6 +13,7 @@ pub enum ActionKind {
   Rhai,
   LogsInsights,
   Ecs,
+  Ecr,
   CloudWatch,
   DynamoDb,
   Elb,
@@ -29,6 +30,7 @@ impl ActionKind {
     "rhai",
     "logs-insights",
     "ecs",
+    "ecr",
     "cloudwatch",
     "dynamodb",
     "elb",
@@ -43,6 +45,7 @@ impl ActionKind {
       "rhai" => Self::Rhai,
       "logs-insights" => Self::LogsInsights,
       "ecs" => Self::Ecs,
+      "ecr" => Self::Ecr,
       "cloudwatch" => Self::CloudWatch,
       "dynamodb" => Self::DynamoDb,
       "elb" => Self::Elb,
@@ -59,6 +62,7 @@ impl ActionKind {
       Self::Rhai => "rhai",
       Self::LogsInsights => "logs-insights",
       Self::Ecs => "ecs",
+      Self::Ecr => "ecr",
       Self::CloudWatch => "cloudwatch",
       Self::DynamoDb => "dynamodb",
       Self::Elb => "elb",
@@ -108,6 +112,7 @@ impl ActionKind {
         "action", "table", "index", "read", "write", "wait", "timeout",
       ],
       Self::Elb => &["action", "target-group"],
+      Self::Ecr => &["action", "image", "cluster", "service"],
       Self::Http => &[
         "headers",
         "expect-status",
@@ -133,6 +138,7 @@ impl ActionKind {
       Self::CloudWatch => &["alarms", "metric"],
       Self::DynamoDb => &["describe", "capacity"],
       Self::Elb => &["targets"],
+      Self::Ecr => &["image"],
       _ => &[],
     }
   }
@@ -164,7 +170,7 @@ impl ActionKind {
       ),
       Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
       Self::Http => true,
-      Self::LogsInsights | Self::CloudWatch | Self::Elb => false,
+      Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr => false,
       Self::Shell(_) => true,
       Self::Rhai => false,
     }

@@ -239,3 +239,56 @@ for k in range(-2, 40):
     assert_eq!(r[4]["output"]["value"], "hot");
   }
 }
+
+#[test]
+fn ecr_image_says_which_images_are_not_in_the_registry() {
+  let region = "eu-south-1";
+  moto().seed(
+    region,
+    "import json
+ecr = boto3.client('ecr', endpoint_url=E, region_name=R)
+ecr.create_repository(repositoryName='acme/api')
+manifest = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.docker.distribution.manifest.v2+json',
+  'config': {'mediaType': 'application/vnd.docker.container.image.v1+json', 'size': 7, 'digest': 'sha256:' + 'a' * 64},
+  'layers': []})
+ecr.put_image(repositoryName='acme/api', imageManifest=manifest, imageTag='v142')
+ecs = boto3.client('ecs', endpoint_url=E, region_name=R)
+ecs.create_cluster(clusterName='acme-prod')
+uri = '123456789012.dkr.ecr.' + R + '.amazonaws.com/acme/api:v143'
+td = ecs.register_task_definition(family='api', containerDefinitions=[{'name': 'web', 'image': uri, 'memory': 512}])['taskDefinition']['taskDefinitionArn']
+ecs.create_service(cluster='acme-prod', serviceName='api', taskDefinition=td, desiredCount=1)",
+  );
+  let r = run(
+    region,
+    "```ecr {name=named}\naction: image\nimage: [acme/api:v142, acme/api:v143, registry.example/other:v1]\n```\n\n```ecr {name=service}\naction: image\ncluster: acme-prod\nservice: api\n```\n",
+  );
+  let named = &r[2]["output"];
+  assert_eq!(named["all_exist"], false);
+  assert_eq!(named["missing"], serde_json::json!(["acme/api:v143"]));
+  assert_eq!(named["images"][0]["exists"], true);
+  assert!(
+    named["images"][0]["digest"]
+      .as_str()
+      .is_some_and(|d| d.starts_with("sha256:")),
+    "{named}"
+  );
+  assert_eq!(named["images"][2]["exists"], serde_json::Value::Null);
+  let service = &r[4]["output"];
+  assert_eq!(
+    service["missing"],
+    serde_json::json!([format!(
+      "123456789012.dkr.ecr.{region}.amazonaws.com/acme/api:v143"
+    )])
+  );
+  // check holds the body to its schema.
+  let ran = Test::new()
+    .runbook("```ecr\naction: image\ncluster: acme-prod\n```\n")
+    .args(&["check", "rb.md"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran.stderr.contains("`ecr`: `image` needs either"),
+    "{}",
+    ran.stderr
+  );
+}
