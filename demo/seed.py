@@ -2,8 +2,9 @@
 health check of customer `acme`, environment `production`, finds it.
 
 - ECS cluster acme-production: `api` (desired 3) is below desired, its new
-  tasks stop with CannotPullContainerError (image tag v143 was never
-  pushed); `worker` (desired 2) is fine. The emulator is started with
+  tasks stop with CannotPullContainerError: its task definition names
+  acme/api:v143, which was never pushed to ECR (v142 was); `worker`
+  (desired 2) is fine. The emulator is started with
   MOTO_ECS_SERVICE_RUNNING=2, so every service reports two running tasks.
 - Alarm acme-production-api-cpu-high in ALARM; two more alarms OK.
 - 12 h of ERROR lines in /ecs/acme-production-api.
@@ -40,6 +41,26 @@ def client(service):
     return boto3.client(service, endpoint_url=E, region_name=R)
 
 
+REGISTRY = f"123456789012.dkr.ecr.{R}.amazonaws.com"
+
+
+def ecr_images():
+    """acme/api has v142 but not v143; acme/worker has v88."""
+    import json
+    ecr = client("ecr")
+    for repository, tags in (("acme/api", ["v141", "v142"]), ("acme/worker", ["v88"])):
+        ecr.create_repository(repositoryName=repository)
+        for tag in tags:
+            digest = "sha256:" + format(random.getrandbits(256), "064x")
+            manifest = json.dumps({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                           "size": 7, "digest": digest},
+                "layers": []})
+            ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+
+
 def ecs_cluster():
     ec2 = client("ec2")
     # The emulator runs awsvpc tasks on the default VPC's subnets only.
@@ -49,8 +70,8 @@ def ecs_cluster():
     ecs = client("ecs")
     ecs.create_cluster(clusterName=PREFIX)
     definitions = {}
-    for service, image, desired in (("api", "registry.example/acme/api:v143", 3),
-                                    ("worker", "registry.example/acme/worker:v88", 2)):
+    for service, image, desired in (("api", f"{REGISTRY}/acme/api:v143", 3),
+                                    ("worker", f"{REGISTRY}/acme/worker:v88", 2)):
         definitions[service] = ecs.register_task_definition(
             family=f"{PREFIX}-{service}", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
             cpu="512", memory="1024",
@@ -68,7 +89,7 @@ def ecs_cluster():
         task = ecs.run_task(cluster=PREFIX, taskDefinition=definitions["api"], launchType="FARGATE",
                             group="service:api", networkConfiguration=network)["tasks"][0]["taskArn"]
         ecs.stop_task(cluster=PREFIX, task=task, reason=(
-            "CannotPullContainerError: pull registry.example/acme/api:v143: manifest unknown: "
+            f"CannotPullContainerError: pull {REGISTRY}/acme/api:v143: manifest unknown: "
             "manifest tagged by \"v143\" is not found"))
     # The two api tasks still up, both in one availability zone.
     for _ in range(2):
@@ -187,6 +208,7 @@ def dynamodb():
             "ProvisionedThroughput": {"ReadCapacityUnits": 20, "WriteCapacityUnits": 10}}])
 
 
+ecr_images()
 ecs_cluster()
 load_balancer()
 alarms()

@@ -242,7 +242,7 @@ for k in range(-2, 40):
 
 #[test]
 fn ecr_image_says_which_images_are_not_in_the_registry() {
-  let region = "eu-south-1";
+  let region = "me-central-1";
   moto().seed(
     region,
     "import json

@@ -471,3 +471,29 @@ logs.put_log_events(logGroupName='/ecs/acme-production-api', logStreamName='api/
     "{text}"
   );
 }
+
+#[test]
+fn startup_playbook_names_the_image_tag_missing_from_the_registry() {
+  let region = "ap-northeast-3";
+  let r = incident(
+    region,
+    "playbooks/ecs-startup-failure.md",
+    &[
+      "customer=acme",
+      "environment=production",
+      "cluster=acme-production",
+      "service=api",
+      "log_group=/ecs/acme-production-api",
+    ],
+  );
+  let image = finished(&r, "fix-image-pull-1");
+  let missing = format!("123456789012.dkr.ecr.{region}.amazonaws.com/acme/api:v143");
+  assert_eq!(image["output"]["missing"], serde_json::json!([missing]));
+  let verdict = finished(&r, "verdict");
+  assert!(
+    verdict["error"]
+      .as_str()
+      .is_some_and(|e| e.contains(&format!("not in the registry: {missing}"))),
+    "{verdict}"
+  );
+}
