@@ -135,7 +135,7 @@ impl ActionKind {
         "scale",
         "redeploy",
       ],
-      Self::CloudWatch => &["alarms", "metric"],
+      Self::CloudWatch => &["alarms", "metric", "alarm-history"],
       Self::DynamoDb => &["describe", "capacity"],
       Self::Elb => &["targets"],
       Self::Ecr => &["image"],

@@ -292,3 +292,44 @@ ecs.create_service(cluster='acme-prod', serviceName='api', taskDefinition=td, de
     ran.stderr
   );
 }
+
+#[test]
+fn alarm_history_names_what_fired_overnight_and_recovered() {
+  use crate::scripted::{Reply, Scripted};
+  // moto answers DescribeAlarmHistory with 500: the scripted peer speaks
+  // CloudWatch's query protocol instead.
+  let now = chrono::Utc::now();
+  let item = |name: &str, minutes_ago: i64, from: &str, to: &str| {
+    format!(
+      "<member><AlarmName>{name}</AlarmName><Timestamp>{}</Timestamp><HistoryItemType>StateUpdate</HistoryItemType><HistorySummary>Alarm updated from {from} to {to}</HistorySummary><HistoryData>{{&quot;newState&quot;:{{&quot;stateValue&quot;:&quot;{to}&quot;}}}}</HistoryData></member>",
+      (now - chrono::Duration::minutes(minutes_ago)).format("%Y-%m-%dT%H:%M:%SZ")
+    )
+  };
+  let items = [
+    item("acme-prod-cpu-high", 300, "OK", "ALARM"),
+    item("acme-prod-cpu-high", 270, "ALARM", "OK"),
+    item("acme-prod-5xx", 30, "OK", "ALARM"),
+    item("globex-prod-cpu-high", 200, "OK", "ALARM"),
+  ]
+  .concat();
+  let server = Scripted::start(move |op, _| match op {
+    "DescribeAlarmHistory" => Reply::ok(&format!(
+      "<DescribeAlarmHistoryResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><DescribeAlarmHistoryResult><AlarmHistoryItems>{items}</AlarmHistoryItems></DescribeAlarmHistoryResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeAlarmHistoryResponse>"
+    )),
+    _ => Reply::error("UnknownOperation", op),
+  });
+  let ran = Test::new()
+    .runbook("```cloudwatch {name=overnight}\naction: alarm-history\nprefix: acme-prod-\nsince: 12h\n```\n")
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  let r = records(&ran.transcript());
+  let out = &r[2]["output"];
+  assert_eq!(out["fired"], 2, "{out}");
+  assert_eq!(out["not_recovered"], 1);
+  assert_eq!(out["episodes"][0]["alarm"], "acme-prod-cpu-high");
+  assert!(out["episodes"][0]["recovered_at"].is_string(), "{out}");
+  assert_eq!(out["episodes"][1]["alarm"], "acme-prod-5xx");
+  assert!(out["episodes"][1]["recovered_at"].is_null());
+}

@@ -1,7 +1,7 @@
 //! A scripted AWS peer for what moto cannot do: queries that stay Running,
-//! StopQuery, throttling, access denied. It speaks the real wire protocols
-//! (awsJson 1.1 for Logs, awsQuery for STS) over HTTP/1.1 on 127.0.0.1, so
-//! litops's SDK clients are the real ones.
+//! StopQuery, throttling, access denied, alarm history. It speaks the real
+//! wire protocols (awsJson 1.1 for Logs, awsQuery for STS and CloudWatch)
+//! over HTTP/1.1 on 127.0.0.1, so litops's SDK clients are the real ones.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -128,22 +128,29 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<(String, Instant)
     if reader.read_exact(&mut body).is_err() {
       return;
     }
-    let (reply, content_type) = if target.is_empty() {
-      // awsQuery: STS, the only such service answered here, logged by its
-      // Action so tests can count identity checks.
-      if let Ok(mut calls) = log.lock() {
-        calls.push(("GetCallerIdentity".into(), Instant::now()));
-      }
-      (Reply::ok(STS), "text/xml")
-    } else {
-      let operation = target.rsplit('.').next().unwrap_or_default().to_string();
-      let n = {
-        let mut calls = log.lock().expect("log");
-        calls.push((operation.clone(), Instant::now()));
-        calls.iter().filter(|(op, _)| *op == operation).count() - 1
-      };
-      let body = String::from_utf8_lossy(&body);
-      (handler(&operation, n, &body), "application/x-amz-json-1.1")
+    let body = String::from_utf8_lossy(&body).into_owned();
+    // awsJson names the operation in a header, awsQuery (STS, CloudWatch)
+    // as the form's Action.
+    let query_action = target.is_empty().then(|| {
+      body
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("GetCallerIdentity")
+        .to_string()
+    });
+    let operation = match &query_action {
+      Some(action) => action.clone(),
+      None => target.rsplit('.').next().unwrap_or_default().to_string(),
+    };
+    let n = {
+      let mut calls = log.lock().expect("log");
+      calls.push((operation.clone(), Instant::now()));
+      calls.iter().filter(|(op, _)| *op == operation).count() - 1
+    };
+    let (reply, content_type) = match query_action.as_deref() {
+      Some("GetCallerIdentity") => (Reply::ok(STS), "text/xml"),
+      Some(_) => (handler(&operation, n, &body), "text/xml"),
+      None => (handler(&operation, n, &body), "application/x-amz-json-1.1"),
     };
     let response = format!(
       "HTTP/1.1 {} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-amzn-requestid: r-1\r\n\r\n{}",

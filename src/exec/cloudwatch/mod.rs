@@ -8,6 +8,7 @@
 //! ```
 //! ````
 
+mod history;
 mod metric;
 
 use aws_sdk_cloudwatch::types::StateValue;
@@ -28,6 +29,7 @@ impl Execute for CloudWatch {
     match body.required("action")?.as_str() {
       "alarms" => alarm_state(&body).map(|_| ()),
       "metric" => metric::check(&body),
+      "alarm-history" => history::Request::from_body(&body).map(|_| ()),
       other => Err(body.unknown_action(other)),
     }
   }
@@ -51,6 +53,7 @@ fn dispatch(run: &mut StepRun) -> Result<(Fields, Shown), Failure> {
   match body.required("action")?.as_str() {
     "alarms" => alarms(run, &body),
     "metric" => metric::metric(run, &body),
+    "alarm-history" => history::alarm_history(run, &body),
     other => Err(body.unknown_action(other).into()),
   }
 }
