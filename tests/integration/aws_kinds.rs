@@ -298,25 +298,38 @@ fn alarm_history_names_what_fired_overnight_and_recovered() {
   use crate::scripted::{Reply, Scripted};
   // moto answers DescribeAlarmHistory with 500: the scripted peer speaks
   // CloudWatch's query protocol instead.
-  let now = chrono::Utc::now();
-  let item = |name: &str, minutes_ago: i64, from: &str, to: &str| {
-    format!(
-      "<member><AlarmName>{name}</AlarmName><Timestamp>{}</Timestamp><HistoryItemType>StateUpdate</HistoryItemType><HistorySummary>Alarm updated from {from} to {to}</HistorySummary><HistoryData>{{&quot;newState&quot;:{{&quot;stateValue&quot;:&quot;{to}&quot;}}}}</HistoryData></member>",
-      (now - chrono::Duration::minutes(minutes_ago)).format("%Y-%m-%dT%H:%M:%SZ")
-    )
-  };
-  let items = [
-    item("acme-prod-cpu-high", 300, "OK", "ALARM"),
-    item("acme-prod-cpu-high", 270, "ALARM", "OK"),
-    item("acme-prod-5xx", 30, "OK", "ALARM"),
-    item("globex-prod-cpu-high", 200, "OK", "ALARM"),
-  ]
-  .concat();
-  let server = Scripted::start(move |op, _| match op {
-    "DescribeAlarmHistory" => Reply::ok(&format!(
+  // The peer answers relative to the window the step asks for, so the
+  // test reads no clock: minutes before the request's EndDate.
+  let server = Scripted::start_with(move |op, _, body| {
+    if op != "DescribeAlarmHistory" {
+      return Reply::error("UnknownOperation", op);
+    }
+    let end = body
+      .split('&')
+      .find_map(|p| p.strip_prefix("EndDate="))
+      .map(|v| {
+        percent_encoding::percent_decode_str(v)
+          .decode_utf8_lossy()
+          .into_owned()
+      })
+      .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+      .expect("EndDate in the request");
+    let item = |name: &str, minutes_ago: i64, from: &str, to: &str| {
+      format!(
+        "<member><AlarmName>{name}</AlarmName><Timestamp>{}</Timestamp><HistoryItemType>StateUpdate</HistoryItemType><HistorySummary>Alarm updated from {from} to {to}</HistorySummary><HistoryData>{{&quot;newState&quot;:{{&quot;stateValue&quot;:&quot;{to}&quot;}}}}</HistoryData></member>",
+        (end - chrono::Duration::minutes(minutes_ago)).format("%Y-%m-%dT%H:%M:%SZ")
+      )
+    };
+    let items = [
+      item("acme-prod-cpu-high", 300, "OK", "ALARM"),
+      item("acme-prod-cpu-high", 270, "ALARM", "OK"),
+      item("acme-prod-5xx", 30, "OK", "ALARM"),
+      item("globex-prod-cpu-high", 200, "OK", "ALARM"),
+    ]
+    .concat();
+    Reply::ok(&format!(
       "<DescribeAlarmHistoryResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><DescribeAlarmHistoryResult><AlarmHistoryItems>{items}</AlarmHistoryItems></DescribeAlarmHistoryResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeAlarmHistoryResponse>"
-    )),
-    _ => Reply::error("UnknownOperation", op),
+    ))
   });
   let ran = Test::new()
     .runbook("```cloudwatch {name=overnight}\naction: alarm-history\nprefix: acme-prod-\nsince: 12h\n```\n")
