@@ -14,6 +14,7 @@ mod faithful;
 mod http;
 mod logs_insights;
 mod prefetch;
+mod rds;
 mod rhai;
 mod shell;
 mod shown;
@@ -102,6 +103,7 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
     ActionKind::LogsInsights => Box::new(logs_insights::LogsInsights),
     ActionKind::Ecs => Box::new(ecs::Ecs),
     ActionKind::Ecr => Box::new(ecr::Ecr),
+    ActionKind::Rds => Box::new(rds::Rds),
     ActionKind::CloudWatch => Box::new(cloudwatch::CloudWatch),
     ActionKind::DynamoDb => Box::new(dynamodb::DynamoDb),
     ActionKind::Elb => Box::new(elb::Elb),

@@ -14,6 +14,7 @@ pub enum ActionKind {
   LogsInsights,
   Ecs,
   Ecr,
+  Rds,
   CloudWatch,
   DynamoDb,
   Elb,
@@ -31,6 +32,7 @@ impl ActionKind {
     "logs-insights",
     "ecs",
     "ecr",
+    "rds",
     "cloudwatch",
     "dynamodb",
     "elb",
@@ -46,6 +48,7 @@ impl ActionKind {
       "logs-insights" => Self::LogsInsights,
       "ecs" => Self::Ecs,
       "ecr" => Self::Ecr,
+      "rds" => Self::Rds,
       "cloudwatch" => Self::CloudWatch,
       "dynamodb" => Self::DynamoDb,
       "elb" => Self::Elb,
@@ -63,6 +66,7 @@ impl ActionKind {
       Self::LogsInsights => "logs-insights",
       Self::Ecs => "ecs",
       Self::Ecr => "ecr",
+      Self::Rds => "rds",
       Self::CloudWatch => "cloudwatch",
       Self::DynamoDb => "dynamodb",
       Self::Elb => "elb",
@@ -113,6 +117,7 @@ impl ActionKind {
       ],
       Self::Elb => &["action", "target-group"],
       Self::Ecr => &["action", "image", "cluster", "service"],
+      Self::Rds => &["action", "instance", "max-age", "since"],
       Self::Http => &[
         "headers",
         "expect-status",
@@ -139,6 +144,7 @@ impl ActionKind {
       Self::DynamoDb => &["describe", "capacity"],
       Self::Elb => &["targets"],
       Self::Ecr => &["image"],
+      Self::Rds => &["instances", "snapshots", "events"],
       _ => &[],
     }
   }
@@ -170,7 +176,7 @@ impl ActionKind {
       ),
       Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
       Self::Http => true,
-      Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr => false,
+      Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds => false,
       Self::Shell(_) => true,
       Self::Rhai => false,
     }

@@ -346,3 +346,46 @@ fn alarm_history_names_what_fired_overnight_and_recovered() {
   assert_eq!(out["episodes"][1]["alarm"], "acme-prod-5xx");
   assert!(out["episodes"][1]["recovered_at"].is_null());
 }
+
+#[test]
+fn rds_instances_replicas_snapshots_and_events() {
+  let region = "eu-north-1";
+  moto().seed(
+    region,
+    "rds = boto3.client('rds', endpoint_url=E, region_name=R)
+rds.create_db_instance(DBInstanceIdentifier='acme-prod-db', DBInstanceClass='db.r6g.large', Engine='postgres',
+  AllocatedStorage=100, MasterUsername='admin', MasterUserPassword='not-for-transcripts', MultiAZ=True)
+rds.create_db_instance_read_replica(DBInstanceIdentifier='acme-prod-db-replica', SourceDBInstanceIdentifier='acme-prod-db')
+rds.create_db_snapshot(DBSnapshotIdentifier='acme-prod-db-manual', DBInstanceIdentifier='acme-prod-db')
+rds.create_db_instance(DBInstanceIdentifier='other-db', DBInstanceClass='db.t3.micro', Engine='mysql',
+  AllocatedStorage=20, MasterUsername='admin', MasterUserPassword='not-for-transcripts')",
+  );
+  let r = run(
+    region,
+    "```rds {name=instances}\naction: instances\ninstance: acme-prod-db\n```\n\n```rds {name=backups}\naction: snapshots\ninstance: acme-prod-db\nmax-age: 24h\n```\n\n```rds {name=events}\naction: events\ninstance: acme-prod-db\nsince: 1h\n```\n",
+  );
+  let instances = &r[2]["output"];
+  let ids: Vec<&str> = instances["instances"]
+    .as_array()
+    .expect("instances")
+    .iter()
+    .filter_map(|i| i["instance"].as_str())
+    .collect();
+  assert_eq!(ids, ["acme-prod-db", "acme-prod-db-replica"], "{instances}");
+  assert_eq!(instances["instances"][0]["multi_az"], true);
+  assert_eq!(instances["instances"][0]["storage_gb"], 100);
+  assert_eq!(instances["instances"][1]["replica_of"], "acme-prod-db");
+  assert_eq!(instances["all_available"], true);
+  let backups = &r[4]["output"];
+  assert_eq!(backups["all_fresh"], true, "{backups}");
+  assert!(
+    backups["instances"][0]["latest_manual"].is_string(),
+    "{backups}"
+  );
+  assert_eq!(
+    backups["instances"].as_array().map(Vec::len),
+    Some(1),
+    "replicas are not backed up"
+  );
+  assert!(r[6]["output"]["count"].as_u64().is_some(), "{}", r[6]);
+}
