@@ -6,6 +6,8 @@ health check of customer `acme`, environment `production`, finds it.
   acme/api:v143, which was never pushed to ECR (v142 was); `worker`
   (desired 2) is fine. The emulator is started with
   MOTO_ECS_SERVICE_RUNNING=2, so every service reports two running tasks.
+- RDS instance acme-production-db with no backup in the last 24 hours
+  (patching pre-checks stop).
 - Alarm acme-production-api-cpu-high in ALARM; two more alarms OK.
 - 12 h of ERROR lines in /ecs/acme-production-api.
 - Target group acme-production-api behind load balancer acme-production,
@@ -59,6 +61,19 @@ def ecr_images():
                            "size": 7, "digest": digest},
                 "layers": []})
             ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+
+
+def database():
+    """acme-production-db, with no backup in the last 24 hours. The emulator
+    stamps an automated snapshot with the creation time; it is removed, as
+    if the nightly backup had failed for a day."""
+    rds = client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"{PREFIX}-db", DBInstanceClass="db.r6g.large", Engine="postgres",
+        AllocatedStorage=200, MasterUsername="acme", MasterUserPassword="not-for-transcripts",
+        MultiAZ=True)
+    for snapshot in rds.describe_db_snapshots(DBInstanceIdentifier=f"{PREFIX}-db")["DBSnapshots"]:
+        rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
 
 
 def ecs_cluster():
@@ -209,6 +224,7 @@ def dynamodb():
 
 
 ecr_images()
+database()
 ecs_cluster()
 load_balancer()
 alarms()

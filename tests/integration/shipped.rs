@@ -265,17 +265,24 @@ fn weekly_capacity_review_flags_growth_on_last_week() {
 }
 
 #[test]
-fn security_patching_stops_before_the_change_while_an_alarm_fires() {
+fn security_patching_stops_before_the_change_while_an_alarm_fires_and_backups_are_stale() {
   let region = "mx-central-1";
   let r = incident(
     region,
     "runbooks/monthly-security-patching.md",
     &["cluster=acme-production", "service=api"],
   );
+  assert_eq!(
+    finished(&r, "backups")["output"]["stale"],
+    serde_json::json!(["acme-production-db"])
+  );
   assert!(
     finished(&r, "go-no-go")["error"]
       .as_str()
-      .is_some_and(|e| e.starts_with("1 alarm(s) firing: fix or accept them before patching")),
+      .is_some_and(|e| e.starts_with(
+        "1 alarm(s) firing: fix or accept them before patching; \
+       no backup in the last 24 hours: acme-production-db (at "
+      )),
   );
   assert!(
     !r.iter().any(|x| x["step"] == "redeploy"),
