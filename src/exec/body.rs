@@ -46,6 +46,24 @@ impl Body {
     })
   }
 
+  /// The body with every string in it passed through `f` (values filled in
+  /// after the YAML was read, so no value can change its structure).
+  pub fn map_strings(self, f: impl Fn(&str) -> String) -> Self {
+    fn map(value: Value, f: &dyn Fn(&str) -> String) -> Value {
+      match value {
+        Value::String(s) => Value::String(f(&s)),
+        Value::Sequence(items) => Value::Sequence(items.into_iter().map(|v| map(v, f)).collect()),
+        Value::Mapping(m) => Value::Mapping(m.into_iter().map(|(k, v)| (k, map(v, f))).collect()),
+        other => other,
+      }
+    }
+    Self {
+      map: self.map.into_iter().map(|(k, v)| (k, map(v, &f))).collect(),
+      raw: f(&self.raw),
+      kind: self.kind,
+    }
+  }
+
   /// A top-level scalar exactly as written: YAML reads `desired: +2` as the
   /// number 2, but `+2` means "two more".
   pub fn written(&self, key: &str) -> Option<String> {

@@ -13,6 +13,7 @@ mod elb;
 mod faithful;
 mod http;
 mod logs_insights;
+mod notify;
 mod prefetch;
 mod rds;
 mod rhai;
@@ -108,6 +109,7 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
     ActionKind::DynamoDb => Box::new(dynamodb::DynamoDb),
     ActionKind::Elb => Box::new(elb::Elb),
     ActionKind::Http => Box::new(http::Http),
+    ActionKind::Notify => Box::new(notify::Notify),
   }
 }
 
@@ -838,7 +840,9 @@ impl<'a> Walk<'a> {
     let asked =
       self.options.approval == Approval::Ask && (!glue || step.policy.confirm == Confirm::Always);
     self.show(index, step, &text, asked);
+    // `notify` fills values inside its parsed body itself.
     if action.kind.is_declarative()
+      && action.kind != ActionKind::Notify
       && let Err(error) = faithful::check(action.kind, &action.code, &text, |name| {
         crate::plan::value_of(name, self.params, &self.vars)
       })

@@ -19,6 +19,7 @@ pub enum ActionKind {
   DynamoDb,
   Elb,
   Http,
+  Notify,
 }
 
 impl ActionKind {
@@ -37,6 +38,7 @@ impl ActionKind {
     "dynamodb",
     "elb",
     "http",
+    "notify",
   ];
 
   pub fn from_word(word: &str) -> Option<Self> {
@@ -53,6 +55,7 @@ impl ActionKind {
       "dynamodb" => Self::DynamoDb,
       "elb" => Self::Elb,
       "http" => Self::Http,
+      "notify" => Self::Notify,
       _ => return None,
     })
   }
@@ -71,6 +74,7 @@ impl ActionKind {
       Self::DynamoDb => "dynamodb",
       Self::Elb => "elb",
       Self::Http => "http",
+      Self::Notify => "notify",
     }
   }
 
@@ -118,6 +122,7 @@ impl ActionKind {
       Self::Elb => &["action", "target-group"],
       Self::Ecr => &["action", "image", "cluster", "service"],
       Self::Rds => &["action", "instance", "max-age", "since"],
+      Self::Notify => &["topic", "webhook", "message", "subject"],
       Self::Http => &[
         "headers",
         "expect-status",
@@ -157,7 +162,8 @@ impl ActionKind {
 
   /// Whether the kind calls AWS (and so needs the account context).
   pub fn is_aws(self) -> bool {
-    self.is_declarative() && self != Self::Http
+    // A notification reaches AWS only for an SNS topic, and connects then.
+    self.is_declarative() && !matches!(self, Self::Http | Self::Notify)
   }
 
   /// Whether a declarative body describes a change, from its `action:` or
@@ -175,7 +181,8 @@ impl ActionKind {
         Some("describe" | "tasks" | "task-definition" | "scaling")
       ),
       Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
-      Self::Http => true,
+      // It reaches people.
+      Self::Http | Self::Notify => true,
       Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds => false,
       Self::Shell(_) => true,
       Self::Rhai => false,

@@ -389,3 +389,63 @@ rds.create_db_instance(DBInstanceIdentifier='other-db', DBInstanceClass='db.t3.m
   );
   assert!(r[6]["output"]["count"].as_u64().is_some(), "{}", r[6]);
 }
+
+#[test]
+fn notify_posts_a_multi_line_message_to_a_secret_webhook_and_publishes_to_sns() {
+  let (url, requests) = crate::secrets::recording_server();
+  let webhook = format!("{url}/services/T000/B000/s3cretHookPath");
+  let text = "---\nparams:\n  slack_webhook: {secret: true}\n---\n```rhai {name=compose}\nvars.notification = \"INCIDENT ALERT - Severity 2\\nService: api: checkout\\nStatus: Investigating\";\n```\n\n```notify {name=post}\nwebhook: \"{{ slack_webhook }}\"\nmessage: \"{{ notification }}\"\n```\n";
+  let ran = Test::new()
+    .runbook(text)
+    .args(&[
+      "run",
+      "rb.md",
+      "--yes",
+      "--param",
+      &format!("slack_webhook={webhook}"),
+    ])
+    .run();
+  ran.assert(0);
+  let request = requests.recv().expect("the webhook was called");
+  assert!(
+    request.starts_with("POST /services/T000/B000/s3cretHookPath "),
+    "{request}"
+  );
+  let body: serde_json::Value =
+    serde_json::from_str(request.rsplit("\r\n").next().unwrap_or_default()).expect("JSON body");
+  assert_eq!(
+    body["text"],
+    "INCIDENT ALERT - Severity 2\nService: api: checkout\nStatus: Investigating"
+  );
+  assert!(!ran.transcript().contains("s3cretHookPath"));
+  assert!(!ran.stderr.contains("s3cretHookPath"));
+
+  // SNS, asserted through an SQS queue subscribed to the topic.
+  let region = "ap-south-2";
+  moto().seed(
+    region,
+    "sns = boto3.client('sns', endpoint_url=E, region_name=R)
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+topic = sns.create_topic(Name='alerts')['TopicArn']
+queue = sqs.create_queue(QueueName='alerts-copy')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=arn)",
+  );
+  let topic = format!("arn:aws:sns:{region}:123456789012:alerts");
+  let r = run(
+    region,
+    &format!(
+      "```notify {{name=page}}\ntopic: {topic}\nsubject: litops\nmessage: |\n  api below desired\n  second line\n```\n"
+    ),
+  );
+  assert!(r[2]["output"]["message_id"].is_string(), "{}", r[2]);
+  moto().seed(
+    region,
+    "import json
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+queue = sqs.get_queue_url(QueueName='alerts-copy')['QueueUrl']
+messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1).get('Messages', [])
+assert messages, 'nothing delivered'
+assert json.loads(messages[0]['Body'])['Message'] == 'api below desired\\nsecond line\\n', messages[0]['Body']",
+  );
+}

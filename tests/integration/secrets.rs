@@ -16,7 +16,7 @@ const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASC
 
 /// A server that sends every request it receives (line, headers, body) to
 /// the test and answers with the request echoed in its body.
-fn recording_server() -> (String, mpsc::Receiver<String>) {
+pub fn recording_server() -> (String, mpsc::Receiver<String>) {
   let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
   let url = format!("http://{}", listener.local_addr().expect("addr"));
   let (tx, rx) = mpsc::channel();
