@@ -119,7 +119,7 @@ impl ActionKind {
       Self::DynamoDb => &[
         "action", "table", "index", "read", "write", "wait", "timeout",
       ],
-      Self::Elb => &["action", "target-group"],
+      Self::Elb => &["action", "target-group", "load-balancer", "min-days"],
       Self::Ecr => &["action", "image", "cluster", "service"],
       Self::Rds => &["action", "instance", "max-age", "since"],
       Self::Notify => &["topic", "webhook", "message", "subject"],
@@ -147,7 +147,7 @@ impl ActionKind {
       ],
       Self::CloudWatch => &["alarms", "metric", "alarm-history"],
       Self::DynamoDb => &["describe", "capacity"],
-      Self::Elb => &["targets"],
+      Self::Elb => &["targets", "target-group", "listeners"],
       Self::Ecr => &["image"],
       Self::Rds => &["instances", "snapshots", "events"],
       _ => &[],

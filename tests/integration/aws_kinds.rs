@@ -449,3 +449,38 @@ assert messages, 'nothing delivered'
 assert json.loads(messages[0]['Body'])['Message'] == 'api below desired\\nsecond line\\n', messages[0]['Body']",
   );
 }
+
+#[test]
+fn elb_health_check_settings_and_listener_certificates_near_expiry() {
+  let region = "sa-east-1";
+  moto().seed(
+    region,
+    "ec2 = boto3.client('ec2', endpoint_url=E, region_name=R)
+vpc = ec2.describe_vpcs()['Vpcs'][0]['VpcId']
+subnets = [s['SubnetId'] for s in ec2.describe_subnets()['Subnets']][:2]
+elb = boto3.client('elbv2', endpoint_url=E, region_name=R)
+tg = elb.create_target_group(Name='acme-api', Protocol='HTTP', Port=8080, VpcId=vpc, TargetType='instance',
+  HealthCheckPath='/health', HealthCheckIntervalSeconds=15, Matcher={'HttpCode': '200-299'})['TargetGroups'][0]['TargetGroupArn']
+lb = elb.create_load_balancer(Name='acme-prod', Subnets=subnets)['LoadBalancers'][0]['LoadBalancerArn']
+acm = boto3.client('acm', endpoint_url=E, region_name=R)
+cert = acm.request_certificate(DomainName='api.acme.example')['CertificateArn']
+elb.create_listener(LoadBalancerArn=lb, Protocol='HTTPS', Port=443, Certificates=[{'CertificateArn': cert}],
+  DefaultActions=[{'Type': 'forward', 'TargetGroupArn': tg}])",
+  );
+  // A certificate moto issues for a year is expiring under `min-days: 400`.
+  let r = run(
+    region,
+    "```elb {name=settings}\naction: target-group\ntarget-group: acme-api\n```\n\n```elb {name=listeners}\naction: listeners\nload-balancer: acme-prod\nmin-days: 400\n```\n",
+  );
+  let settings = &r[2]["output"];
+  assert_eq!(settings["health_check"]["path"], "/health");
+  assert_eq!(settings["health_check"]["interval_seconds"], 15);
+  assert_eq!(settings["health_check"]["matcher"], "200-299");
+  let listeners = &r[4]["output"];
+  assert_eq!(listeners["listeners"][0]["port"], 443, "{listeners}");
+  assert_eq!(listeners["listeners"][0]["target_groups"], serde_json::json!(["acme-api"]));
+  let cert = &listeners["listeners"][0]["certificates"][0];
+  assert_eq!(cert["domain"], "api.acme.example", "{listeners}");
+  assert!(cert["days_left"].as_i64().is_some_and(|d| d < 400), "{cert}");
+  assert_eq!(listeners["expiring"].as_array().map(Vec::len), Some(1));
+}
