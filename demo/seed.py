@@ -11,7 +11,8 @@ health check of customer `acme`, environment `production`, finds it.
 - Alarm acme-production-api-cpu-high in ALARM; two more alarms OK.
 - 12 h of ERROR lines in /ecs/acme-production-api.
 - Target group acme-production-api behind load balancer acme-production,
-  with two registered instances.
+  with two registered instances; its HTTPS listener's certificate expires
+  in 10 days (the ALB playbook warns).
 - 12 h of metrics, and the same hours a week earlier: API CPU climbing past
   85 % in the last 30 minutes, ALB response time up on last week, RDS connections and latency, ALB response
   time, requests and 5XX, DynamoDB acme-production-orders throttling in the
@@ -206,7 +207,30 @@ def load_balancer():
     elb.create_listener(LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
                         Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+    elb.create_listener(LoadBalancerArn=balancer["LoadBalancers"][0]["LoadBalancerArn"],
+                        Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn": certificate()}],
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
     elb.register_targets(TargetGroupArn=group, Targets=[{"Id": i, "Port": 8080} for i in instances])
+
+
+def certificate():
+    """api.acme.example's certificate, imported into ACM, expiring in 10 days."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"api.{CUSTOMER}.example")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=355))
+            .not_valid_after(now + datetime.timedelta(days=10))
+            .sign(key, hashes.SHA256()))
+    return client("acm").import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))["CertificateArn"]
 
 
 def dynamodb():

@@ -478,9 +478,15 @@ elb.create_listener(LoadBalancerArn=lb, Protocol='HTTPS', Port=443, Certificates
   assert_eq!(settings["health_check"]["matcher"], "200-299");
   let listeners = &r[4]["output"];
   assert_eq!(listeners["listeners"][0]["port"], 443, "{listeners}");
-  assert_eq!(listeners["listeners"][0]["target_groups"], serde_json::json!(["acme-api"]));
+  assert_eq!(
+    listeners["listeners"][0]["target_groups"],
+    serde_json::json!(["acme-api"])
+  );
   let cert = &listeners["listeners"][0]["certificates"][0];
   assert_eq!(cert["domain"], "api.acme.example", "{listeners}");
-  assert!(cert["days_left"].as_i64().is_some_and(|d| d < 400), "{cert}");
+  assert!(
+    cert["days_left"].as_i64().is_some_and(|d| d < 400),
+    "{cert}"
+  );
   assert_eq!(listeners["expiring"].as_array().map(Vec::len), Some(1));
 }

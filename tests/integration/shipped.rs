@@ -134,7 +134,7 @@ fn dynamodb_throttling_raises_read_capacity_and_verifies_it() {
 }
 
 #[test]
-fn alb_issues_names_a_failing_health_endpoint() {
+fn alb_issues_names_a_failing_health_endpoint_and_an_expiring_certificate() {
   let region = "eu-west-3";
   let url = crate::http::server();
   let r = incident(
@@ -148,13 +148,22 @@ fn alb_issues_names_a_failing_health_endpoint() {
   );
   assert_eq!(finished(&r, "targets")["output"]["total"], 2);
   assert_eq!(finished(&r, "health-probe")["status"], "failed");
-  let findings = finished(&r, "findings");
-  assert!(
-    findings["error"]
-      .as_str()
-      .is_some_and(|e| e.starts_with("findings: health endpoint: status 503, expected 200 (at ")),
-    "{findings}"
+  assert_eq!(
+    finished(&r, "health-check")["output"]["health_check"]["path"],
+    "/health"
   );
+  let findings = finished(&r, "findings")["error"]
+    .as_str()
+    .unwrap_or_default()
+    .to_string();
+  for finding in [
+    "findings: health endpoint: status 503, expected 200; ",
+    &format!("the load balancer checks /health but the health endpoint is {url}/down; "),
+    "certificate api.acme.example on HTTPS 443 expires in ",
+  ] {
+    assert!(findings.contains(finding), "{finding:?} not in {findings}");
+  }
+  assert!(!findings.contains("no listener routes"), "{findings}");
 }
 
 #[test]
