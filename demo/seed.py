@@ -13,6 +13,8 @@ health check of customer `acme`, environment `production`, finds it.
 - Target group acme-production-api behind load balancer acme-production,
   with two registered instances; its HTTPS listener's certificate expires
   in 10 days (the ALB playbook warns).
+- The technical dashboard, whose job-queue widget has no data (its metric
+  is no longer published).
 - 12 h of metrics, and the same hours a week earlier: API CPU climbing past
   85 % in the last 30 minutes, ALB response time up on last week, RDS connections and latency, ALB response
   time, requests and 5XX, DynamoDB acme-production-orders throttling in the
@@ -233,6 +235,33 @@ def certificate():
                                      serialization.NoEncryption()))["CertificateArn"]
 
 
+def dashboard():
+    """The technical dashboard: CPU, database and load balancer widgets with
+    data, and a job-queue widget whose metric nobody publishes any more."""
+    import json
+    cluster = {"ClusterName": PREFIX, "ServiceName": "api"}
+    def metric(namespace, name, dimensions):
+        line = [namespace, name]
+        for key, value in dimensions.items():
+            line += [key, value]
+        return line
+    widgets = [
+        ("API CPU and memory", [metric("AWS/ECS", "CPUUtilization", cluster),
+                                metric("AWS/ECS", "MemoryUtilization", cluster)]),
+        ("Database connections", [metric("AWS/RDS", "DatabaseConnections",
+                                         {"DBInstanceIdentifier": f"{PREFIX}-db"})]),
+        ("Load balancer requests", [metric("AWS/ApplicationELB", "RequestCount",
+                                           {"LoadBalancer": LOAD_BALANCER})]),
+        ("Job queue depth", [metric("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                    {"QueueName": f"{PREFIX}-jobs"})]),
+    ]
+    body = {"widgets": [{"type": "metric", "x": 0, "y": 6 * i, "width": 12, "height": 6,
+                         "properties": {"title": title, "metrics": metrics, "region": R}}
+                        for i, (title, metrics) in enumerate(widgets)]}
+    client("cloudwatch").put_dashboard(DashboardName=f"{PREFIX}-technical-dashboard",
+                                       DashboardBody=json.dumps(body))
+
+
 def dynamodb():
     ddb = client("dynamodb")
     ddb.create_table(
@@ -254,4 +283,5 @@ load_balancer()
 alarms()
 logs()
 metrics()
+dashboard()
 dynamodb()

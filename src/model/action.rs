@@ -115,6 +115,7 @@ impl ActionKind {
         "since",
         "threshold",
         "baseline",
+        "dashboard",
       ],
       Self::DynamoDb => &[
         "action", "table", "index", "read", "write", "wait", "timeout",
@@ -145,7 +146,7 @@ impl ActionKind {
         "scale",
         "redeploy",
       ],
-      Self::CloudWatch => &["alarms", "metric", "alarm-history"],
+      Self::CloudWatch => &["alarms", "metric", "alarm-history", "dashboard"],
       Self::DynamoDb => &["describe", "capacity"],
       Self::Elb => &["targets", "target-group", "listeners"],
       Self::Ecr => &["image"],

@@ -66,14 +66,15 @@ fn morning_health_check_names_what_needs_attention() {
     "1 alarm(s) in ALARM: acme-production-api-cpu-high",
     "ECS service api: 2 of 3 tasks running",
     "ERROR log line(s) in the last 12 h",
+    "dashboard widget(s) with no data: Job queue depth",
   ] {
     assert!(error.contains(reason), "{reason:?} not in {error}");
   }
   // The healthy service, the database and the load balancer are not named.
-  for absent in ["worker", "database", "response time", "5XX"] {
+  for absent in ["worker", "database", "response time", "5XX", "API CPU"] {
     assert!(!error.contains(absent), "{absent:?} in {error}");
   }
-  // The dashboard checklist names this customer's dashboard.
+  // The dashboard's trends stay a checklist item naming its dashboard.
   let item = finished(&r, "review-the-cloudwatch-dashboard-1");
   assert_eq!(item["status"], "unconfirmed");
   assert!(transcript.contains("acme-production-technical-dashboard"));

@@ -8,6 +8,7 @@
 //! ```
 //! ````
 
+mod dashboard;
 mod history;
 mod metric;
 
@@ -30,6 +31,7 @@ impl Execute for CloudWatch {
       "alarms" => alarm_state(&body).map(|_| ()),
       "metric" => metric::check(&body),
       "alarm-history" => history::Request::from_body(&body).map(|_| ()),
+      "dashboard" => dashboard::Request::from_body(&body).map(|_| ()),
       other => Err(body.unknown_action(other)),
     }
   }
@@ -54,6 +56,7 @@ fn dispatch(run: &mut StepRun) -> Result<(Fields, Shown), Failure> {
     "alarms" => alarms(run, &body),
     "metric" => metric::metric(run, &body),
     "alarm-history" => history::alarm_history(run, &body),
+    "dashboard" => dashboard::dashboard(run, &body),
     other => Err(body.unknown_action(other).into()),
   }
 }
