@@ -9,6 +9,7 @@ mod console;
 mod dynamodb;
 mod ecr;
 mod ecs;
+mod ecs_evidence;
 mod elb;
 mod faithful;
 mod http;

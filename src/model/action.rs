@@ -143,6 +143,8 @@ impl ActionKind {
         "tasks",
         "task-definition",
         "scaling",
+        "deployments",
+        "secrets",
         "scale",
         "redeploy",
       ],
@@ -179,7 +181,7 @@ impl ActionKind {
     match self {
       Self::Ecs => !matches!(
         field("action").as_deref(),
-        Some("describe" | "tasks" | "task-definition" | "scaling")
+        Some("describe" | "tasks" | "task-definition" | "scaling" | "deployments" | "secrets")
       ),
       Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
       // It reaches people.

@@ -490,3 +490,56 @@ elb.create_listener(LoadBalancerArn=lb, Protocol='HTTPS', Port=443, Certificates
   );
   assert_eq!(listeners["expiring"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn ecs_deployments_and_secrets_the_task_definition_references() {
+  let region = "us-gov-east-1";
+  moto().seed(
+    region,
+    "sm = boto3.client('secretsmanager', endpoint_url=E, region_name=R)
+db = sm.create_secret(Name='acme/db-password', SecretString='value-never-read')['ARN']
+ssm = boto3.client('ssm', endpoint_url=E, region_name=R)
+ssm.put_parameter(Name='/acme/api-key', Value='value-never-read', Type='SecureString')
+ecs = boto3.client('ecs', endpoint_url=E, region_name=R)
+ecs.create_cluster(clusterName='acme-prod')
+td = ecs.register_task_definition(family='api', containerDefinitions=[{'name': 'web', 'image': 'api:v1', 'memory': 512,
+  'secrets': [{'name': 'DB_PASSWORD', 'valueFrom': db},
+              {'name': 'API_KEY', 'valueFrom': 'arn:aws:ssm:' + R + ':123456789012:parameter/acme/api-key'},
+              {'name': 'OLD_TOKEN', 'valueFrom': 'arn:aws:secretsmanager:' + R + ':123456789012:secret:acme/gone-AbCdEf'}]}])['taskDefinition']['taskDefinitionArn']
+ecs.create_service(cluster='acme-prod', serviceName='api', taskDefinition=td, desiredCount=1)",
+  );
+  let r = run(
+    region,
+    "```ecs {name=deployments}\naction: deployments\ncluster: acme-prod\nservice: api\n```\n\n```ecs {name=secrets}\naction: secrets\ncluster: acme-prod\nservice: api\n```\n",
+  );
+  let deployments = &r[2]["output"];
+  assert!(
+    deployments["deployments"]
+      .as_array()
+      .is_some_and(|d| !d.is_empty()),
+    "{deployments}"
+  );
+  assert_eq!(deployments["deployments"][0]["task_definition"], "api:1");
+  let secrets = &r[4]["output"];
+  assert_eq!(secrets["all_exist"], false, "{secrets}");
+  let exists: Vec<(String, bool)> = secrets["references"]
+    .as_array()
+    .expect("references")
+    .iter()
+    .map(|x| {
+      (
+        x["variable"].as_str().unwrap_or("?").to_string(),
+        x["exists"] == true,
+      )
+    })
+    .collect();
+  assert_eq!(
+    exists,
+    [
+      ("DB_PASSWORD".to_string(), true),
+      ("API_KEY".into(), true),
+      ("OLD_TOKEN".into(), false)
+    ]
+  );
+  assert!(!r.iter().any(|x| x.to_string().contains("value-never-read")));
+}
