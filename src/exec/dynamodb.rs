@@ -208,7 +208,7 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
 fn check(text: &str) -> Result<(), String> {
   let body = Body::parse(ActionKind::DynamoDb, text)?;
   match body.required("action")?.as_str() {
-    "describe" => body.required("table").map(|_| ()),
+    "describe" | "contributor-insights" => body.required("table").map(|_| ()),
     "capacity" => Capacity::from_body(&body).map(|_| ()),
     other => Err(body.unknown_action(other)),
   }
@@ -218,6 +218,11 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::DynamoDb, run.text)?;
   match body.required("action")?.as_str() {
     "describe" => describe(run, &body.required("table")?),
+    "contributor-insights" => super::dynamodb_insights::contributor_insights(
+      run,
+      &body.required("table")?,
+      body.text("index").as_deref(),
+    ),
     "capacity" => capacity(run, &body),
     other => Err(body.unknown_action(other).into()),
   }

@@ -7,6 +7,7 @@ mod body;
 mod cloudwatch;
 mod console;
 mod dynamodb;
+mod dynamodb_insights;
 mod ecr;
 mod ecs;
 mod ecs_evidence;

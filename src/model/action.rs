@@ -149,7 +149,7 @@ impl ActionKind {
         "redeploy",
       ],
       Self::CloudWatch => &["alarms", "metric", "alarm-history", "dashboard"],
-      Self::DynamoDb => &["describe", "capacity"],
+      Self::DynamoDb => &["describe", "capacity", "contributor-insights"],
       Self::Elb => &["targets", "target-group", "listeners"],
       Self::Ecr => &["image"],
       Self::Rds => &["instances", "snapshots", "events"],
@@ -183,7 +183,10 @@ impl ActionKind {
         field("action").as_deref(),
         Some("describe" | "tasks" | "task-definition" | "scaling" | "deployments" | "secrets")
       ),
-      Self::DynamoDb => !matches!(field("action").as_deref(), Some("describe")),
+      Self::DynamoDb => !matches!(
+        field("action").as_deref(),
+        Some("describe" | "contributor-insights")
+      ),
       // It reaches people.
       Self::Http | Self::Notify => true,
       Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds => false,

@@ -543,3 +543,30 @@ ecs.create_service(cluster='acme-prod', serviceName='api', taskDefinition=td, de
   );
   assert!(!r.iter().any(|x| x.to_string().contains("value-never-read")));
 }
+
+#[test]
+fn dynamodb_contributor_insights_names_the_hot_key() {
+  use crate::scripted::{Reply, Scripted};
+  // moto answers DescribeContributorInsights with 500: the scripted peer
+  // speaks DynamoDB's JSON and CloudWatch's query protocol.
+  let server = Scripted::start(|op, _| match op {
+    "DescribeContributorInsights" => Reply::ok(
+      r#"{"TableName":"acme-orders","ContributorInsightsStatus":"ENABLED","ContributorInsightsRuleList":["DynamoDBContributorInsights-PKC-acme-orders-1"]}"#,
+    ),
+    "GetInsightRuleReport" => Reply::ok(
+      "<GetInsightRuleReportResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><GetInsightRuleReportResult><KeyLabels><member>pk</member></KeyLabels><AggregationStatistic>Sum</AggregationStatistic><Contributors><member><Keys><member>customer#4711</member></Keys><ApproximateAggregateValue>900</ApproximateAggregateValue><Datapoints/></member><member><Keys><member>customer#12</member></Keys><ApproximateAggregateValue>100</ApproximateAggregateValue><Datapoints/></member></Contributors></GetInsightRuleReportResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetInsightRuleReportResponse>",
+    ),
+    _ => Reply::error("UnknownOperation", op),
+  });
+  let ran = Test::new()
+    .runbook("```dynamodb {name=hot-keys}\naction: contributor-insights\ntable: acme-orders\n```\n")
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  let r = records(&ran.transcript());
+  let out = &r[2]["output"];
+  assert_eq!(out["insights_status"], "ENABLED", "{out}");
+  assert_eq!(out["top"][0]["key"], "customer#4711");
+  assert_eq!(out["top"][0]["share_percent"], 90.0);
+}
