@@ -208,7 +208,7 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
 fn check(text: &str) -> Result<(), String> {
   let body = Body::parse(ActionKind::DynamoDb, text)?;
   match body.required("action")?.as_str() {
-    "describe" | "contributor-insights" => body.required("table").map(|_| ()),
+    "describe" | "contributor-insights" | "autoscaling" => body.required("table").map(|_| ()),
     "capacity" => Capacity::from_body(&body).map(|_| ()),
     other => Err(body.unknown_action(other)),
   }
@@ -223,6 +223,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
       &body.required("table")?,
       body.text("index").as_deref(),
     ),
+    "autoscaling" => super::dynamodb_scaling::autoscaling(run, &body.required("table")?),
     "capacity" => capacity(run, &body),
     other => Err(body.unknown_action(other).into()),
   }

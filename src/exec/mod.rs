@@ -8,6 +8,7 @@ mod cloudwatch;
 mod console;
 mod dynamodb;
 mod dynamodb_insights;
+mod dynamodb_scaling;
 mod ecr;
 mod ecs;
 mod ecs_evidence;

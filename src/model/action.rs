@@ -149,7 +149,12 @@ impl ActionKind {
         "redeploy",
       ],
       Self::CloudWatch => &["alarms", "metric", "alarm-history", "dashboard"],
-      Self::DynamoDb => &["describe", "capacity", "contributor-insights"],
+      Self::DynamoDb => &[
+        "describe",
+        "capacity",
+        "contributor-insights",
+        "autoscaling",
+      ],
       Self::Elb => &["targets", "target-group", "listeners"],
       Self::Ecr => &["image"],
       Self::Rds => &["instances", "snapshots", "events"],
@@ -185,7 +190,7 @@ impl ActionKind {
       ),
       Self::DynamoDb => !matches!(
         field("action").as_deref(),
-        Some("describe" | "contributor-insights")
+        Some("describe" | "contributor-insights" | "autoscaling")
       ),
       // It reaches people.
       Self::Http | Self::Notify => true,

@@ -570,3 +570,33 @@ fn dynamodb_contributor_insights_names_the_hot_key() {
   assert_eq!(out["top"][0]["key"], "customer#4711");
   assert_eq!(out["top"][0]["share_percent"], 90.0);
 }
+
+#[test]
+fn dynamodb_autoscaling_says_reads_only_and_the_target_utilisation() {
+  let region = "ap-southeast-5";
+  moto().seed(
+    region,
+    "ddb = boto3.client('dynamodb', endpoint_url=E, region_name=R)
+ddb.create_table(TableName='acme-orders', BillingMode='PROVISIONED',
+  AttributeDefinitions=[{'AttributeName': 'id', 'AttributeType': 'S'}],
+  KeySchema=[{'AttributeName': 'id', 'KeyType': 'HASH'}],
+  ProvisionedThroughput={'ReadCapacityUnits': 50, 'WriteCapacityUnits': 20})
+aas = boto3.client('application-autoscaling', endpoint_url=E, region_name=R)
+aas.register_scalable_target(ServiceNamespace='dynamodb', ResourceId='table/acme-orders',
+  ScalableDimension='dynamodb:table:ReadCapacityUnits', MinCapacity=50, MaxCapacity=500)
+aas.put_scaling_policy(PolicyName='reads', ServiceNamespace='dynamodb', ResourceId='table/acme-orders',
+  ScalableDimension='dynamodb:table:ReadCapacityUnits', PolicyType='TargetTrackingScaling',
+  TargetTrackingScalingPolicyConfiguration={'TargetValue': 70.0,
+    'PredefinedMetricSpecification': {'PredefinedMetricType': 'DynamoDBReadCapacityUtilization'}})",
+  );
+  let r = run(
+    region,
+    "```dynamodb {name=scaling}\naction: autoscaling\ntable: acme-orders\n```\n",
+  );
+  let out = &r[2]["output"];
+  assert_eq!(out["read"], true, "{out}");
+  assert_eq!(out["write"], false);
+  assert_eq!(out["enabled"], false);
+  assert_eq!(out["targets"][0]["max"], 500);
+  assert_eq!(out["targets"][0]["target_utilisation"], 70.0);
+}

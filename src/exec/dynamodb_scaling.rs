@@ -1,0 +1,99 @@
+//! `dynamodb autoscaling`: is auto scaling on for the table's (and its
+//! indexes') read and write capacity, between what bounds, aiming at what.
+//!
+//! ````markdown
+//! ```dynamodb {name=scaling}
+//! action: autoscaling
+//! table: {{ table }}
+//! ```
+//! ````
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use serde_json::{Value, json};
+
+use super::aws_step::{Failure, Fields, Shown, table, wait};
+use crate::aws::explain;
+use crate::exec::action::StepRun;
+
+pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
+  let aws = run.aws.get()?;
+  let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
+  let targets = wait(
+    run,
+    aws,
+    scaling
+      .describe_scalable_targets()
+      .service_namespace(ServiceNamespace::Dynamodb)
+      .send(),
+  )?
+  .map_err(|e| explain("application-autoscaling:DescribeScalableTargets", &e))?;
+  let policies = wait(
+    run,
+    aws,
+    scaling
+      .describe_scaling_policies()
+      .service_namespace(ServiceNamespace::Dynamodb)
+      .send(),
+  )?
+  .map_err(|e| explain("application-autoscaling:DescribeScalingPolicies", &e))?;
+  let prefix = format!("table/{name}");
+  let ours = |resource: &str| resource == prefix || resource.starts_with(&format!("{prefix}/"));
+  let mut table = table(["resource", "dimension", "min", "max", "target utilisation"]);
+  let rows: Vec<Value> = targets
+    .scalable_targets()
+    .iter()
+    .filter(|t| ours(t.resource_id()))
+    .map(|t| {
+      let dimension = t.scalable_dimension().as_str();
+      let target_value = policies
+        .scaling_policies()
+        .iter()
+        .find(|p| {
+          p.resource_id() == t.resource_id() && p.scalable_dimension().as_str() == dimension
+        })
+        .and_then(|p| p.target_tracking_scaling_policy_configuration())
+        .map(|c| c.target_value());
+      table.add_row([
+        t.resource_id().to_string(),
+        dimension.to_string(),
+        t.min_capacity().to_string(),
+        t.max_capacity().to_string(),
+        target_value.map_or("-".into(), |v| format!("{v:.0} %")),
+      ]);
+      json!({
+        "resource": t.resource_id(),
+        "dimension": dimension,
+        "min": t.min_capacity(),
+        "max": t.max_capacity(),
+        "target_utilisation": target_value,
+      })
+    })
+    .collect();
+  let covers = |unit: &str| {
+    rows.iter().any(|r| {
+      r["resource"] == prefix.as_str()
+        && r["dimension"]
+          .as_str()
+          .is_some_and(|d| d.ends_with(&format!("table:{unit}CapacityUnits")))
+    })
+  };
+  let (read, write) = (covers("Read"), covers("Write"));
+  let summary = match (read, write) {
+    (true, true) => "auto scaling on for the table's read and write capacity\n".to_string(),
+    (false, false) => "auto scaling is off for the table\n".to_string(),
+    (true, false) => "auto scaling on for reads only\n".to_string(),
+    (false, true) => "auto scaling on for writes only\n".to_string(),
+  };
+  let mut fields = Fields::new();
+  fields.insert("table".into(), Value::String(name.to_string()));
+  fields.insert("read".into(), Value::Bool(read));
+  fields.insert("write".into(), Value::Bool(write));
+  fields.insert("enabled".into(), Value::Bool(read && write));
+  fields.insert("targets".into(), Value::Array(rows));
+  let shown = if fields["targets"].as_array().is_some_and(|t| !t.is_empty()) {
+    Shown::default().table(table).text(summary)
+  } else {
+    Shown::from(summary)
+  };
+  Ok((fields, shown))
+}
