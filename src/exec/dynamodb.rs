@@ -7,7 +7,6 @@
 //! ```
 //! ````
 
-use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
@@ -269,21 +268,8 @@ fn describe(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
     })
     .collect();
   // Auto scaling targets live in Application Auto Scaling, keyed by resource id.
-  let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
-  let targets = wait(
-    run,
-    aws,
-    scaling
-      .describe_scalable_targets()
-      .service_namespace(ServiceNamespace::Dynamodb)
-      .send(),
-  )?
-  .map_err(|e| explain("application-autoscaling:DescribeScalableTargets", &e))?;
-  let prefix = format!("table/{name}");
-  let autoscaling: Vec<Value> = targets
-    .scalable_targets()
+  let autoscaling: Vec<Value> = super::dynamodb_scaling::table_targets(run, aws, name)?
     .iter()
-    .filter(|s| s.resource_id() == prefix || s.resource_id().starts_with(&format!("{prefix}/")))
     .map(|s| {
       json!({
         "resource": s.resource_id(),

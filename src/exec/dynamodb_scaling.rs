@@ -8,15 +8,19 @@
 //! ```
 //! ````
 
-use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use aws_sdk_applicationautoscaling::types::{ScalableTarget, ServiceNamespace};
 use serde_json::{Value, json};
 
 use super::aws_step::{Failure, Fields, Shown, table, wait};
-use crate::aws::explain;
+use crate::aws::{Aws, explain};
 use crate::exec::action::StepRun;
 
-pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
-  let aws = run.aws.get()?;
+/// The auto scaling targets of table `name` and its indexes.
+pub(super) fn table_targets(
+  run: &StepRun,
+  aws: &Aws,
+  name: &str,
+) -> Result<Vec<ScalableTarget>, Failure> {
   let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
   let targets = wait(
     run,
@@ -27,6 +31,21 @@ pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure
       .send(),
   )?
   .map_err(|e| explain("application-autoscaling:DescribeScalableTargets", &e))?;
+  let prefix = format!("table/{name}");
+  Ok(
+    targets
+      .scalable_targets()
+      .iter()
+      .filter(|t| t.resource_id() == prefix || t.resource_id().starts_with(&format!("{prefix}/")))
+      .cloned()
+      .collect(),
+  )
+}
+
+pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
+  let aws = run.aws.get()?;
+  let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
+  let targets = table_targets(run, aws, name)?;
   let policies = wait(
     run,
     aws,
@@ -37,12 +56,9 @@ pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure
   )?
   .map_err(|e| explain("application-autoscaling:DescribeScalingPolicies", &e))?;
   let prefix = format!("table/{name}");
-  let ours = |resource: &str| resource == prefix || resource.starts_with(&format!("{prefix}/"));
   let mut table = table(["resource", "dimension", "min", "max", "target utilisation"]);
   let rows: Vec<Value> = targets
-    .scalable_targets()
     .iter()
-    .filter(|t| ours(t.resource_id()))
     .map(|t| {
       let dimension = t.scalable_dimension().as_str();
       let target_value = policies

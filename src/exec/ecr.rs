@@ -211,36 +211,9 @@ fn service_images(
   cluster: &str,
   service: &str,
 ) -> Result<Vec<String>, Failure> {
-  let ecs = aws.client(aws_sdk_ecs::Client::new);
-  let described = wait(
-    run,
-    aws,
-    ecs
-      .describe_services()
-      .cluster(cluster)
-      .services(service)
-      .send(),
-  )?
-  .map_err(|e| explain("ecs:DescribeServices", &e))?;
-  let Some(definition) = described
-    .services()
-    .first()
-    .and_then(|s| s.task_definition())
-  else {
-    return Err(format!("ecs:DescribeServices: no service {service} in cluster {cluster}").into());
-  };
-  let answer = wait(
-    run,
-    aws,
-    ecs
-      .describe_task_definition()
-      .task_definition(definition)
-      .send(),
-  )?
-  .map_err(|e| explain("ecs:DescribeTaskDefinition", &e))?;
+  let (_, definition) = super::ecs_evidence::current_definition(run, aws, cluster, service)?;
   Ok(
-    answer
-      .task_definition()
+    definition
       .map(|d| {
         d.container_definitions()
           .iter()

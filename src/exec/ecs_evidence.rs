@@ -121,11 +121,18 @@ pub fn deployments(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, 
   ))
 }
 
-pub fn secrets(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Shown), Failure> {
-  let aws = run.aws.get()?;
-  let svc = service(run, aws, cluster, name)?;
+/// The task definition the service `name` of `cluster` runs now, and its ARN.
+pub(super) fn current_definition(
+  run: &StepRun,
+  aws: &Aws,
+  cluster: &str,
+  name: &str,
+) -> Result<(String, Option<aws_sdk_ecs::types::TaskDefinition>), Failure> {
+  let definition = service(run, aws, cluster, name)?
+    .task_definition()
+    .unwrap_or_default()
+    .to_string();
   let ecs = aws.client(aws_sdk_ecs::Client::new);
-  let definition = svc.task_definition().unwrap_or_default().to_string();
   let described = wait(
     run,
     aws,
@@ -135,8 +142,14 @@ pub fn secrets(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Show
       .send(),
   )?
   .map_err(|e| explain("ecs:DescribeTaskDefinition", &e))?;
+  Ok((definition, described.task_definition().cloned()))
+}
+
+pub fn secrets(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Shown), Failure> {
+  let aws = run.aws.get()?;
+  let (definition, described) = current_definition(run, aws, cluster, name)?;
   let references: Vec<(String, String, String)> = described
-    .task_definition()
+    .as_ref()
     .map(|d| {
       d.container_definitions()
         .iter()
