@@ -202,7 +202,8 @@ fn critical_alert_confirms_cpu_scales_out_and_escalates() {
   // Auto scaling has a target but no policy: two tasks added by hand.
   assert_eq!(value(&r, "scaling-decision"), "manual scale-out");
   assert_eq!(finished(&r, "scale-out")["output"]["after"]["desired"], 5);
-  assert!(value(&r, "notification").contains("Severity 1\nService: api (acme-production)"));
+  // Two of three tasks still run: a degradation, not a complete outage.
+  assert!(value(&r, "notification").contains("Severity 2\nService: api (acme-production)"));
   assert_eq!(
     value(&r, "escalation"),
     "senior engineer and customer success manager"
