@@ -62,9 +62,8 @@ impl Execute for Ecs {
     match action.as_str() {
       "describe" => Ok(()),
       "tasks" => tasks_status(&body).map(|_| ()),
-      "task-definition" | "scaling" | "redeploy" | "deployments" | "secrets" => {
-        one_service(&services).map(|_| ())
-      }
+      "task-definition" | "scaling" | "redeploy" | "deployments" | "secrets"
+      | "scaling-activities" => one_service(&services).map(|_| ()),
       "scale" => {
         let change = Change::from_body(&body)?;
         // The count is relative to what runs then; its form is checked now.
@@ -322,6 +321,9 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
     "scaling" => scaling(&call, &cluster, &services)?,
     "deployments" => super::ecs_evidence::deployments(run, &cluster, one_service(&services)?)?,
     "secrets" => super::ecs_evidence::secrets(run, &cluster, one_service(&services)?)?,
+    "scaling-activities" => {
+      super::ecs_evidence::scaling_activities(run, &cluster, one_service(&services)?)?
+    }
     "scale" => change(&call, &body, false)?,
     "redeploy" => change(&call, &body, true)?,
     other => return Err(body.unknown_action(other).into()),

@@ -264,3 +264,71 @@ pub fn secrets(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Show
   fields.insert("references".into(), Value::Array(rows));
   Ok((fields, Shown::default().table(table).text(summary)))
 }
+
+/// Scaling activities shown and kept, newest first.
+const ACTIVITIES: i32 = 20;
+
+/// `ecs scaling-activities`: what Application Auto Scaling did to the
+/// service lately, and why — "recent scaling events reviewed" as a read.
+pub fn scaling_activities(
+  run: &StepRun,
+  cluster: &str,
+  name: &str,
+) -> Result<(Fields, Shown), Failure> {
+  let aws = run.aws.get()?;
+  let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
+  let answer = wait(
+    run,
+    aws,
+    scaling
+      .describe_scaling_activities()
+      .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+      .resource_id(format!("service/{cluster}/{name}"))
+      .max_results(ACTIVITIES)
+      .send(),
+  )?
+  .map_err(|e| explain("application-autoscaling:DescribeScalingActivities", &e))?;
+  let mut table = table(["started (UTC)", "status", "description"]);
+  let activities: Vec<Value> = answer
+    .scaling_activities()
+    .iter()
+    .map(|a| {
+      table.add_row([
+        time(Some(a.start_time()))
+          .as_str()
+          .unwrap_or("-")
+          .to_string(),
+        a.status_code().as_str().to_string(),
+        a.description().to_string(),
+      ]);
+      json!({
+        "started_at": time(Some(a.start_time())),
+        "ended_at": time(a.end_time()),
+        "status": a.status_code().as_str(),
+        "description": a.description(),
+        "cause": a.cause(),
+        "message": a.status_message(),
+      })
+    })
+    .collect();
+  let failed = activities
+    .iter()
+    .filter(|a| a["status"] == "Failed")
+    .count();
+  let summary = if activities.is_empty() {
+    "no scaling activity\n".to_string()
+  } else {
+    format!("{} activity(ies), {failed} failed\n", activities.len())
+  };
+  let mut fields = Fields::new();
+  fields.insert("service".into(), Value::String(name.to_string()));
+  fields.insert("failed".into(), failed.into());
+  fields.insert("activities".into(), Value::Array(activities));
+  let empty = fields["activities"].as_array().is_none_or(Vec::is_empty);
+  let shown = if empty {
+    Shown::from(summary)
+  } else {
+    Shown::default().table(table).text(summary)
+  };
+  Ok((fields, shown))
+}

@@ -145,6 +145,7 @@ impl ActionKind {
         "scaling",
         "deployments",
         "secrets",
+        "scaling-activities",
         "scale",
         "redeploy",
       ],
@@ -186,7 +187,15 @@ impl ActionKind {
     match self {
       Self::Ecs => !matches!(
         field("action").as_deref(),
-        Some("describe" | "tasks" | "task-definition" | "scaling" | "deployments" | "secrets")
+        Some(
+          "describe"
+            | "tasks"
+            | "task-definition"
+            | "scaling"
+            | "deployments"
+            | "secrets"
+            | "scaling-activities"
+        )
       ),
       Self::DynamoDb => !matches!(
         field("action").as_deref(),

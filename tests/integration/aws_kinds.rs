@@ -5,13 +5,18 @@ use crate::moto::{aws_env, moto};
 use crate::{Test, records};
 
 fn run(region: &str, runbook: &str) -> Vec<serde_json::Value> {
+  records(&run_with(aws_env(region), runbook).transcript())
+}
+
+/// `litops run rb.md --yes` with `env` (a scripted peer's), which must pass.
+fn run_with(env: Vec<(String, String)>, runbook: &str) -> crate::Ran {
   let ran = Test::new()
     .runbook(runbook)
-    .env(aws_env(region))
+    .env(env)
     .args(&["run", "rb.md", "--yes"])
     .run();
   ran.assert(0);
-  records(&ran.transcript())
+  ran
 }
 
 #[test]
@@ -331,12 +336,10 @@ fn alarm_history_names_what_fired_overnight_and_recovered() {
       "<DescribeAlarmHistoryResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><DescribeAlarmHistoryResult><AlarmHistoryItems>{items}</AlarmHistoryItems></DescribeAlarmHistoryResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeAlarmHistoryResponse>"
     ))
   });
-  let ran = Test::new()
-    .runbook("```cloudwatch {name=overnight}\naction: alarm-history\nprefix: acme-prod-\nsince: 12h\n```\n")
-    .env(server.env())
-    .args(&["run", "rb.md", "--yes"])
-    .run();
-  ran.assert(0);
+  let ran = run_with(
+    server.env(),
+    "```cloudwatch {name=overnight}\naction: alarm-history\nprefix: acme-prod-\nsince: 12h\n```\n",
+  );
   let r = records(&ran.transcript());
   let out = &r[2]["output"];
   assert_eq!(out["fired"], 2, "{out}");
@@ -558,17 +561,44 @@ fn dynamodb_contributor_insights_names_the_hot_key() {
     ),
     _ => Reply::error("UnknownOperation", op),
   });
-  let ran = Test::new()
-    .runbook("```dynamodb {name=hot-keys}\naction: contributor-insights\ntable: acme-orders\n```\n")
-    .env(server.env())
-    .args(&["run", "rb.md", "--yes"])
-    .run();
-  ran.assert(0);
+  let ran = run_with(
+    server.env(),
+    "```dynamodb {name=hot-keys}\naction: contributor-insights\ntable: acme-orders\n```\n",
+  );
   let r = records(&ran.transcript());
   let out = &r[2]["output"];
   assert_eq!(out["insights_status"], "ENABLED", "{out}");
   assert_eq!(out["top"][0]["key"], "customer#4711");
   assert_eq!(out["top"][0]["share_percent"], 90.0);
+}
+
+#[test]
+fn ecs_scaling_activities_counts_failures_for_the_named_service() {
+  use crate::scripted::{Reply, Scripted};
+  // moto keeps no scaling history: the scripted peer speaks Application
+  // Auto Scaling's JSON and answers only for the service asked about.
+  let server = Scripted::start_with(|op, _, body| match op {
+    "DescribeScalingActivities" if body.contains("service/acme-prod/orders-api") => Reply::ok(
+      r#"{"ScalingActivities":[{"ActivityId":"a2","ServiceNamespace":"ecs","ResourceId":"service/acme-prod/orders-api","ScalableDimension":"ecs:service:DesiredCount","Description":"Setting desired count to 12.","Cause":"monitor alarm CPU-high","StartTime":1764590400,"StatusCode":"Failed","StatusMessage":"capacity unavailable"},{"ActivityId":"a1","ServiceNamespace":"ecs","ResourceId":"service/acme-prod/orders-api","ScalableDimension":"ecs:service:DesiredCount","Description":"Setting desired count to 8.","Cause":"monitor alarm CPU-high","StartTime":1764586800,"EndTime":1764586860,"StatusCode":"Successful"}]}"#,
+    ),
+    "DescribeScalingActivities" => Reply::ok(r#"{"ScalingActivities":[]}"#),
+    _ => Reply::error("UnknownOperation", op),
+  });
+  let ran = run_with(
+    server.env(),
+    "```ecs {name=scaling-history}\naction: scaling-activities\ncluster: acme-prod\nservice: orders-api\n```\n",
+  );
+  let r = records(&ran.transcript());
+  let out = &r[2]["output"];
+  assert_eq!(out["service"], "orders-api", "{out}");
+  assert_eq!(out["failed"], 1);
+  assert_eq!(out["activities"].as_array().map(Vec::len), Some(2));
+  assert_eq!(out["activities"][0]["status"], "Failed");
+  assert_eq!(out["activities"][0]["message"], "capacity unavailable");
+  assert_eq!(out["activities"][1]["ended_at"], "2025-12-01T11:01:00Z");
+  let shown = format!("{}{}", ran.stdout, ran.stderr);
+  assert!(shown.contains("2 activity(ies), 1 failed"), "{shown}");
+  assert!(shown.contains("Setting desired count to 12."), "{shown}");
 }
 
 #[test]
