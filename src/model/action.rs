@@ -163,6 +163,16 @@ impl ActionKind {
     }
   }
 
+  /// The values of `action:` that change something; every other value in
+  /// `actions` only reads.
+  fn changes(self) -> &'static [&'static str] {
+    match self {
+      Self::Ecs => &["scale", "redeploy"],
+      Self::DynamoDb => &["capacity"],
+      _ => &[],
+    }
+  }
+
   /// Declarative kinds have a body of data with `{{ name }}` templates;
   /// shell and rhai bodies are code and are never rewritten.
   pub fn is_declarative(self) -> bool {
@@ -185,22 +195,9 @@ impl ActionKind {
         .map(str::to_lowercase)
     };
     match self {
-      Self::Ecs => !matches!(
-        field("action").as_deref(),
-        Some(
-          "describe"
-            | "tasks"
-            | "task-definition"
-            | "scaling"
-            | "deployments"
-            | "secrets"
-            | "scaling-activities"
-        )
-      ),
-      Self::DynamoDb => !matches!(
-        field("action").as_deref(),
-        Some("describe" | "contributor-insights" | "autoscaling")
-      ),
+      Self::Ecs | Self::DynamoDb => field("action").is_none_or(|action| {
+        !self.actions().contains(&action.as_str()) || self.changes().contains(&action.as_str())
+      }),
       // It reaches people.
       Self::Http | Self::Notify => true,
       Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds => false,
