@@ -104,10 +104,5 @@ pub fn contributor_insights(
   fields.insert("insights_status".into(), Value::String(status));
   fields.insert("rules".into(), json!(rules));
   fields.insert("top".into(), Value::Array(top));
-  let shown = if fields["top"].as_array().is_some_and(|t| !t.is_empty()) {
-    Shown::default().table(table).text(summary)
-  } else {
-    Shown::from(summary)
-  };
-  Ok((fields, shown))
+  Ok((fields, Shown::default().rows(table).text(summary)))
 }

@@ -106,10 +106,5 @@ pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure
   fields.insert("write".into(), Value::Bool(write));
   fields.insert("enabled".into(), Value::Bool(read && write));
   fields.insert("targets".into(), Value::Array(rows));
-  let shown = if fields["targets"].as_array().is_some_and(|t| !t.is_empty()) {
-    Shown::default().table(table).text(summary)
-  } else {
-    Shown::from(summary)
-  };
-  Ok((fields, shown))
+  Ok((fields, Shown::default().rows(table).text(summary)))
 }

@@ -324,11 +324,5 @@ pub fn scaling_activities(
   fields.insert("service".into(), Value::String(name.to_string()));
   fields.insert("failed".into(), failed.into());
   fields.insert("activities".into(), Value::Array(activities));
-  let empty = fields["activities"].as_array().is_none_or(Vec::is_empty);
-  let shown = if empty {
-    Shown::from(summary)
-  } else {
-    Shown::default().table(table).text(summary)
-  };
-  Ok((fields, shown))
+  Ok((fields, Shown::default().rows(table).text(summary)))
 }

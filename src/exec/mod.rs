@@ -1205,13 +1205,9 @@ fn action_lines(text: &str) -> String {
 /// The longest a value is shown on its one line.
 const SHOWN_VALUE: usize = 200;
 
-/// A value on one line: a string as it is, anything else as JSON, cut.
+/// A value on one line, cut: what a script found, shown.
 fn one_line(value: &Value) -> String {
-  let text = match value {
-    Value::String(s) => s.clone(),
-    other => other.to_string(),
-  };
-  let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+  let text = flat(value);
   match text.char_indices().nth(SHOWN_VALUE) {
     Some((cut, _)) => format!("{}…", &text[..cut]),
     None => text,
@@ -1220,14 +1216,21 @@ fn one_line(value: &Value) -> String {
 
 /// A step's result on one line, as recorded: its error, else its value.
 fn verdict(output: &Value, error: Option<&str>) -> String {
-  let text = error.map_or_else(
-    || match output.get("value") {
-      Some(Value::String(s)) => s.clone(),
-      Some(v) => v.to_string(),
-      None => String::new(),
-    },
-    str::to_string,
-  );
+  error.map_or_else(
+    || output.get("value").map(flat).unwrap_or_default(),
+    collapse,
+  )
+}
+
+/// A string as it is, anything else as JSON; on one line.
+fn flat(value: &Value) -> String {
+  match value {
+    Value::String(s) => collapse(s),
+    other => collapse(&other.to_string()),
+  }
+}
+
+fn collapse(text: &str) -> String {
   text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

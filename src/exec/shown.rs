@@ -23,6 +23,16 @@ impl Shown {
     self
   }
 
+  /// The table when it has rows: a header over nothing says less than the
+  /// summary beside it.
+  pub fn rows(self, table: Table) -> Self {
+    if table.row_iter().next().is_some() {
+      self.table(table)
+    } else {
+      self
+    }
+  }
+
   /// Every value whole, tables as wide as they need: for the transcript,
   /// and for a screen that is not a terminal.
   pub fn whole(&self) -> String {
