@@ -16,6 +16,17 @@ fn litops(dir: &Path, args: &[&str]) -> std::process::Output {
     .expect("litops")
 }
 
+/// Asserts litops exited 0, showing what it said otherwise.
+#[track_caller]
+fn succeeded(output: &std::process::Output) {
+  assert_eq!(
+    output.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&output.stdout)
+  );
+}
+
 const FLAKY: &str = "# R\n\n```sh {name=one}\necho one >> log\n```\n\n```sh {name=two}\ntest -f fixed\n```\n\n```sh {name=three}\necho three >> log\n```\n";
 
 /// FLAKY run into `t.md`, failed at `two`.
@@ -81,12 +92,7 @@ fn a_changed_runbook_needs_force_and_is_recorded() {
   );
   // The resumed part is checked against the changed runbook's copy.
   let verified = litops(dir, &["verify", "t.md"]);
-  assert_eq!(
-    verified.status.code(),
-    Some(0),
-    "{}",
-    String::from_utf8_lossy(&verified.stdout)
-  );
+  succeeded(&verified);
 }
 
 /// Steps that each append their name to `log`, then wait for `go-<name>`;
@@ -262,12 +268,7 @@ fn kill_9_during_an_aws_call_then_resume_finishes_it() {
     .stdin(Stdio::null())
     .output()
     .expect("resume");
-  assert_eq!(
-    resumed.status.code(),
-    Some(0),
-    "{}",
-    String::from_utf8_lossy(&resumed.stdout)
-  );
+  succeeded(&resumed);
   assert_eq!(
     std::fs::read_to_string(dir.join("log")).expect("log"),
     "before\n"
@@ -357,12 +358,7 @@ fn a_forced_resume_whose_step_is_gone_refuses_naming_it_and_from_chooses() {
     dir,
     &["resume", "t.md", "--yes", "--force", "--from", "second"],
   );
-  assert_eq!(
-    chosen.status.code(),
-    Some(0),
-    "{}",
-    String::from_utf8_lossy(&chosen.stdout)
-  );
+  succeeded(&chosen);
   assert_eq!(
     std::fs::read_to_string(dir.join("log")).expect("log"),
     "one\nthree\n"
