@@ -2,11 +2,12 @@
 //! step's timeout, turning failures into the step's output, tables, times.
 
 use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use serde_json::Value;
 
 use super::action::{Output, StepRun};
 pub use super::shown::Shown;
-use crate::aws::{Aws, Cut};
+use crate::aws::{Aws, Cut, explain};
 use crate::transcript::Status;
 
 pub enum Failure {
@@ -52,6 +53,21 @@ pub fn finish(run: &StepRun, result: Result<(Fields, Shown), Failure>) -> Output
 /// An AWS call bounded by Ctrl-C and the step's timeout.
 pub fn wait<F: std::future::Future>(run: &StepRun, aws: &Aws, future: F) -> Result<F::Output, Cut> {
   aws.block_on(&run.console.interrupt_flag(), run.timeout, future)
+}
+
+/// An SDK request under `wait`, a failure explained as `operation`'s
+/// (`"ecs:DescribeServices"`).
+pub fn call<T, E, R>(
+  run: &StepRun,
+  aws: &Aws,
+  operation: &str,
+  request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, Failure>
+where
+  E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+  R: std::fmt::Debug,
+{
+  wait(run, aws, request)?.map_err(|e| explain(operation, &e).into())
 }
 
 pub fn table(header: impl Into<comfy_table::Row>) -> comfy_table::Table {

@@ -10,9 +10,8 @@
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, change_preview, finish, table, wait};
+use super::aws_step::{Failure, Fields, Shown, call, change_preview, finish, table, wait};
 use super::body::Body;
-use crate::aws::explain;
 use crate::model::ActionKind;
 
 pub struct DynamoDb;
@@ -99,12 +98,12 @@ impl Capacity {
     aws: &crate::aws::Aws,
     client: &aws_sdk_dynamodb::Client,
   ) -> Result<(i64, i64, bool), Failure> {
-    let answer = wait(
+    let answer = call(
       run,
       aws,
+      "dynamodb:DescribeTable",
       client.describe_table().table_name(&self.table).send(),
-    )?
-    .map_err(|e| explain("dynamodb:DescribeTable", &e))?;
+    )?;
     let t = answer
       .table()
       .ok_or_else(|| format!("dynamodb:DescribeTable: no description for {}", self.table))?;
@@ -157,7 +156,7 @@ fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
         .build(),
     ),
   };
-  wait(run, aws, update.send())?.map_err(|e| explain("dynamodb:UpdateTable", &e))?;
+  call(run, aws, "dynamodb:UpdateTable", update.send())?;
   let started = std::time::Instant::now();
   let (mut now_read, mut now_write, mut active) = request.current(run, aws, &client)?;
   while request.wait && !active {
@@ -231,8 +230,12 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
 fn describe(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_dynamodb::Client::new);
-  let answer = wait(run, aws, client.describe_table().table_name(name).send())?
-    .map_err(|e| explain("dynamodb:DescribeTable", &e))?;
+  let answer = call(
+    run,
+    aws,
+    "dynamodb:DescribeTable",
+    client.describe_table().table_name(name).send(),
+  )?;
   let Some(t) = answer.table() else {
     return Err(format!("dynamodb:DescribeTable: no description for {name}").into());
   };

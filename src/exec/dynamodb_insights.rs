@@ -13,8 +13,7 @@
 use aws_sdk_cloudwatch::primitives::DateTime;
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, table, wait};
-use crate::aws::explain;
+use super::aws_step::{Failure, Fields, Shown, call, table};
 use crate::clock;
 use crate::exec::action::StepRun;
 
@@ -29,16 +28,16 @@ pub fn contributor_insights(
 ) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let dynamodb = aws.client(aws_sdk_dynamodb::Client::new);
-  let described = wait(
+  let described = call(
     run,
     aws,
+    "dynamodb:DescribeContributorInsights",
     dynamodb
       .describe_contributor_insights()
       .table_name(name)
       .set_index_name(index.map(str::to_string))
       .send(),
-  )?
-  .map_err(|e| explain("dynamodb:DescribeContributorInsights", &e))?;
+  )?;
   let status = described
     .contributor_insights_status()
     .map_or("DISABLED", |s| s.as_str())
@@ -50,9 +49,10 @@ pub fn contributor_insights(
   let mut top = Vec::new();
   if status == "ENABLED" {
     for rule in &rules {
-      let report = wait(
+      let report = call(
         run,
         aws,
+        "cloudwatch:GetInsightRuleReport",
         cloudwatch
           .get_insight_rule_report()
           .rule_name(rule)
@@ -61,8 +61,7 @@ pub fn contributor_insights(
           .period(300)
           .max_contributor_count(TOP)
           .send(),
-      )?
-      .map_err(|e| explain("cloudwatch:GetInsightRuleReport", &e))?;
+      )?;
       let total: f64 = report
         .contributors()
         .iter()

@@ -11,8 +11,8 @@
 use aws_sdk_applicationautoscaling::types::{ScalableTarget, ServiceNamespace};
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, table, wait};
-use crate::aws::{Aws, explain};
+use super::aws_step::{Failure, Fields, Shown, call, table};
+use crate::aws::Aws;
 use crate::exec::action::StepRun;
 
 /// The auto scaling targets of table `name` and its indexes.
@@ -22,15 +22,15 @@ pub(super) fn table_targets(
   name: &str,
 ) -> Result<Vec<ScalableTarget>, Failure> {
   let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
-  let targets = wait(
+  let targets = call(
     run,
     aws,
+    "application-autoscaling:DescribeScalableTargets",
     scaling
       .describe_scalable_targets()
       .service_namespace(ServiceNamespace::Dynamodb)
       .send(),
-  )?
-  .map_err(|e| explain("application-autoscaling:DescribeScalableTargets", &e))?;
+  )?;
   let prefix = format!("table/{name}");
   Ok(
     targets
@@ -46,15 +46,15 @@ pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure
   let aws = run.aws.get()?;
   let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
   let targets = table_targets(run, aws, name)?;
-  let policies = wait(
+  let policies = call(
     run,
     aws,
+    "application-autoscaling:DescribeScalingPolicies",
     scaling
       .describe_scaling_policies()
       .service_namespace(ServiceNamespace::Dynamodb)
       .send(),
-  )?
-  .map_err(|e| explain("application-autoscaling:DescribeScalingPolicies", &e))?;
+  )?;
   let prefix = format!("table/{name}");
   let mut table = table(["resource", "dimension", "min", "max", "target utilisation"]);
   let rows: Vec<Value> = targets

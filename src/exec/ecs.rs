@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, change_preview, finish, table, time, wait};
+use super::aws_step::{Failure, Fields, Shown, call, change_preview, finish, table, time, wait};
 use super::body::Body;
-use crate::aws::{Aws, Cut, explain};
+use crate::aws::{Aws, Cut};
 use crate::model::ActionKind;
 
 pub struct Ecs;
@@ -173,16 +174,15 @@ impl State {
 }
 
 fn current(call: &Call, cluster: &str, service: &str) -> Result<State, Failure> {
-  let answer = call
-    .wait(
-      call
-        .client
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send(),
-    )?
-    .map_err(|e| explain("ecs:DescribeServices", &e))?;
+  let answer = call.sdk(
+    "ecs:DescribeServices",
+    call
+      .client
+      .describe_services()
+      .cluster(cluster)
+      .services(service)
+      .send(),
+  )?;
   let svc = answer.services().first().ok_or_else(|| {
     format!("ecs:DescribeServices: service {service} in cluster {cluster}: MISSING")
   })?;
@@ -221,9 +221,7 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), F
     update = update.desired_count(target);
     target
   };
-  call
-    .wait(update.send())?
-    .map_err(|e| explain("ecs:UpdateService", &e))?;
+  call.sdk("ecs:UpdateService", update.send())?;
   let started = std::time::Instant::now();
   let mut after = current(call, &change.cluster, &change.service)?;
   if change.wait {
@@ -300,6 +298,18 @@ impl Call<'_> {
   fn wait<F: std::future::Future>(&self, future: F) -> Result<F::Output, Cut> {
     wait(self.run, self.aws, future)
   }
+
+  fn sdk<T, E, R>(
+    &self,
+    operation: &str,
+    request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+  ) -> Result<T, Failure>
+  where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+  {
+    call(self.run, self.aws, operation, request)
+  }
 }
 
 fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
@@ -360,16 +370,15 @@ fn all_services(call: &Call, cluster: &str) -> Result<Vec<String>, Failure> {
   let mut services = Vec::new();
   let mut next = None;
   loop {
-    let page = call
-      .wait(
-        call
-          .client
-          .list_services()
-          .cluster(cluster)
-          .set_next_token(next.take())
-          .send(),
-      )?
-      .map_err(|e| explain("ecs:ListServices", &e))?;
+    let page = call.sdk(
+      "ecs:ListServices",
+      call
+        .client
+        .list_services()
+        .cluster(cluster)
+        .set_next_token(next.take())
+        .send(),
+    )?;
     services.extend(page.service_arns().iter().cloned());
     next = page.next_token().map(str::to_string);
     if next.is_none() {
@@ -387,16 +396,15 @@ fn describe(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, 
   let mut described = Vec::new();
   // DescribeServices takes at most ten services a call.
   for chunk in services.chunks(10) {
-    let answer = call
-      .wait(
-        call
-          .client
-          .describe_services()
-          .cluster(cluster)
-          .set_services(Some(chunk.to_vec()))
-          .send(),
-      )?
-      .map_err(|e| explain("ecs:DescribeServices", &e))?;
+    let answer = call.sdk(
+      "ecs:DescribeServices",
+      call
+        .client
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(chunk.to_vec()))
+        .send(),
+    )?;
     if let Some(missing) = answer.failures().first() {
       return Err(
         format!(
@@ -509,17 +517,16 @@ fn tasks(
   status: DesiredStatus,
 ) -> Result<(Fields, Shown), Failure> {
   let service = one_service(services)?;
-  let listed = call
-    .wait(
-      call
-        .client
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(service)
-        .desired_status(status.clone())
-        .send(),
-    )?
-    .map_err(|e| explain("ecs:ListTasks", &e))?;
+  let listed = call.sdk(
+    "ecs:ListTasks",
+    call
+      .client
+      .list_tasks()
+      .cluster(cluster)
+      .service_name(service)
+      .desired_status(status.clone())
+      .send(),
+  )?;
   let arns = listed.task_arns().to_vec();
   let mut rows = Vec::new();
   let mut table = table([
@@ -530,16 +537,15 @@ fn tasks(
     "containers (exit code, reason)",
   ]);
   if !arns.is_empty() {
-    let described = call
-      .wait(
-        call
-          .client
-          .describe_tasks()
-          .cluster(cluster)
-          .set_tasks(Some(arns))
-          .send(),
-      )?
-      .map_err(|e| explain("ecs:DescribeTasks", &e))?;
+    let described = call.sdk(
+      "ecs:DescribeTasks",
+      call
+        .client
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .send(),
+    )?;
     for task in described.tasks() {
       let containers: Vec<Value> = task
         .containers()
@@ -603,15 +609,14 @@ fn task_definition(
   let service = one_service(services)?;
   // DescribeTaskDefinition takes `family:revision` as well as an ARN.
   let arn = current(call, cluster, service)?.task_definition;
-  let def = call
-    .wait(
-      call
-        .client
-        .describe_task_definition()
-        .task_definition(&arn)
-        .send(),
-    )?
-    .map_err(|e| explain("ecs:DescribeTaskDefinition", &e))?;
+  let def = call.sdk(
+    "ecs:DescribeTaskDefinition",
+    call
+      .client
+      .describe_task_definition()
+      .task_definition(&arn)
+      .send(),
+  )?;
   let Some(def) = def.task_definition() else {
     return Err(format!("ecs:DescribeTaskDefinition: {arn} has no definition").into());
   };
@@ -670,24 +675,22 @@ fn scaling(call: &Call, cluster: &str, services: &[String]) -> Result<(Fields, S
   let service = one_service(services)?;
   let resource = format!("service/{cluster}/{service}");
   let client = call.aws.client(aws_sdk_applicationautoscaling::Client::new);
-  let targets = call
-    .wait(
-      client
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(&resource)
-        .send(),
-    )?
-    .map_err(|e| explain("application-autoscaling:DescribeScalableTargets", &e))?;
-  let policies = call
-    .wait(
-      client
-        .describe_scaling_policies()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(&resource)
-        .send(),
-    )?
-    .map_err(|e| explain("application-autoscaling:DescribeScalingPolicies", &e))?;
+  let targets = call.sdk(
+    "application-autoscaling:DescribeScalableTargets",
+    client
+      .describe_scalable_targets()
+      .service_namespace(ServiceNamespace::Ecs)
+      .resource_ids(&resource)
+      .send(),
+  )?;
+  let policies = call.sdk(
+    "application-autoscaling:DescribeScalingPolicies",
+    client
+      .describe_scaling_policies()
+      .service_namespace(ServiceNamespace::Ecs)
+      .resource_id(&resource)
+      .send(),
+  )?;
   let targets: Vec<Value> = targets
     .scalable_targets()
     .iter()

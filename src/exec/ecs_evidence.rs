@@ -17,7 +17,7 @@
 use aws_sdk_ssm::types::ParameterStringFilter;
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, table, time, wait};
+use super::aws_step::{Failure, Fields, Shown, call, table, time, wait};
 use crate::aws::{Aws, explain};
 use crate::exec::action::StepRun;
 
@@ -29,16 +29,16 @@ fn service(
   name: &str,
 ) -> Result<aws_sdk_ecs::types::Service, Failure> {
   let ecs = aws.client(aws_sdk_ecs::Client::new);
-  let described = wait(
+  let described = call(
     run,
     aws,
+    "ecs:DescribeServices",
     ecs
       .describe_services()
       .cluster(cluster)
       .services(name)
       .send(),
-  )?
-  .map_err(|e| explain("ecs:DescribeServices", &e))?;
+  )?;
   described
     .services()
     .first()
@@ -133,15 +133,15 @@ pub(super) fn current_definition(
     .unwrap_or_default()
     .to_string();
   let ecs = aws.client(aws_sdk_ecs::Client::new);
-  let described = wait(
+  let described = call(
     run,
     aws,
+    "ecs:DescribeTaskDefinition",
     ecs
       .describe_task_definition()
       .task_definition(&definition)
       .send(),
-  )?
-  .map_err(|e| explain("ecs:DescribeTaskDefinition", &e))?;
+  )?;
   Ok((definition, described.task_definition().cloned()))
 }
 
@@ -209,12 +209,12 @@ pub fn secrets(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Show
         .values(&parameter)
         .build()
         .map_err(|e| format!("ssm:DescribeParameters: {e}"))?;
-      let found = wait(
+      let found = call(
         run,
         aws,
+        "ssm:DescribeParameters",
         ssm.describe_parameters().parameter_filters(filter).send(),
-      )?
-      .map_err(|e| explain("ssm:DescribeParameters", &e))?;
+      )?;
       let exists = !found.parameters().is_empty();
       (
         "ssm",
@@ -277,17 +277,17 @@ pub fn scaling_activities(
 ) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
-  let answer = wait(
+  let answer = call(
     run,
     aws,
+    "application-autoscaling:DescribeScalingActivities",
     scaling
       .describe_scaling_activities()
       .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
       .resource_id(format!("service/{cluster}/{name}"))
       .max_results(ACTIVITIES)
       .send(),
-  )?
-  .map_err(|e| explain("application-autoscaling:DescribeScalingActivities", &e))?;
+  )?;
   let mut table = table(["started (UTC)", "status", "description"]);
   let activities: Vec<Value> = answer
     .scaling_activities()

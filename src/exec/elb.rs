@@ -15,9 +15,9 @@
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, finish, table, time, wait};
+use super::aws_step::{Failure, Fields, Shown, call, finish, table, time};
 use super::body::Body;
-use crate::aws::{Aws, explain};
+use crate::aws::Aws;
 use crate::model::ActionKind;
 
 pub struct Elb;
@@ -82,12 +82,12 @@ fn group_arn(run: &StepRun, aws: &Aws, group: &str) -> Result<String, Failure> {
   if group.starts_with("arn:") {
     return Ok(group.to_string());
   }
-  let found = wait(
+  let found = call(
     run,
     aws,
+    "elbv2:DescribeTargetGroups",
     client.describe_target_groups().names(group).send(),
-  )?
-  .map_err(|e| explain("elbv2:DescribeTargetGroups", &e))?;
+  )?;
   Ok(
     found
       .target_groups()
@@ -102,15 +102,15 @@ fn targets(run: &StepRun, group: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = group_arn(run, aws, group)?;
-  let health = wait(
+  let health = call(
     run,
     aws,
+    "elbv2:DescribeTargetHealth",
     client
       .describe_target_health()
       .target_group_arn(&arn)
       .send(),
-  )?
-  .map_err(|e| explain("elbv2:DescribeTargetHealth", &e))?;
+  )?;
   let mut table = table(["target", "port", "state", "reason", "description"]);
   let mut healthy = 0;
   let rows: Vec<Value> = health
@@ -163,27 +163,27 @@ fn settings(run: &StepRun, group: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = group_arn(run, aws, group)?;
-  let found = wait(
+  let found = call(
     run,
     aws,
+    "elbv2:DescribeTargetGroups",
     client
       .describe_target_groups()
       .target_group_arns(&arn)
       .send(),
-  )?
-  .map_err(|e| explain("elbv2:DescribeTargetGroups", &e))?;
+  )?;
   let Some(g) = found.target_groups().first() else {
     return Err(format!("elbv2:DescribeTargetGroups: no target group {arn}").into());
   };
-  let attributes = wait(
+  let attributes = call(
     run,
     aws,
+    "elbv2:DescribeTargetGroupAttributes",
     client
       .describe_target_group_attributes()
       .target_group_arn(&arn)
       .send(),
-  )?
-  .map_err(|e| explain("elbv2:DescribeTargetGroupAttributes", &e))?;
+  )?;
   let attribute = |key: &str| {
     attributes
       .attributes()
@@ -244,12 +244,12 @@ fn listeners(
   } else {
     // `app/NAME/ID` as CloudWatch names it, or the bare name.
     let name = load_balancer.split('/').nth(1).unwrap_or(load_balancer);
-    let found = wait(
+    let found = call(
       run,
       aws,
+      "elbv2:DescribeLoadBalancers",
       client.describe_load_balancers().names(name).send(),
-    )?
-    .map_err(|e| explain("elbv2:DescribeLoadBalancers", &e))?;
+    )?;
     found
       .load_balancers()
       .first()
@@ -257,12 +257,12 @@ fn listeners(
       .ok_or_else(|| format!("elbv2:DescribeLoadBalancers: no load balancer named {name}"))?
       .to_string()
   };
-  let listed = wait(
+  let listed = call(
     run,
     aws,
+    "elbv2:DescribeListeners",
     client.describe_listeners().load_balancer_arn(&arn).send(),
-  )?
-  .map_err(|e| explain("elbv2:DescribeListeners", &e))?;
+  )?;
   let acm = aws.client(aws_sdk_acm::Client::new);
   let now = crate::clock::now().seconds();
   let mut table = table([
@@ -276,12 +276,12 @@ fn listeners(
   let mut expiring = Vec::new();
   for listener in listed.listeners() {
     let listener_arn = listener.listener_arn().unwrap_or_default();
-    let rules = wait(
+    let rules = call(
       run,
       aws,
+      "elbv2:DescribeRules",
       client.describe_rules().listener_arn(listener_arn).send(),
-    )?
-    .map_err(|e| explain("elbv2:DescribeRules", &e))?;
+    )?;
     let mut groups: Vec<String> = Vec::new();
     for action in rules.rules().iter().flat_map(|r| r.actions()) {
       if let Some(g) = action
@@ -297,12 +297,12 @@ fn listeners(
       let Some(cert_arn) = certificate.certificate_arn() else {
         continue;
       };
-      let described = wait(
+      let described = call(
         run,
         aws,
+        "acm:DescribeCertificate",
         acm.describe_certificate().certificate_arn(cert_arn).send(),
-      )?
-      .map_err(|e| explain("acm:DescribeCertificate", &e))?;
+      )?;
       let detail = described.certificate();
       let not_after = detail.and_then(|d| d.not_after());
       let days = not_after.map(|t| (t.secs() - now).div_euclid(86_400));

@@ -17,9 +17,8 @@
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, finish, wait};
+use super::aws_step::{Failure, Fields, Shown, call, finish};
 use super::body::Body;
-use crate::aws::explain;
 use crate::model::ActionKind;
 use crate::template;
 
@@ -94,17 +93,17 @@ fn send(run: &StepRun) -> Result<(Fields, Shown), Failure> {
     Target::Topic(topic) => {
       let aws = run.aws.get()?;
       let sns = aws.client(aws_sdk_sns::Client::new);
-      let answer = wait(
+      let answer = call(
         run,
         aws,
+        "sns:Publish",
         sns
           .publish()
           .topic_arn(topic)
           .message(&message.text)
           .set_subject(message.subject.clone())
           .send(),
-      )?
-      .map_err(|e| explain("sns:Publish", &e))?;
+      )?;
       fields.insert("topic".into(), Value::String(topic.clone()));
       fields.insert(
         "message_id".into(),

@@ -19,9 +19,9 @@ use aws_sdk_rds::types::{DbInstance, SourceType};
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, finish, table, time, wait};
+use super::aws_step::{Failure, Fields, Shown, call, finish, table, time};
 use super::body::Body;
-use crate::aws::{Aws, explain};
+use crate::aws::Aws;
 use crate::check::parse_duration;
 use crate::clock;
 use crate::model::ActionKind;
@@ -90,8 +90,12 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
 /// The named instance and its read replicas, or every instance.
 fn describe(run: &StepRun, aws: &Aws, instance: Option<&str>) -> Result<Vec<DbInstance>, Failure> {
   let rds = aws.client(aws_sdk_rds::Client::new);
-  let all = wait(run, aws, rds.describe_db_instances().send())?
-    .map_err(|e| explain("rds:DescribeDBInstances", &e))?;
+  let all = call(
+    run,
+    aws,
+    "rds:DescribeDBInstances",
+    rds.describe_db_instances().send(),
+  )?;
   let instances = all.db_instances().to_vec();
   let Some(name) = instance else {
     return Ok(instances);
@@ -184,9 +188,10 @@ fn instances(run: &StepRun, aws: &Aws, instance: Option<&str>) -> Result<(Fields
 fn replica_lag(run: &StepRun, aws: &Aws, id: &str) -> Result<Option<f64>, Failure> {
   let cloudwatch = aws.client(aws_sdk_cloudwatch::Client::new);
   let end = clock::now().seconds();
-  let answer = wait(
+  let answer = call(
     run,
     aws,
+    "cloudwatch:GetMetricStatistics",
     cloudwatch
       .get_metric_statistics()
       .namespace("AWS/RDS")
@@ -202,8 +207,7 @@ fn replica_lag(run: &StepRun, aws: &Aws, id: &str) -> Result<Option<f64>, Failur
       .period(60)
       .statistics(Statistic::Maximum)
       .send(),
-  )?
-  .map_err(|e| explain("cloudwatch:GetMetricStatistics", &e))?;
+  )?;
   Ok(
     answer
       .datapoints()
@@ -230,15 +234,15 @@ fn snapshots(
   let mut rows = Vec::new();
   let mut stale = Vec::new();
   for id in &primaries {
-    let answer = wait(
+    let answer = call(
       run,
       aws,
+      "rds:DescribeDBSnapshots",
       rds
         .describe_db_snapshots()
         .db_instance_identifier(id)
         .send(),
-    )?
-    .map_err(|e| explain("rds:DescribeDBSnapshots", &e))?;
+    )?;
     let latest = |kind: &str| {
       answer
         .db_snapshots()
@@ -315,14 +319,14 @@ fn events(
 ) -> Result<(Fields, Shown), Failure> {
   let rds = aws.client(aws_sdk_rds::Client::new);
   let minutes = i32::try_from(since.as_secs() / 60).unwrap_or(i32::MAX);
-  let mut call = rds
+  let mut request = rds
     .describe_events()
     .source_type(SourceType::DbInstance)
     .duration(minutes);
   if let Some(id) = instance {
-    call = call.source_identifier(id);
+    request = request.source_identifier(id);
   }
-  let answer = wait(run, aws, call.send())?.map_err(|e| explain("rds:DescribeEvents", &e))?;
+  let answer = call(run, aws, "rds:DescribeEvents", request.send())?;
   let mut table = table(["time (UTC)", "instance", "message"]);
   let rows: Vec<Value> = answer
     .events()

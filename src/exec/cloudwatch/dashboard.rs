@@ -16,11 +16,10 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use serde_json::{Value, json};
 
-use crate::aws::explain;
 use crate::check::parse_duration;
 use crate::clock;
 use crate::exec::action::StepRun;
-use crate::exec::aws_step::{Failure, Fields, Shown, table, wait};
+use crate::exec::aws_step::{Failure, Fields, Shown, call, table};
 use crate::exec::body::Body;
 
 pub struct Request {
@@ -91,15 +90,15 @@ pub fn dashboard(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure>
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_cloudwatch::Client::new);
-  let found = wait(
+  let found = call(
     run,
     aws,
+    "cloudwatch:GetDashboard",
     client
       .get_dashboard()
       .dashboard_name(&request.dashboard)
       .send(),
-  )?
-  .map_err(|e| explain("cloudwatch:GetDashboard", &e))?;
+  )?;
   let definition: Value = found
     .dashboard_body()
     .and_then(|b| serde_json::from_str(b).ok())
@@ -133,7 +132,7 @@ pub fn dashboard(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure>
     let mut rows = Vec::new();
     let mut any = false;
     for metric in plotted(&metrics) {
-      let call = client
+      let request = client
         .get_metric_statistics()
         .namespace(&metric.namespace)
         .metric_name(&metric.name)
@@ -149,8 +148,7 @@ pub fn dashboard(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure>
         .period(300)
         .statistics(Statistic::SampleCount)
         .send();
-      let points = wait(run, aws, call)?
-        .map_err(|e| explain("cloudwatch:GetMetricStatistics", &e))?
+      let points = call(run, aws, "cloudwatch:GetMetricStatistics", request)?
         .datapoints()
         .len();
       any |= points > 0;

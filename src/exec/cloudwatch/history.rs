@@ -16,11 +16,10 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::HistoryItemType;
 use serde_json::{Value, json};
 
-use crate::aws::explain;
 use crate::check::parse_duration;
 use crate::clock;
 use crate::exec::action::StepRun;
-use crate::exec::aws_step::{Failure, Fields, Shown, table, time, wait};
+use crate::exec::aws_step::{Failure, Fields, Shown, call, table, time};
 use crate::exec::body::Body;
 
 pub struct Request {
@@ -61,9 +60,10 @@ pub fn alarm_history(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Fail
   let mut items: Vec<(String, DateTime, String, String)> = Vec::new();
   let mut next: Option<String> = None;
   loop {
-    let page = wait(
+    let page = call(
       run,
       aws,
+      "cloudwatch:DescribeAlarmHistory",
       client
         .describe_alarm_history()
         .history_item_type(HistoryItemType::StateUpdate)
@@ -71,8 +71,7 @@ pub fn alarm_history(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Fail
         .end_date(DateTime::from_secs(end))
         .set_next_token(next.take())
         .send(),
-    )?
-    .map_err(|e| explain("cloudwatch:DescribeAlarmHistory", &e))?;
+    )?;
     for item in page.alarm_history_items() {
       let name = item.alarm_name().unwrap_or_default().to_string();
       if request

@@ -15,9 +15,9 @@ mod metric;
 use aws_sdk_cloudwatch::types::StateValue;
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, explain};
+use crate::aws::Aws;
 use crate::exec::action::{Execute, Output, StepRun};
-use crate::exec::aws_step::{Failure, Fields, Shown, finish, table, wait};
+use crate::exec::aws_step::{Failure, Fields, Shown, call, finish, table};
 use crate::exec::body::Body;
 use crate::exec::prefetch::Pending;
 use crate::model::{ActionKind, Step};
@@ -87,17 +87,17 @@ fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
   let mut alarms = Vec::new();
   let mut next = None;
   loop {
-    let page = wait(
+    let page = call(
       run,
       aws,
+      "cloudwatch:DescribeAlarms",
       client
         .describe_alarms()
         .set_state_value(state_filter.clone())
         .set_alarm_name_prefix(prefix.clone())
         .set_next_token(next.take())
         .send(),
-    )?
-    .map_err(|e| explain("cloudwatch:DescribeAlarms", &e))?;
+    )?;
     // AWS applies the prefix and the state together; moto 5.2.5 only the
     // prefix when both are given. Filtering here too is right either way.
     alarms.extend(
