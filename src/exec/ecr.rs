@@ -68,7 +68,6 @@ impl Spec {
 /// An image reference split into what ECR is asked: the repository and a
 /// tag or digest. `None` for a registry that is not ECR.
 struct Reference {
-  shown: String,
   repository: String,
   id: ImageIdentifier,
   in_ecr: bool,
@@ -92,7 +91,6 @@ impl Reference {
       (repo, ImageIdentifier::builder().image_tag(tag).build())
     };
     Self {
-      shown: image.to_string(),
       repository: repository.to_string(),
       id,
       in_ecr,
@@ -112,57 +110,9 @@ fn image(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   let mut rows = Vec::new();
   let mut missing = Vec::new();
   for image in &images {
-    let reference = Reference::parse(image);
-    let row = if !reference.in_ecr {
-      json!({"image": image, "exists": Value::Null, "reason": "not an ECR registry: not checked"})
-    } else {
-      let call = ecr
-        .describe_images()
-        .repository_name(&reference.repository)
-        .image_ids(reference.id.clone())
-        .send();
-      match wait(run, aws, call)? {
-        Ok(answer) => match answer.image_details().first() {
-          Some(detail) => {
-            let findings = detail
-              .image_scan_findings_summary()
-              .and_then(|s| s.finding_severity_counts())
-              .map(|counts| {
-                counts
-                  .iter()
-                  .map(|(severity, n)| (severity.as_str().to_string(), json!(n)))
-                  .collect::<serde_json::Map<_, _>>()
-              });
-            json!({
-              "image": image,
-              "exists": true,
-              "repository": reference.repository,
-              "digest": detail.image_digest(),
-              "pushed_at": time(detail.image_pushed_at()),
-              "tags": detail.image_tags(),
-              "scan_findings": findings,
-            })
-          }
-          None => json!({"image": image, "exists": false, "reason": "no such image"}),
-        },
-        Err(e) => {
-          let gone = e.as_service_error().is_some_and(|s| {
-            s.is_image_not_found_exception() || s.is_repository_not_found_exception()
-          });
-          if !gone {
-            return Err(explain("ecr:DescribeImages", &e).into());
-          }
-          let reason = e
-            .as_service_error()
-            .and_then(|s| s.meta().message())
-            .unwrap_or("not found")
-            .to_string();
-          json!({"image": image, "exists": false, "repository": reference.repository, "reason": reason})
-        }
-      }
-    };
+    let row = lookup(run, aws, &ecr, image)?;
     if row["exists"] == false {
-      missing.push(Value::String(reference.shown.clone()));
+      missing.push(Value::String(image.clone()));
     }
     table.add_row([
       image.clone(),
@@ -202,6 +152,65 @@ fn image(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   fields.insert("missing".into(), Value::Array(missing));
   fields.insert("images".into(), Value::Array(rows));
   Ok((fields, Shown::default().table(table).text(summary)))
+}
+
+/// What ECR says about one image: a row with `exists` true, false, or null
+/// for a registry that is not ECR. A missing image is an answer, not an error.
+pub(super) fn lookup(
+  run: &StepRun,
+  aws: &Aws,
+  ecr: &aws_sdk_ecr::Client,
+  image: &str,
+) -> Result<Value, Failure> {
+  let reference = Reference::parse(image);
+  Ok(if !reference.in_ecr {
+    json!({"image": image, "exists": Value::Null, "reason": "not an ECR registry: not checked"})
+  } else {
+    let call = ecr
+      .describe_images()
+      .repository_name(&reference.repository)
+      .image_ids(reference.id.clone())
+      .send();
+    match wait(run, aws, call)? {
+      Ok(answer) => match answer.image_details().first() {
+        Some(detail) => {
+          let findings = detail
+            .image_scan_findings_summary()
+            .and_then(|s| s.finding_severity_counts())
+            .map(|counts| {
+              counts
+                .iter()
+                .map(|(severity, n)| (severity.as_str().to_string(), json!(n)))
+                .collect::<serde_json::Map<_, _>>()
+            });
+          json!({
+            "image": image,
+            "exists": true,
+            "repository": reference.repository,
+            "digest": detail.image_digest(),
+            "pushed_at": time(detail.image_pushed_at()),
+            "tags": detail.image_tags(),
+            "scan_findings": findings,
+          })
+        }
+        None => json!({"image": image, "exists": false, "reason": "no such image"}),
+      },
+      Err(e) => {
+        let gone = e.as_service_error().is_some_and(|s| {
+          s.is_image_not_found_exception() || s.is_repository_not_found_exception()
+        });
+        if !gone {
+          return Err(explain("ecr:DescribeImages", &e).into());
+        }
+        let reason = e
+          .as_service_error()
+          .and_then(|s| s.meta().message())
+          .unwrap_or("not found")
+          .to_string();
+        json!({"image": image, "exists": false, "repository": reference.repository, "reason": reason})
+      }
+    }
+  })
 }
 
 /// The container images of a service's current task definition.

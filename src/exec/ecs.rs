@@ -2,7 +2,7 @@
 //!
 //! ````markdown
 //! ```ecs
-//! action: describe          # describe | tasks | task-definition
+//! action: describe          # describe | tasks | task-definition (and see ecs_evidence, ecs_deploy)
 //! cluster: {{ cluster }}
 //! services: [api, worker]   # or `service: api`
 //! ```
@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::action::{Execute, Output, StepRun};
 use super::aws_step::{Failure, Fields, Shown, call, change_preview, finish, table, time, wait};
 use super::body::Body;
+use super::ecs_deploy::Deploy;
 use crate::aws::{Aws, Cut};
 use crate::model::ActionKind;
 
@@ -26,13 +27,21 @@ impl Execute for Ecs {
   fn preview(&self, run: &StepRun) -> Option<String> {
     let body = Body::parse(ActionKind::Ecs, run.text).ok()?;
     let action = body.text("action")?;
-    let change = Change::from_body(&body).ok()?;
     let aws = run.aws.get().ok()?;
     let call = Call {
       aws,
       client: aws.client(aws_sdk_ecs::Client::new),
       run,
     };
+    if action == "deploy-image" {
+      let deploy = Deploy::parse(&body).ok()?;
+      return match super::ecs_deploy::preview(&call, &deploy) {
+        Ok((before, after)) => Some(change_preview(aws, &before, &after)),
+        Err(Failure::Message(e)) => Some(format!("   cannot show the change: {e}\n")),
+        Err(Failure::Cut(_)) => None,
+      };
+    }
+    let change = Change::from_body(&body).ok()?;
     let current = match current(&call, &change.cluster, &change.service) {
       Ok(state) => state,
       Err(Failure::Message(e)) => return Some(format!("   cannot show the change: {e}\n")),
@@ -65,6 +74,7 @@ impl Execute for Ecs {
       "tasks" => tasks_status(&body).map(|_| ()),
       "task-definition" | "scaling" | "redeploy" | "deployments" | "secrets"
       | "scaling-activities" => one_service(&services).map(|_| ()),
+      "deploy-image" => Deploy::parse(&body).map(|_| ()),
       "scale" => {
         let change = Change::from_body(&body)?;
         // The count is relative to what runs then; its form is checked now.
@@ -77,6 +87,22 @@ impl Execute for Ecs {
   fn execute(&self, run: &mut StepRun) -> Output {
     finish(run, dispatch(run))
   }
+}
+
+/// Whether a change waits for its services to settle (`wait:`), and for how
+/// long (`timeout:`, 10 minutes unless given).
+pub(super) fn settling(body: &Body) -> Result<(bool, Duration), String> {
+  let timeout = match body.text("timeout") {
+    Some(t) => crate::check::parse_duration(&t)
+      .ok_or_else(|| format!("`ecs`: `timeout: {t}`: expected a duration such as 10m"))?,
+    None => Duration::from_secs(600),
+  };
+  let wait = match body.text("wait").as_deref() {
+    None | Some("true") => true,
+    Some("false") => false,
+    Some(other) => return Err(format!("`ecs`: `wait: {other}`: expected true or false")),
+  };
+  Ok((wait, timeout))
 }
 
 /// The service a `scale` or `redeploy` acts on, and the requested count.
@@ -92,16 +118,7 @@ impl Change {
   fn from_body(body: &Body) -> Result<Self, String> {
     let cluster = body.required("cluster")?;
     let service = body.required("service")?;
-    let timeout = match body.text("timeout") {
-      Some(t) => crate::check::parse_duration(&t)
-        .ok_or_else(|| format!("`ecs`: `timeout: {t}`: expected a duration such as 10m"))?,
-      None => Duration::from_secs(600),
-    };
-    let wait = match body.text("wait").as_deref() {
-      None | Some("true") => true,
-      Some("false") => false,
-      Some(other) => return Err(format!("`ecs`: `wait: {other}`: expected true or false")),
-    };
+    let (wait, timeout) = settling(body)?;
     Ok(Self {
       cluster,
       service,
@@ -135,15 +152,15 @@ impl Change {
 }
 
 #[derive(Clone)]
-struct State {
+pub(super) struct State {
   cluster: String,
-  service: String,
-  desired: i32,
-  running: i32,
+  pub(super) service: String,
+  pub(super) desired: i32,
+  pub(super) running: i32,
   pending: i32,
   deployments: usize,
   rollout: String,
-  task_definition: String,
+  pub(super) task_definition: String,
 }
 
 impl State {
@@ -155,13 +172,13 @@ impl State {
   }
 
   /// Running as many tasks as desired, with one deployment that finished.
-  fn steady(&self) -> bool {
+  pub(super) fn steady(&self) -> bool {
     self.running == self.desired
       && self.deployments == 1
       && matches!(self.rollout.as_str(), "COMPLETED" | "-")
   }
 
-  fn json(&self) -> Value {
+  pub(super) fn json(&self) -> Value {
     json!({
       "desired": self.desired,
       "running": self.running,
@@ -173,7 +190,7 @@ impl State {
   }
 }
 
-fn current(call: &Call, cluster: &str, service: &str) -> Result<State, Failure> {
+pub(super) fn current(call: &Call, cluster: &str, service: &str) -> Result<State, Failure> {
   let answer = call.sdk(
     "ecs:DescribeServices",
     call
@@ -223,42 +240,16 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), F
   };
   call.sdk("ecs:UpdateService", update.send())?;
   let started = std::time::Instant::now();
-  let mut after = current(call, &change.cluster, &change.service)?;
-  if change.wait {
-    let bar = call
-      .run
-      .console
-      .progress(Some(u64::try_from(after.desired).unwrap_or(0)));
-    bar.set_style(
-      indicatif::ProgressStyle::with_template("   {bar:30} {pos}/{len} running · {msg}")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    while !after.steady() {
-      bar.set_length(u64::try_from(after.desired).unwrap_or(0));
-      bar.set_position(u64::try_from(after.running).unwrap_or(0));
-      bar.set_message(format!(
-        "{} pending · rollout {}",
-        after.pending, after.rollout
-      ));
-      if started.elapsed() > change.timeout {
-        bar.finish_and_clear();
-        return Err(
-          format!(
-            "{} did not settle within {}: {}/{} running, rollout {}",
-            change.service,
-            humantime::format_duration(change.timeout),
-            after.running,
-            after.desired,
-            after.rollout
-          )
-          .into(),
-        );
-      }
-      call.wait(async { tokio::time::sleep(Duration::from_secs(2)).await })?;
-      after = current(call, &change.cluster, &change.service)?;
-    }
-    bar.finish_and_clear();
-  }
+  let services = [change.service.clone()];
+  let after = if change.wait {
+    settle(call, &change.cluster, &services, change.timeout)?
+  } else {
+    vec![current(call, &change.cluster, &change.service)?]
+  };
+  let after = after
+    .into_iter()
+    .next()
+    .ok_or_else(|| format!("ecs:DescribeServices: service {} is gone", change.service))?;
   let shown: Shown = format!(
     "   {}: desired {} → {}; now {}/{} running{}\n",
     change.service,
@@ -288,18 +279,74 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), F
   Ok((fields, shown))
 }
 
-struct Call<'a> {
-  aws: &'a Aws,
-  client: aws_sdk_ecs::Client,
-  run: &'a StepRun<'a>,
+/// Waits until every one of `services` is steady, showing their running
+/// and desired tasks summed as a progress bar; their states once steady.
+pub(super) fn settle(
+  call: &Call,
+  cluster: &str,
+  services: &[String],
+  timeout: Duration,
+) -> Result<Vec<State>, Failure> {
+  let started = std::time::Instant::now();
+  let states = || {
+    services
+      .iter()
+      .map(|s| current(call, cluster, s))
+      .collect::<Result<Vec<_>, _>>()
+  };
+  let mut after = states()?;
+  let bar = call.run.console.progress(None);
+  bar.set_style(
+    indicatif::ProgressStyle::with_template("   {bar:30} {pos}/{len} running · {msg}")
+      .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+  );
+  loop {
+    let unsettled: Vec<String> = after
+      .iter()
+      .filter(|s| !s.steady())
+      .map(|s| {
+        format!(
+          "{} {}/{} running, {} pending, rollout {}",
+          s.service, s.running, s.desired, s.pending, s.rollout
+        )
+      })
+      .collect();
+    if unsettled.is_empty() {
+      bar.finish_and_clear();
+      return Ok(after);
+    }
+    let count = |f: fn(&State) -> i32| u64::try_from(after.iter().map(f).sum::<i32>()).unwrap_or(0);
+    bar.set_length(count(|s| s.desired));
+    bar.set_position(count(|s| s.running));
+    bar.set_message(unsettled.join(" · "));
+    if started.elapsed() > timeout {
+      bar.finish_and_clear();
+      return Err(
+        format!(
+          "did not settle within {}: {}",
+          humantime::format_duration(timeout),
+          unsettled.join("; ")
+        )
+        .into(),
+      );
+    }
+    call.wait(async { tokio::time::sleep(Duration::from_secs(2)).await })?;
+    after = states()?;
+  }
+}
+
+pub(super) struct Call<'a> {
+  pub(super) aws: &'a Aws,
+  pub(super) client: aws_sdk_ecs::Client,
+  pub(super) run: &'a StepRun<'a>,
 }
 
 impl Call<'_> {
-  fn wait<F: std::future::Future>(&self, future: F) -> Result<F::Output, Cut> {
+  pub(super) fn wait<F: std::future::Future>(&self, future: F) -> Result<F::Output, Cut> {
     wait(self.run, self.aws, future)
   }
 
-  fn sdk<T, E, R>(
+  pub(super) fn sdk<T, E, R>(
     &self,
     operation: &str,
     request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
@@ -336,6 +383,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
     }
     "scale" => change(&call, &body, false)?,
     "redeploy" => change(&call, &body, true)?,
+    "deploy-image" => super::ecs_deploy::deploy(&call, &body)?,
     other => return Err(body.unknown_action(other).into()),
   };
   fields.insert("cluster".into(), Value::String(cluster));
@@ -354,7 +402,7 @@ fn tasks_status(body: &Body) -> Result<DesiredStatus, String> {
 }
 
 /// `family:revision` from a task definition ARN.
-fn revision(arn: &str) -> String {
+pub(super) fn revision(arn: &str) -> String {
   arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
 

@@ -11,6 +11,7 @@ mod dynamodb_insights;
 mod dynamodb_scaling;
 mod ecr;
 mod ecs;
+mod ecs_deploy;
 mod ecs_evidence;
 mod elb;
 mod faithful;

@@ -101,7 +101,17 @@ impl ActionKind {
   pub fn fields(self) -> &'static [&'static str] {
     match self {
       Self::Ecs => &[
-        "action", "cluster", "service", "services", "status", "desired", "wait", "timeout",
+        "action",
+        "cluster",
+        "service",
+        "services",
+        "status",
+        "desired",
+        "wait",
+        "timeout",
+        "container",
+        "image",
+        "tag",
       ],
       Self::CloudWatch => &[
         "action",
@@ -148,6 +158,7 @@ impl ActionKind {
         "scaling-activities",
         "scale",
         "redeploy",
+        "deploy-image",
       ],
       Self::CloudWatch => &["alarms", "metric", "alarm-history", "dashboard"],
       Self::DynamoDb => &[
@@ -167,7 +178,7 @@ impl ActionKind {
   /// `actions` only reads.
   fn changes(self) -> &'static [&'static str] {
     match self {
-      Self::Ecs => &["scale", "redeploy"],
+      Self::Ecs => &["scale", "redeploy", "deploy-image"],
       Self::DynamoDb => &["capacity"],
       _ => &[],
     }

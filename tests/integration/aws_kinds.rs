@@ -630,3 +630,154 @@ aas.put_scaling_policy(PolicyName='reads', ServiceNamespace='dynamodb', Resource
   assert_eq!(out["targets"][0]["max"], 500);
   assert_eq!(out["targets"][0]["target_utilisation"], 70.0);
 }
+
+#[test]
+fn ecs_deploy_image_registers_a_revision_per_service_and_refuses_a_missing_tag() {
+  let region = "ca-west-1";
+  moto().seed(
+    region,
+    "import json
+ecr = boto3.client('ecr', endpoint_url=E, region_name=R)
+manifest = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.docker.distribution.manifest.v2+json',
+  'config': {'mediaType': 'application/vnd.docker.container.image.v1+json', 'size': 7, 'digest': 'sha256:' + 'b' * 64},
+  'layers': []})
+ecs = boto3.client('ecs', endpoint_url=E, region_name=R)
+ecs.create_cluster(clusterName='acme-prod')
+for service, tags in (('api', ['v142', 'p1']), ('worker', ['v88', 'p1'])):
+    ecr.create_repository(repositoryName='acme/' + service)
+    for tag in tags:
+        ecr.put_image(repositoryName='acme/' + service, imageManifest=manifest, imageTag=tag)
+    uri = '123456789012.dkr.ecr.' + R + '.amazonaws.com/acme/' + service + ':' + tags[0]
+    td = ecs.register_task_definition(family=service, cpu='256', memory='512', containerDefinitions=[
+        {'name': 'app', 'image': uri, 'memory': 512, 'environment': [{'name': 'MODE', 'value': 'prod'}]},
+        {'name': 'log-router', 'image': 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2', 'memory': 64}])['taskDefinition']['taskDefinitionArn']
+    ecs.create_service(cluster='acme-prod', serviceName=service, taskDefinition=td, desiredCount=2)",
+  );
+  let registry = format!("123456789012.dkr.ecr.{region}.amazonaws.com");
+  // Two containers and none named: which image to move is not guessed.
+  let unnamed = Test::new()
+    .runbook(
+      "```ecs {name=ship}\naction: deploy-image\ncluster: acme-prod\nservice: api\ntag: p1\n```\n",
+    )
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  unnamed.assert(1);
+  assert_eq!(
+    records(&unnamed.transcript())[2]["error"],
+    "api: api:1 has 2 containers (app, log-router); name the one to change with `container:`"
+  );
+  let missing = Test::new()
+    .runbook("```ecs {name=ship}\naction: deploy-image\ncluster: acme-prod\nservices: [api, worker]\ncontainer: app\ntag: p2\n```\n")
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  missing.assert(1);
+  let r = records(&missing.transcript());
+  assert_eq!(
+    r[2]["error"],
+    format!(
+      "not in the registry: {registry}/acme/api:p2, {registry}/acme/worker:p2; nothing was registered or deployed"
+    )
+  );
+  let shipped = Test::new()
+    .runbook("```ecs {name=ship}\naction: deploy-image\ncluster: acme-prod\nservices: [api, worker]\ncontainer: app\ntag: p1\n```\n\n```ecs {name=after}\naction: task-definition\ncluster: acme-prod\nservice: api\n```\n")
+    .env(aws_env(region))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  shipped.assert(0);
+  // The change is shown before it is made: the image, old → new.
+  assert!(
+    shipped
+      .stderr
+      .contains(&format!("-  container app: {registry}/acme/api:v142")),
+    "{}",
+    shipped.stderr
+  );
+  assert!(
+    shipped
+      .stderr
+      .contains(&format!("+  container app: {registry}/acme/api:p1")),
+    "{}",
+    shipped.stderr
+  );
+  let r = records(&shipped.transcript());
+  let out = &r[2]["output"];
+  assert_eq!(out["steady"], true, "{out}");
+  // The refused attempt registered nothing: the next revision is 2.
+  let moved: Vec<(String, String, String)> = out["services"]
+    .as_array()
+    .expect("services")
+    .iter()
+    .map(|s| {
+      (
+        s["service"].as_str().unwrap_or("?").to_string(),
+        s["task_definition"].as_str().unwrap_or("?").to_string(),
+        s["images"][0]["after"].as_str().unwrap_or("?").to_string(),
+      )
+    })
+    .collect();
+  assert_eq!(
+    moved,
+    [
+      (
+        "api".to_string(),
+        "api:2".to_string(),
+        format!("{registry}/acme/api:p1")
+      ),
+      (
+        "worker".into(),
+        "worker:2".into(),
+        format!("{registry}/acme/worker:p1")
+      ),
+    ]
+  );
+  // The new revision is the old one with one image changed.
+  let after = &r[4]["output"];
+  assert_eq!(after["task_definition"], "api:2");
+  assert_eq!(after["cpu"], "256");
+  assert_eq!(
+    after["containers"][0]["environment_names"],
+    serde_json::json!(["MODE"])
+  );
+  assert_eq!(
+    after["containers"][1]["image"],
+    "public.ecr.aws/aws-observability/aws-for-fluent-bit:2"
+  );
+}
+
+#[test]
+fn ecs_deploy_image_bodies_are_checked_before_anything_runs() {
+  for (body, message) in [
+    (
+      "services: [api, worker]\nimage: acme/api:v2",
+      "`image:` names one image for one service",
+    ),
+    ("service: api\ntag: v1:latest", "`tag: v1:latest`: a tag is"),
+    ("service: api\ntag: -v1", "`tag: -v1`: a tag is"),
+    (
+      "service: api",
+      "needs one of `image: repository:tag` or `tag: NEW-TAG`",
+    ),
+    (
+      "service: api\nimage: a:1\ntag: b",
+      "needs one of `image: repository:tag` or `tag: NEW-TAG`",
+    ),
+    ("tag: v2", "needs `service:` or `services:`"),
+  ] {
+    let ran = Test::new()
+      .runbook(&format!(
+        "```ecs\naction: deploy-image\ncluster: c\n{body}\n```\n"
+      ))
+      .args(&["check", "rb.md"])
+      .run();
+    ran.assert(1);
+    assert!(ran.stderr.contains(message), "{body}: {}", ran.stderr);
+  }
+  // A templated tag is checked when it is known.
+  Test::new()
+    .runbook("---\nparams:\n  tag: {}\n---\n```ecs\naction: deploy-image\ncluster: c\nservice: api\ntag: \"{{ tag }}\"\n```\n")
+    .args(&["check", "rb.md"])
+    .run()
+    .assert(0);
+}

@@ -281,23 +281,80 @@ fn security_patching_stops_before_the_change_while_an_alarm_fires_and_backups_ar
   let r = incident(
     region,
     "runbooks/monthly-security-patching.md",
-    &["cluster=acme-production", "service=api"],
+    &[
+      "cluster=acme-production",
+      "services=api, worker",
+      "patched_tag=2026-12-05-patched",
+    ],
   );
   assert_eq!(
     finished(&r, "backups")["output"]["stale"],
     serde_json::json!(["acme-production-db"])
   );
+  let error = finished(&r, "go-no-go")["error"].clone();
+  let error = error.as_str().unwrap_or_default();
   assert!(
-    finished(&r, "go-no-go")["error"]
-      .as_str()
-      .is_some_and(|e| e.starts_with(
-        "1 alarm(s) firing: fix or accept them before patching; \
-       no backup in the last 24 hours: acme-production-db (at "
-      )),
+    error.starts_with(
+      "1 alarm(s) firing: fix or accept them before patching; \
+       no backup in the last 24 hours: acme-production-db; api runs 2 of 3 tasks (at "
+    ),
+    "{error}"
   );
   assert!(
-    !r.iter().any(|x| x["step"] == "redeploy"),
-    "the redeploy was reached"
+    !r.iter().any(|x| x["step"] == "deploy"),
+    "the deployment was reached"
+  );
+}
+
+#[test]
+fn security_patching_ships_a_new_revision_to_every_service_and_validates_them_all() {
+  let region = "eu-central-2";
+  moto().seed(
+    region,
+    "import json
+rds = boto3.client('rds', endpoint_url=E, region_name=R)
+rds.create_db_instance(DBInstanceIdentifier='calm-db', DBInstanceClass='db.t3.micro', Engine='postgres',
+                       MasterUsername='u', MasterUserPassword='password1', AllocatedStorage=20)
+ecr = boto3.client('ecr', endpoint_url=E, region_name=R)
+manifest = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.docker.distribution.manifest.v2+json',
+  'config': {'mediaType': 'application/vnd.docker.container.image.v1+json', 'size': 7, 'digest': 'sha256:' + 'c' * 64},
+  'layers': []})
+ecs = boto3.client('ecs', endpoint_url=E, region_name=R)
+ecs.create_cluster(clusterName='calm')
+for service in ('api', 'worker'):
+    ecr.create_repository(repositoryName='calm/' + service)
+    for tag in ('v1', '2026-12-05-patched'):
+        ecr.put_image(repositoryName='calm/' + service, imageManifest=manifest, imageTag=tag)
+    uri = '123456789012.dkr.ecr.' + R + '.amazonaws.com/calm/' + service + ':v1'
+    td = ecs.register_task_definition(family='calm-' + service, containerDefinitions=[
+        {'name': service, 'image': uri, 'memory': 512}])['taskDefinition']['taskDefinitionArn']
+    ecs.create_service(cluster='calm', serviceName=service, taskDefinition=td, desiredCount=2)",
+  );
+  let ran = run(
+    region,
+    "runbooks/monthly-security-patching.md",
+    &[
+      "customer=calm",
+      "cluster=calm",
+      "services=api,worker",
+      "patched_tag=2026-12-05-patched",
+    ],
+    &["--yes"],
+  );
+  // Only the checklist items wait for a person.
+  ran.assert(3);
+  let r = records(&ran.transcript());
+  let deployed = &finished(&r, "deploy")["output"]["services"];
+  assert_eq!(deployed[0]["task_definition"], "calm-api:2");
+  assert_eq!(deployed[1]["task_definition"], "calm-worker:2");
+  assert_eq!(
+    deployed[1]["images"][0]["after"],
+    format!("123456789012.dkr.ecr.{region}.amazonaws.com/calm/worker:2026-12-05-patched")
+  );
+  assert_eq!(
+    value(&r, "validation"),
+    "before: api 2/2 on calm-api:1, worker 2/2 on calm-worker:1; \
+     after: api 2/2 on calm-api:2, worker 2/2 on calm-worker:2"
   );
 }
 
