@@ -19,6 +19,7 @@ mod http;
 mod logs_insights;
 mod notify;
 mod prefetch;
+mod quotas;
 mod rds;
 mod rhai;
 mod shell;
@@ -114,6 +115,7 @@ fn executor(kind: ActionKind) -> Box<dyn Execute> {
     ActionKind::Elb => Box::new(elb::Elb),
     ActionKind::Http => Box::new(http::Http),
     ActionKind::Notify => Box::new(notify::Notify),
+    ActionKind::Quotas => Box::new(quotas::Quotas),
   }
 }
 

@@ -20,6 +20,7 @@ pub enum ActionKind {
   Elb,
   Http,
   Notify,
+  Quotas,
 }
 
 impl ActionKind {
@@ -39,6 +40,7 @@ impl ActionKind {
     "elb",
     "http",
     "notify",
+    "quotas",
   ];
 
   pub fn from_word(word: &str) -> Option<Self> {
@@ -56,6 +58,7 @@ impl ActionKind {
       "elb" => Self::Elb,
       "http" => Self::Http,
       "notify" => Self::Notify,
+      "quotas" => Self::Quotas,
       _ => return None,
     })
   }
@@ -75,6 +78,7 @@ impl ActionKind {
       Self::Elb => "elb",
       Self::Http => "http",
       Self::Notify => "notify",
+      Self::Quotas => "quotas",
     }
   }
 
@@ -134,6 +138,7 @@ impl ActionKind {
       Self::Ecr => &["action", "image", "cluster", "service"],
       Self::Rds => &["action", "instance", "max-age", "since"],
       Self::Notify => &["topic", "webhook", "message", "subject"],
+      Self::Quotas => &["services", "quotas", "max-percent", "since"],
       Self::Http => &[
         "headers",
         "expect-status",
@@ -211,7 +216,9 @@ impl ActionKind {
       }),
       // It reaches people.
       Self::Http | Self::Notify => true,
-      Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds => false,
+      Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds | Self::Quotas => {
+        false
+      }
       Self::Shell(_) => true,
       Self::Rhai => false,
     }

@@ -781,3 +781,190 @@ fn ecs_deploy_image_bodies_are_checked_before_anything_runs() {
     .run()
     .assert(0);
 }
+
+#[test]
+fn quotas_compare_peak_usage_with_applied_values_and_flag_the_high_ones() {
+  use crate::scripted::{Reply, Scripted};
+  // moto implements no ListServiceQuotas: the scripted peer speaks Service
+  // Quotas' awsJson 1.1 and CloudWatch's query protocol.
+  let usage = |dimension: &str| {
+    format!(
+      r#"{{"MetricNamespace":"AWS/Usage","MetricName":"{}","MetricDimensions":{{"Service":"x","Class":"{dimension}"}},"MetricStatisticRecommendation":"{}"}}"#,
+      if dimension == "Api" {
+        "CallCount"
+      } else {
+        "ResourceCount"
+      },
+      if dimension == "Api" { "Sum" } else { "Maximum" }
+    )
+  };
+  let quota = |service: &str, code: &str, name: &str, value: u32, extra: &str| {
+    format!(
+      r#"{{"ServiceCode":"{service}","QuotaCode":"{code}","QuotaName":"{name}","Value":{value}.0,"Unit":"None","Adjustable":true{extra}}}"#
+    )
+  };
+  let defaults = [
+    quota(
+      "fargate",
+      "L-3032A538",
+      "Fargate On-Demand vCPU resource count",
+      6,
+      &format!(r#","UsageMetric":{}"#, usage("OnDemand")),
+    ),
+    quota(
+      "fargate",
+      "L-36FBB829",
+      "Fargate Spot vCPU resource count",
+      6,
+      &format!(r#","UsageMetric":{}"#, usage("Spot")),
+    ),
+    quota("ecs", "L-9EF96962", "Services per cluster", 5000, ""),
+    quota(
+      "ecs",
+      "L-1234ABCD",
+      "RunTask API rate",
+      20,
+      &format!(
+        r#","UsageMetric":{},"Period":{{"PeriodValue":1,"PeriodUnit":"SECOND"}}"#,
+        usage("Api")
+      ),
+    ),
+  ];
+  let server = Scripted::start_with(move |op, _, body| {
+    let of = |service: &str| {
+      defaults
+        .iter()
+        .filter(|q| q.contains(&format!(r#""ServiceCode":"{service}""#)))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",")
+    };
+    let service = ["fargate", "ecs"]
+      .into_iter()
+      .find(|s| body.contains(&format!(r#""ServiceCode":"{s}""#)));
+    let peak = |stat: &str, value: u32| {
+      Reply::ok(&format!(
+        "<GetMetricStatisticsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><GetMetricStatisticsResult><Label>x</Label><Datapoints><member><Timestamp>2026-12-01T09:00:00Z</Timestamp><{stat}>{value}</{stat}><Unit>None</Unit></member><member><Timestamp>2026-12-01T09:01:00Z</Timestamp><{stat}>1</{stat}><Unit>None</Unit></member></Datapoints></GetMetricStatisticsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetMetricStatisticsResponse>"
+      ))
+    };
+    match (op, service) {
+      ("ListAWSDefaultServiceQuotas", Some(s)) => {
+        Reply::ok(&format!(r#"{{"Quotas":[{}]}}"#, of(s)))
+      }
+      // The account's raised on-demand vCPU quota; nothing else applied.
+      ("ListServiceQuotas", Some("fargate")) => Reply::ok(&format!(
+        r#"{{"Quotas":[{}]}}"#,
+        quota(
+          "fargate",
+          "L-3032A538",
+          "Fargate On-Demand vCPU resource count",
+          200,
+          &format!(r#","UsageMetric":{}"#, usage("OnDemand"))
+        )
+      )),
+      ("ListServiceQuotas", Some(_)) => Reply::ok(r#"{"Quotas":[]}"#),
+      ("ListAWSDefaultServiceQuotas" | "ListServiceQuotas", None) => Reply::error(
+        "NoSuchResourceException",
+        "The request failed because the specified service does not exist.",
+      ),
+      ("GetMetricStatistics", _) if body.contains("OnDemand") => peak("Maximum", 184),
+      ("GetMetricStatistics", _) if body.contains("Spot") => peak("Maximum", 2),
+      // 600 calls in the busiest minute: 10 a second against 20.
+      ("GetMetricStatistics", _) => peak("Sum", 600),
+      _ => Reply::error("UnknownOperation", op),
+    }
+  });
+  let ran = run_with(
+    server.env(),
+    "```quotas {name=limits}\nservices: [fargate, ecs]\nmax-percent: 90\n```\n",
+  );
+  assert!(
+    ran.stderr.contains(
+      "at or above 90 %: fargate Fargate On-Demand vCPU resource count: 92 % (184 of 200)"
+    ),
+    "{}",
+    ran.stderr
+  );
+  let r = records(&ran.transcript());
+  let out = &r[2]["output"];
+  assert_eq!(out["all_below"], false);
+  let quotas: Vec<(String, bool, serde_json::Value, serde_json::Value)> = out["quotas"]
+    .as_array()
+    .expect("quotas")
+    .iter()
+    .map(|q| {
+      (
+        q["code"].as_str().unwrap_or("?").to_string(),
+        q["applied"] == true,
+        q["percent"].clone(),
+        q["flagged"].clone(),
+      )
+    })
+    .collect();
+  assert_eq!(
+    quotas,
+    [
+      (
+        "L-3032A538".to_string(),
+        true,
+        serde_json::json!(92.0),
+        serde_json::json!(true)
+      ),
+      (
+        "L-36FBB829".into(),
+        false,
+        serde_json::json!(2.0 / 6.0 * 100.0),
+        serde_json::json!(false)
+      ),
+      (
+        "L-1234ABCD".into(),
+        false,
+        serde_json::json!(50.0),
+        serde_json::json!(false)
+      ),
+      (
+        "L-9EF96962".into(),
+        false,
+        serde_json::Value::Null,
+        serde_json::json!(false)
+      ),
+    ]
+  );
+  // A quota code nobody has, and a service code AWS does not know.
+  for (body, error) in [
+    (
+      "services: fargate\nquotas: [L-NOPE]",
+      "servicequotas: no quota L-NOPE in fargate",
+    ),
+    ("services: [fargat]", "NoSuchResourceException"),
+  ] {
+    let ran = Test::new()
+      .runbook(&format!("```quotas\n{body}\n```\n"))
+      .env(server.env())
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    ran.assert(1);
+    let failed = records(&ran.transcript())[2]["error"].to_string();
+    assert!(failed.contains(error), "{body}: {failed}");
+  }
+  for (body, message) in [
+    ("max-percent: 80", "`quotas`: `services` is required"),
+    (
+      "services: ecs\nmax-percent: 0",
+      "`max-percent: 0`: expected a share",
+    ),
+    ("services: ecs\nmax-percent: 150", "`max-percent: 150`"),
+    (
+      "services: ecs\nsince: 10s",
+      "`since: 10s`: expected a duration of a minute or more",
+    ),
+    ("services: ecs\nlimit: 3", "`quotas` has no field `limit`"),
+  ] {
+    let ran = Test::new()
+      .runbook(&format!("```quotas\n{body}\n```\n"))
+      .args(&["check", "rb.md"])
+      .run();
+    ran.assert(1);
+    assert!(ran.stderr.contains(message), "{body}: {}", ran.stderr);
+  }
+}

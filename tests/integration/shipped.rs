@@ -383,6 +383,8 @@ fn dr_test_records_restoration_time_and_both_regions() {
 fn event_readiness_records_answers_scorecard_and_action_items() {
   let region = "af-south-1";
   seed_incident(region);
+  moto().seed(region, FARGATE_USAGE);
+  let quotas = fargate_quota();
   let url = crate::http::server();
   let answers = [
     "checkout p99 < 800 ms at 22x",
@@ -397,7 +399,7 @@ fn event_readiness_records_answers_scorecard_and_action_items() {
   .chain([
     "GREEN", "GREEN", "GREEN", "YELLOW", "GREEN", "GREEN", "GREEN",
   ])
-  .chain(["Dana (SRE)", "2026-11-20"])
+  .chain(["Sam (platform)", "2026-11-13", "Dana (SRE)", "2026-11-20"])
   .map(|a| format!("{a}\n"))
   .collect::<String>();
   let ran = shipped(
@@ -409,9 +411,11 @@ fn event_readiness_records_answers_scorecard_and_action_items() {
       "end=2026-11-28 08:00 GMT+8",
       &format!("endpoint={url}/health"),
       "load_balancer_group=acme-production-api",
+      "quota_services=fargate",
     ],
   )
   .env(aws_env(region))
+  .env(quotas_at(&quotas))
   .args(&["--yes"])
   .stdin(&answers)
   .run();
@@ -421,22 +425,70 @@ fn event_readiness_records_answers_scorecard_and_action_items() {
   assert!(value(&r, "prewarm").contains("1000 → 22000 rps (22x normal)"));
   assert_eq!(value(&r, "scorecard"), "YELLOW");
   let items = &finished(&r, "action-items")["output"]["value"];
-  assert_eq!(items[0]["area"], "Scalability: load balancer pre-warm");
-  assert_eq!(items[0]["owner"], "Dana (SRE)");
+  // Capacity was answered GREEN, but a quota is at 92 %: not GREEN.
+  assert_eq!(
+    finished(&r, "limits")["output"]["flagged"],
+    serde_json::json!(["fargate Fargate On-Demand vCPU resource count: 92 % (5.50 of 6)"])
+  );
+  assert_eq!(
+    items[0]["area"],
+    "Scalability: EC2 and critical services capacity"
+  );
+  assert_eq!(items[0]["owner"], "Sam (platform)");
+  assert_eq!(items[1]["area"], "Scalability: load balancer pre-warm");
+  assert_eq!(items[1]["owner"], "Dana (SRE)");
   let answered = &finished(&r, "well-operated")["output"]["value"];
   assert_eq!(answered["security"][0]["answer"], "answered");
 }
 
+/// moto has no Service Quotas: a scripted peer answers that service only,
+/// with Fargate's on-demand vCPU quota at its default of 6 and its usage
+/// metric (which moto's CloudWatch serves).
+fn fargate_quota() -> crate::scripted::Scripted {
+  use crate::scripted::{Reply, Scripted};
+  Scripted::start(|op, _| match op {
+    "ListAWSDefaultServiceQuotas" => Reply::ok(
+      r#"{"Quotas":[{"ServiceCode":"fargate","QuotaCode":"L-3032A538","QuotaName":"Fargate On-Demand vCPU resource count","Value":6.0,"Unit":"None","Adjustable":true,"UsageMetric":{"MetricNamespace":"AWS/Usage","MetricName":"ResourceCount","MetricDimensions":{"Service":"Fargate","Resource":"vCPU","Type":"Resource","Class":"Standard/OnDemand"},"MetricStatisticRecommendation":"Maximum"}}]}"#,
+    ),
+    "ListServiceQuotas" => Reply::ok(r#"{"Quotas":[]}"#),
+    _ => Reply::error("UnknownOperation", op),
+  })
+}
+
+/// Service Quotas at `peer`, every other service where `aws_env` points.
+fn quotas_at(peer: &crate::scripted::Scripted) -> Vec<(String, String)> {
+  vec![(
+    "AWS_ENDPOINT_URL_SERVICE_QUOTAS".to_string(),
+    peer.url.clone(),
+  )]
+}
+
+/// Fargate's on-demand vCPU at 5.5 of the 6 two hours ago.
+const FARGATE_USAGE: &str = "import datetime
+cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+cw.put_metric_data(Namespace='AWS/Usage', MetricData=[{'MetricName': 'ResourceCount', 'Value': 5.5,
+  'Timestamp': datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2),
+  'Dimensions': [{'Name': n, 'Value': v} for n, v in (('Service', 'Fargate'), ('Resource', 'vCPU'),
+                 ('Type', 'Resource'), ('Class', 'Standard/OnDemand'))]}])";
+
 #[test]
-fn pre_deployment_readiness_finds_the_single_zone() {
+fn pre_deployment_readiness_finds_the_single_zone_and_a_quota_auto_scaling_would_hit() {
   let region = "ap-east-1";
   seed_incident(region);
-  let answers = "answered\n".repeat(22);
+  moto().seed(region, FARGATE_USAGE);
+  let quotas = fargate_quota();
+  let answers = "answered\n".repeat(21);
   let ran = shipped(
     "runbooks/pre-deployment-readiness.md",
-    &["customer=acme", "cluster=acme-production", "service=api"],
+    &[
+      "customer=acme",
+      "cluster=acme-production",
+      "service=api",
+      "quota_services=fargate",
+    ],
   )
   .env(aws_env(region))
+  .env(quotas_at(&quotas))
   .args(&["--yes"])
   .stdin(&answers)
   .run();
@@ -446,11 +498,20 @@ fn pre_deployment_readiness_finds_the_single_zone() {
   assert_eq!(evidence["multi_az"], false);
   assert_eq!(evidence["alarms"], 3);
   assert_eq!(evidence["autoscaling"], true);
+  // api scales to 6 tasks of 0.5 vCPU from the 2 running: 2 more vCPU.
+  assert_eq!(
+    evidence["scaling_ceiling"],
+    "auto scaling api to 6 tasks needs 2.0 more vCPU; the Fargate On-Demand vCPU quota (6.0) leaves 0.5"
+  );
   let error = finished(&r, "readiness")["error"]
     .as_str()
     .unwrap_or_default()
     .to_string();
   assert!(error.contains("single point of failure"), "{error}");
+  assert!(
+    error.contains("quota fargate Fargate On-Demand vCPU resource count: 92 % (5.50 of 6)"),
+    "{error}"
+  );
 }
 
 #[test]
@@ -571,4 +632,49 @@ fn startup_playbook_names_the_image_tag_missing_from_the_registry() {
       .is_some_and(|e| e.contains(&format!("not in the registry: {missing}"))),
     "{verdict}"
   );
+}
+
+/// The README's table of shipped documents counts, per document, the steps
+/// litops runs and the checklist items left to a person: the same counts
+/// `litops plan --json` gives, so the table cannot drift from the documents.
+#[test]
+fn readme_counts_of_automated_steps_and_checklist_items_match_the_documents() {
+  let root = env!("CARGO_MANIFEST_DIR");
+  let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+  let rows: Vec<(&str, &str)> = readme
+    .lines()
+    .filter_map(|line| {
+      let document = line.strip_prefix("| [`")?.split('`').next()?;
+      let counts = line.trim_end_matches(" |").rsplit("| ").next()?;
+      Some((document, counts))
+    })
+    .collect();
+  let mut shipped: Vec<String> = ["runbooks", "playbooks"]
+    .iter()
+    .flat_map(|dir| {
+      std::fs::read_dir(format!("{root}/{dir}"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(move |e| format!("{dir}/{}", e.file_name().to_string_lossy()))
+    })
+    .filter(|p| p.ends_with(".md"))
+    .collect();
+  shipped.sort();
+  let mut listed: Vec<String> = rows.iter().map(|(d, _)| d.to_string()).collect();
+  listed.sort();
+  assert_eq!(listed, shipped, "every shipped document has one README row");
+  for (document, counts) in rows {
+    let ran = Test::new()
+      .args(&["plan", "--json", &format!("{root}/{document}")])
+      .run();
+    ran.assert(0);
+    let plan: serde_json::Value = serde_json::from_str(&ran.stdout).expect("plan --json");
+    let steps = plan["steps"].as_array().expect("steps");
+    let manual = steps.iter().filter(|s| s["kind"] == "manual").count();
+    assert_eq!(
+      counts,
+      format!("{} / {manual}", steps.len() - manual),
+      "{document}"
+    );
+  }
 }
