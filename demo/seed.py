@@ -8,11 +8,15 @@ health check of customer `acme`, environment `production`, finds it.
   MOTO_ECS_SERVICE_RUNNING=2, so every service reports two running tasks.
 - RDS instance acme-production-db with no backup in the last 24 hours
   (patching pre-checks stop).
-- Alarm acme-production-api-cpu-high in ALARM; two more alarms OK.
+- Alarm acme-production-api-cpu-high in ALARM; two more alarms OK, one of
+  which (db-connections) fired at night and recovered: demo/peer.py, in
+  front of the emulator, answers the alarm history the emulator cannot.
 - 12 h of ERROR lines in /ecs/acme-production-api.
 - Target group acme-production-api behind load balancer acme-production,
-  with two registered instances; its HTTPS listener's certificate expires
-  in 10 days (the ALB playbook warns).
+  with two registered instances, one of them stopped (its health check
+  fails); its HTTPS listener's certificate expires in 10 days (the ALB
+  playbook warns).
+- SNS topic acme-production-incidents, the incident email list.
 - The technical dashboard, whose job-queue widget has no data (its metric
   is no longer published).
 - 12 h of metrics, and the same hours a week earlier: API CPU climbing past
@@ -213,6 +217,8 @@ def load_balancer():
                         Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn": certificate()}],
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
     elb.register_targets(TargetGroupArn=group, Targets=[{"Id": i, "Port": 8080} for i in instances])
+    # One of the two targets is down: its health check fails.
+    ec2.stop_instances(InstanceIds=instances[1:])
 
 
 def certificate():
@@ -276,6 +282,12 @@ def dynamodb():
             "ProvisionedThroughput": {"ReadCapacityUnits": 20, "WriteCapacityUnits": 10}}])
 
 
+def incident_email():
+    sns = client("sns")
+    topic = sns.create_topic(Name=f"{PREFIX}-incidents")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=f"oncall@{CUSTOMER}.example")
+
+
 ecr_images()
 database()
 ecs_cluster()
@@ -285,3 +297,4 @@ logs()
 metrics()
 dashboard()
 dynamodb()
+incident_email()

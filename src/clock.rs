@@ -43,6 +43,11 @@ impl Instant {
     self.0.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
   }
 
+  /// `2026-11-23T09:00:01`, UTC to the second, as queries compare times.
+  pub fn iso_seconds(self) -> String {
+    self.0.format("%Y-%m-%dT%H:%M:%S").to_string()
+  }
+
   /// `2026-11-23 09:00`, for metric periods.
   pub fn minutes(self) -> String {
     self.0.format("%Y-%m-%d %H:%M").to_string()

@@ -14,6 +14,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 #[derive(Debug, Clone)]
@@ -187,10 +188,9 @@ impl Aws {
 }
 
 /// One line saying what failed and what to do about it.
-pub fn explain<E, R>(operation: &str, error: &SdkError<E, R>) -> String
+pub fn explain<E>(operation: &str, error: &SdkError<E, HttpResponse>) -> String
 where
   E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-  R: std::fmt::Debug,
 {
   match error {
     SdkError::DispatchFailure(_) => format!(
@@ -227,7 +227,18 @@ where
         }
         _ => "",
       };
+      let status = error.raw_response().map(|r| r.status().as_u16());
       match (code.is_empty(), message.is_empty()) {
+        // No AWS error in the answer: what the endpoint said, not a dump of it.
+        (true, true) if status.is_some_and(|s| s >= 500) => format!(
+          "{operation}: the endpoint answered HTTP {} with no AWS error: the service failed, \
+           or does not implement this call (an emulator?); run the step again later",
+          status.unwrap_or_default()
+        ),
+        (true, true) if status.is_some() => format!(
+          "{operation}: the endpoint answered HTTP {} with no AWS error in it: is AWS_ENDPOINT_URL an AWS endpoint?",
+          status.unwrap_or_default()
+        ),
         (true, true) => format!("{operation}: {}", DisplayErrorContext(error)),
         (false, true) => format!("{operation}: {code}{advice}"),
         (true, false) => format!("{operation}: {message}{advice}"),

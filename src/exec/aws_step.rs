@@ -57,15 +57,16 @@ pub fn wait<F: std::future::Future>(run: &StepRun, aws: &Aws, future: F) -> Resu
 
 /// An SDK request under `wait`, a failure explained as `operation`'s
 /// (`"ecs:DescribeServices"`).
-pub fn call<T, E, R>(
+pub fn call<T, E>(
   run: &StepRun,
   aws: &Aws,
   operation: &str,
-  request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+  request: impl std::future::Future<
+    Output = Result<T, SdkError<E, aws_sdk_sts::config::http::HttpResponse>>,
+  >,
 ) -> Result<T, Failure>
 where
   E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-  R: std::fmt::Debug,
 {
   wait(run, aws, request)?.map_err(|e| explain(operation, &e).into())
 }

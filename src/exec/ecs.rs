@@ -346,14 +346,15 @@ impl Call<'_> {
     wait(self.run, self.aws, future)
   }
 
-  pub(super) fn sdk<T, E, R>(
+  pub(super) fn sdk<T, E>(
     &self,
     operation: &str,
-    request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    request: impl std::future::Future<
+      Output = Result<T, SdkError<E, aws_sdk_sts::config::http::HttpResponse>>,
+    >,
   ) -> Result<T, Failure>
   where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
   {
     call(self.run, self.aws, operation, request)
   }

@@ -69,6 +69,18 @@ impl Execute for RhaiAction {
         }
       },
     );
+    // `utc_ago("1h")`: a moment as a query writes it (`@timestamp > "…"`).
+    engine.register_fn(
+      "utc_ago",
+      |ago: &str| -> Result<String, Box<EvalAltResult>> {
+        let secs = crate::check::parse_duration(ago)
+          .and_then(|d| i64::try_from(d.as_secs()).ok())
+          .ok_or_else(|| format!("utc_ago(\"{ago}\"): expected a duration such as 1h or 30m"))?;
+        crate::clock::Instant::from_seconds(crate::clock::now().seconds() - secs)
+          .map(crate::clock::Instant::iso_seconds)
+          .ok_or_else(|| format!("utc_ago(\"{ago}\"): before any date").into())
+      },
+    );
     let asker = Asker {
       console: run.console.clone(),
       state: state.clone(),

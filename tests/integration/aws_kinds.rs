@@ -968,3 +968,23 @@ fn quotas_compare_peak_usage_with_applied_values_and_flag_the_high_ones() {
     assert!(ran.stderr.contains(message), "{body}: {}", ran.stderr);
   }
 }
+
+#[test]
+fn an_endpoint_answering_500_without_an_aws_error_is_said_in_one_line() {
+  use crate::scripted::{Reply, Scripted};
+  let server = Scripted::start(|_, _| Reply {
+    status: 500,
+    body: "<!doctype html><title>500 Internal Server Error</title>".into(),
+  });
+  let ran = Test::new()
+    .runbook("```cloudwatch\naction: alarm-history\n```\n")
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(1);
+  assert_eq!(
+    records(&ran.transcript())[2]["error"],
+    "cloudwatch:DescribeAlarmHistory: the endpoint answered HTTP 500 with no AWS error: \
+     the service failed, or does not implement this call (an emulator?); run the step again later"
+  );
+}

@@ -101,3 +101,50 @@ pub fn aws_env(region: &str) -> Vec<(String, String)> {
   .map(|(k, v)| (k.to_string(), v.to_string()))
   .collect()
 }
+
+static PEER: OnceLock<String> = OnceLock::new();
+
+/// demo/peer.py in front of moto, as scripts/demo runs it: it answers what
+/// moto cannot (CloudWatch alarm history of the demo's night) and passes
+/// every other request on. Its URL.
+pub fn peer() -> &'static str {
+  PEER.get_or_init(|| {
+    let upstream = moto().url.clone();
+    let venv = moto().venv.clone();
+    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let port_file = dir.join("port");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/peer.py");
+    let file = port_file.clone();
+    // As for moto: spawned from a thread that lives as long as the tests.
+    std::thread::spawn(move || {
+      let mut command = Command::new(venv.join("python"));
+      command
+        .arg(script)
+        .arg(upstream)
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+      // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+      unsafe {
+        command.pre_exec(|| {
+          nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+            .map_err(std::io::Error::from)
+        });
+      }
+      let mut child = command.spawn().expect("start demo/peer.py");
+      let _ = child.wait();
+      loop {
+        std::thread::park();
+      }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+      if let Ok(port) = std::fs::read_to_string(&port_file) {
+        return format!("http://127.0.0.1:{}", port.trim());
+      }
+      assert!(Instant::now() < deadline, "demo/peer.py did not start");
+      std::thread::sleep(Duration::from_millis(20));
+    }
+  })
+}

@@ -20,11 +20,22 @@ fn shipped(document: &str, params: &[&str]) -> Test {
   test
 }
 
+/// Runs against moto seeded with the incident, CloudWatch through
+/// demo/peer.py (which knows the night's alarm history), as scripts/demo.
 fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
   shipped(document, params)
-    .env(aws_env(region))
+    .env(incident_env(region))
     .args(extra)
     .run()
+}
+
+fn incident_env(region: &str) -> Vec<(String, String)> {
+  let mut env = aws_env(region);
+  env.push((
+    "AWS_ENDPOINT_URL_CLOUDWATCH".into(),
+    crate::moto::peer().to_string(),
+  ));
+  env
 }
 
 /// The record of a step's result, by id.
@@ -67,6 +78,9 @@ fn morning_health_check_names_what_needs_attention() {
     "ECS service api: 2 of 3 tasks running",
     "ERROR log line(s) in the last 12 h",
     "dashboard widget(s) with no data: Job queue depth",
+    // Fired at night and recovered: nothing in ALARM shows it now.
+    "overnight: acme-production-db-connections was in ALARM from ",
+    "(Threshold Crossed: 1 datapoint [186.0] was greater than the threshold (180.0).)",
   ] {
     assert!(error.contains(reason), "{reason:?} not in {error}");
   }
@@ -158,7 +172,8 @@ fn alb_issues_names_a_failing_health_endpoint_and_an_expiring_certificate() {
     .unwrap_or_default()
     .to_string();
   for finding in [
-    "findings: health endpoint: status 503, expected 200; ",
+    "findings: 1 of 2 targets not healthy: [\"i-",
+    "unused (Target.InvalidState)\"]; health endpoint: status 503, expected 200; ",
     &format!("the load balancer checks /health but the health endpoint is {url}/down; "),
     "certificate api.acme.example on HTTPS 443 expires in ",
   ] {
@@ -189,16 +204,40 @@ fn critical_alert_confirms_cpu_scales_out_and_escalates() {
     "load_balancer=app/acme-production/50dc6c495c0c9188",
     "target_group=acme-production-api",
     "log_group=/ecs/acme-production-api",
+    "db_instance=acme-production-db",
   ]);
+  let (url, posts) = crate::secrets::recording_server();
   // Not resolved within 15 minutes.
   let ran = shipped("playbooks/critical-alert-response.md", &params)
     .env(aws_env(region))
+    .env(vec![(
+      "LITOPS_SLACK_WEBHOOK".into(),
+      format!("{url}/hooks/alerts"),
+    )])
     .args(&["--yes"])
     .stdin("n\n")
     .run();
   ran.assert(3);
   let r = records(&ran.transcript());
-  assert!(value(&r, "triggers").starts_with("CPU "));
+  // CPU, and the target whose health check fails; connections are far
+  // from exhausted.
+  let triggers = value(&r, "triggers");
+  assert!(triggers.starts_with("CPU "), "{triggers}");
+  assert!(
+    triggers.contains("; health checks failing on 1 of 2 targets"),
+    "{triggers}"
+  );
+  assert!(!triggers.contains("database"), "{triggers}");
+  // The source's query, bounded by this run's time.
+  assert!(
+    finished(&r, "error-log")["output"]["query"]
+      .as_str()
+      .is_some_and(|q| q.contains("| filter @level = \"ERROR\" and @timestamp > \"20")),
+    "{}",
+    finished(&r, "error-log")["output"]
+  );
+  let post = posts.recv().expect("the status was posted");
+  assert!(post.contains("INCIDENT ALERT - Severity 2"), "{post}");
   // Auto scaling has a target but no policy: two tasks added by hand.
   assert_eq!(value(&r, "scaling-decision"), "manual scale-out");
   assert_eq!(finished(&r, "scale-out")["output"]["after"]["desired"], 5);
@@ -515,11 +554,27 @@ fn pre_deployment_readiness_finds_the_single_zone_and_a_quota_auto_scaling_would
 }
 
 #[test]
-fn incident_response_renders_both_notifications_from_the_answers() {
+fn incident_response_acknowledges_first_then_posts_both_notifications_by_email_and_slack() {
+  let region = "il-central-1";
+  moto().seed(
+    region,
+    "sns = boto3.client('sns', endpoint_url=E, region_name=R)
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+topic = sns.create_topic(Name='incidents')['TopicArn']
+queue = sqs.create_queue(QueueName='incident-mail')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=arn)",
+  );
+  let (url, posts) = crate::secrets::recording_server();
+  let webhook = format!("{url}/services/T0/B0/inc1dentHook");
   let answers = [
     "2",
     "checkout fails for 30% of users",
     "10:30 UTC",
+    "y",
+    "n",
+    "n",
+    "n",
     "n",
     "09:40-10:25 UTC",
     "a bad deployment",
@@ -529,18 +584,72 @@ fn incident_response_renders_both_notifications_from_the_answers() {
   .concat();
   let ran = shipped(
     "playbooks/incident-response.md",
-    &["customer=acme", "service=checkout"],
+    &[
+      "customer=acme",
+      "service=checkout",
+      &format!("email_topic=arn:aws:sns:{region}:123456789012:incidents"),
+    ],
   )
+  .env(aws_env(region))
+  .env(vec![("LITOPS_SLACK_WEBHOOK".into(), webhook)])
   .args(&["--yes"])
   .stdin(&answers)
   .run();
   ran.assert(3);
   let r = records(&ran.transcript());
+  // The source's order: the alert is acknowledged before anything is sent.
+  let order: Vec<&str> = r
+    .iter()
+    .filter(|x| x["type"] == "step-finished")
+    .filter_map(|x| x["step"].as_str())
+    .collect();
+  let at = |id: &str| order.iter().position(|s| *s == id).unwrap_or(usize::MAX);
   assert!(
-    value(&r, "initial-notification")
-      .starts_with("🚨 INCIDENT ALERT - Severity 2\nService: checkout")
+    at("detection-and-acknowledgment-1") < at("classify"),
+    "{order:?}"
   );
+  assert!(value(&r, "classify") == "2");
+  let initial = value(&r, "initial-notification");
+  assert!(initial.starts_with("🚨 INCIDENT ALERT - Severity 2\nService: checkout"));
+  assert!(
+    finished(&r, "classify")["output"].to_string().contains(
+      "Proactive customer communication required: Severity 2 affecting more than 25% of users."
+    ),
+    "{}",
+    finished(&r, "classify")
+  );
+  assert_eq!(
+    value(&r, "escalation"),
+    "Level 2 (senior SRE): not resolved within the SLA; in Slack and by email"
+  );
+  assert_eq!(value(&r, "vendor-escalation"), "Production System Impaired");
   assert!(value(&r, "resolution-notification").contains("Root Cause: a bad deployment"));
+  // Slack got both messages, as sent; the webhook's URL is nowhere recorded.
+  let slack: Vec<serde_json::Value> = (0..2)
+    .map(|_| {
+      let post = posts.recv().expect("a Slack post");
+      serde_json::from_str(post.rsplit("\r\n").next().unwrap_or_default()).expect("JSON")
+    })
+    .collect();
+  assert_eq!(slack[0]["text"], initial.as_str());
+  assert!(
+    slack[1]["text"]
+      .as_str()
+      .is_some_and(|t| t.starts_with("✅ INCIDENT RESOLVED - Severity 2")),
+    "{}",
+    slack[1]
+  );
+  assert!(!ran.transcript().contains("inc1dentHook"));
+  // Email: both messages reached the topic's subscribers.
+  moto().seed(
+    region,
+    "import json
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+queue = sqs.get_queue_url(QueueName='incident-mail')['QueueUrl']
+got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get('Messages', [])
+subjects = sorted(json.loads(m['Body'])['Subject'] for m in got)
+assert subjects == ['INCIDENT ALERT - Severity 2 - checkout', 'INCIDENT RESOLVED - Severity 2 - checkout'], subjects",
+  );
 }
 
 #[test]
@@ -574,7 +683,7 @@ logs.put_log_events(logGroupName='/ecs/acme-production-api', logStreamName='api/
   }
   args.extend(["--transcript".to_string(), "today.md".to_string()]);
   let second = crate::command(dir, &args)
-    .envs(aws_env(region))
+    .envs(incident_env(region))
     .output()
     .expect("second run");
   assert_eq!(second.status.code(), Some(1));

@@ -83,7 +83,8 @@ pub fn alarm_history(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Fail
       }
       let Some(at) = item.timestamp() else { continue };
       let summary = item.history_summary().unwrap_or_default().to_string();
-      items.push((name, *at, new_state(item.history_data(), &summary), summary));
+      let (state, reason) = new_state(item.history_data(), &summary);
+      items.push((name, *at, state, reason.unwrap_or(summary)));
     }
     next = page.next_token().map(str::to_string);
     if next.is_none() {
@@ -153,12 +154,19 @@ pub fn alarm_history(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Fail
 
 /// The state an update moved to, from its JSON data or else its summary
 /// ("Alarm updated from OK to ALARM").
-fn new_state(data: Option<&str>, summary: &str) -> String {
-  data
-    .and_then(|d| serde_json::from_str::<Value>(d).ok())
-    .and_then(|d| d["newState"]["stateValue"].as_str().map(str::to_string))
+/// The state an update moved to and, when the data gives it, why
+/// (`Threshold Crossed: …`).
+fn new_state(data: Option<&str>, summary: &str) -> (String, Option<String>) {
+  let data = data.and_then(|d| serde_json::from_str::<Value>(d).ok());
+  let field = |name: &str| {
+    data
+      .as_ref()
+      .and_then(|d| d["newState"][name].as_str().map(str::to_string))
+  };
+  let state = field("stateValue")
     .or_else(|| summary.rsplit(" to ").next().map(|s| s.trim().to_string()))
-    .unwrap_or_default()
+    .unwrap_or_default();
+  (state, field("stateReason"))
 }
 
 #[cfg(test)]
@@ -169,7 +177,16 @@ mod tests {
   fn the_new_state_comes_from_the_data_or_the_summary() {
     let data =
       r#"{"version":"1.0","oldState":{"stateValue":"OK"},"newState":{"stateValue":"ALARM"}}"#;
-    assert_eq!(new_state(Some(data), ""), "ALARM");
-    assert_eq!(new_state(None, "Alarm updated from ALARM to OK"), "OK");
+    assert_eq!(new_state(Some(data), ""), ("ALARM".to_string(), None));
+    assert_eq!(
+      new_state(None, "Alarm updated from ALARM to OK"),
+      ("OK".to_string(), None)
+    );
+    let data =
+      r#"{"newState":{"stateValue":"ALARM","stateReason":"Threshold Crossed: 3 datapoints"}}"#;
+    assert_eq!(
+      new_state(Some(data), "").1.as_deref(),
+      Some("Threshold Crossed: 3 datapoints")
+    );
   }
 }
