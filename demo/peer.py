@@ -1,11 +1,19 @@
 """In front of the AWS emulator, what it cannot answer.
 
-moto answers CloudWatch's DescribeAlarmHistory with a 500, and there is no
-Slack on a test machine. This server listens on loopback and
+moto answers CloudWatch's DescribeAlarmHistory, Application Auto Scaling's
+DescribeScalingActivities and DynamoDB's DescribeContributorInsights with
+a 500, and there is no Slack on a test
+machine. This server listens on loopback and
 - answers DescribeAlarmHistory (CloudWatch's query protocol) with last
   night's history of the demo incident (demo/seed.py): the database
   connections alarm fired at night and recovered; the API's CPU alarm fired
   this morning and is still in ALARM;
+- answers DescribeScalingActivities (Application Auto Scaling's JSON
+  protocol) for the `api` service: two scale-outs this week, the second of
+  which failed for want of Fargate vCPU quota;
+- answers DescribeContributorInsights (DynamoDB's JSON protocol) and
+  GetInsightRuleReport for the orders table: Contributor Insights is on,
+  and one customer's partition key takes most of the reads;
 - takes Slack-compatible incoming-webhook posts (`POST /hooks/<channel>`),
   printing each and appending it to LOG as one JSON line;
 - passes every other request to the emulator unchanged.
@@ -37,6 +45,60 @@ NIGHT = [
     (f"{PREFIX}-api-cpu-high", 45, "OK", "ALARM",
      "Threshold Crossed: 3 datapoints were greater than the threshold (85.0)."),
 ]
+
+
+TABLE = f"{PREFIX}-orders"
+RULE = f"DynamoDBContributorInsights-PKC-{TABLE}-1690000000000"
+# (partition key, reads in the last hour)
+HOT_KEYS = [("customer#4411", 6200), ("customer#12", 900), ("customer#77", 610)]
+
+
+def contributor_insights(request):
+    if request.get("TableName") != TABLE or request.get("IndexName"):
+        return {"TableName": request.get("TableName"), "ContributorInsightsStatus": "DISABLED"}
+    return {"TableName": TABLE, "ContributorInsightsStatus": "ENABLED",
+            "ContributorInsightsRuleList": [RULE]}
+
+
+def insight_rule_report(form):
+    members = "" if form.get("RuleName") != [RULE] else "".join(
+        f"<member><Keys><member>{key}</member></Keys>"
+        f"<ApproximateAggregateValue>{reads}</ApproximateAggregateValue><Datapoints/></member>"
+        for key, reads in HOT_KEYS)
+    return ("<GetInsightRuleReportResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">"
+            "<GetInsightRuleReportResult><KeyLabels><member>pk</member></KeyLabels>"
+            f"<AggregationStatistic>Sum</AggregationStatistic><Contributors>{members}</Contributors>"
+            "</GetInsightRuleReportResult><ResponseMetadata><RequestId>peer</RequestId>"
+            "</ResponseMetadata></GetInsightRuleReportResponse>")
+
+
+# (minutes before now, desired count, status, message)
+SCALING = [(2 * 1440 + 125, 4, "Successful", None),
+           (2 * 1440 + 95, 6, "Failed",
+            "Failed to set desired count to 6: You've reached the limit on the number of "
+            "vCPUs you can run concurrently (Fargate On-Demand vCPU resource count)")]
+
+
+def scaling_activities(request):
+    resource = f"service/{PREFIX}/api"
+    if request.get("ResourceId") not in (None, resource):
+        return {"ScalingActivities": []}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    activities = []
+    for minutes, desired, status, message in sorted(SCALING):
+        start = (now - datetime.timedelta(minutes=minutes)).timestamp()
+        activity = {
+            "ActivityId": f"peer-{minutes}", "ServiceNamespace": "ecs", "ResourceId": resource,
+            "ScalableDimension": "ecs:service:DesiredCount",
+            "Description": f"Setting desired count to {desired}.",
+            "Cause": f"monitor alarm TargetTracking-{resource}-AlarmHigh in state ALARM triggered policy cpu-target",
+            "StartTime": start, "StatusCode": status}
+        if message:
+            activity["StatusMessage"] = message
+        else:
+            activity["EndTime"] = start + 60
+        activities.append(activity)
+    return {"ScalingActivities": activities}
 
 
 def when(text):
@@ -99,6 +161,14 @@ class Peer(BaseHTTPRequestHandler):
             form = urllib.parse.parse_qs(body.decode())
             if form.get("Action") == ["DescribeAlarmHistory"]:
                 return self.reply(200, alarm_history(form), "text/xml")
+            if form.get("Action") == ["GetInsightRuleReport"]:
+                return self.reply(200, insight_rule_report(form), "text/xml")
+        if self.headers.get("x-amz-target") == "AnyScaleFrontendService.DescribeScalingActivities":
+            answer = scaling_activities(json.loads(body or b"{}"))
+            return self.reply(200, json.dumps(answer), "application/x-amz-json-1.1")
+        if self.headers.get("x-amz-target") == "DynamoDB_20120810.DescribeContributorInsights":
+            answer = contributor_insights(json.loads(body or b"{}"))
+            return self.reply(200, json.dumps(answer), "application/x-amz-json-1.0")
         skip = {"host", "content-length", "connection", "transfer-encoding"}
         request = urllib.request.Request(
             UPSTREAM + self.path, data=body if body else None, method=self.command,

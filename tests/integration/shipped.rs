@@ -20,8 +20,10 @@ fn shipped(document: &str, params: &[&str]) -> Test {
   test
 }
 
-/// Runs against moto seeded with the incident, CloudWatch through
-/// demo/peer.py (which knows the night's alarm history), as scripts/demo.
+/// Runs against moto seeded with the incident, CloudWatch, DynamoDB and
+/// Application Auto Scaling through demo/peer.py (which knows the night's
+/// alarm history, the hot partition and the week's scaling activity), as
+/// scripts/demo does.
 fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
   shipped(document, params)
     .env(incident_env(region))
@@ -31,10 +33,12 @@ fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
 
 fn incident_env(region: &str) -> Vec<(String, String)> {
   let mut env = aws_env(region);
-  env.push((
-    "AWS_ENDPOINT_URL_CLOUDWATCH".into(),
-    crate::moto::peer().to_string(),
-  ));
+  for service in ["CLOUDWATCH", "DYNAMODB", "APPLICATION_AUTO_SCALING"] {
+    env.push((
+      format!("AWS_ENDPOINT_URL_{service}"),
+      crate::moto::peer().to_string(),
+    ));
+  }
   env
 }
 
@@ -139,13 +143,61 @@ fn dynamodb_throttling_raises_read_capacity_and_verifies_it() {
     "playbooks/dynamodb-throttling.md",
     &["table=acme-production-orders"],
   );
-  // Peak consumption is at the 50 RCU provisioned: twice the peak.
-  assert_eq!(value(&r, "assess"), "100");
+  // Peak consumption is at the 50 RCU provisioned: twice the peak; writes
+  // are not throttled and keep their 20 WCU.
+  assert_eq!(value(&r, "assess"), "100 RCU, 20 WCU");
   let change = &finished(&r, "raise-capacity")["output"];
   assert_eq!(change["before"]["read"], 50);
   assert_eq!(change["after"]["read"], 100);
+  assert_eq!(change["after"]["write"], 20);
   assert_eq!(finished(&r, "after")["output"]["read"], 100);
   assert_eq!(finished(&r, "verdict")["status"], "done");
+  // Contributor Insights names the hot partition.
+  assert_eq!(
+    value(&r, "hot-partition"),
+    "hot partition: customer#4411 takes 80 % of the traffic"
+  );
+}
+
+#[test]
+fn dynamodb_throttling_on_an_on_demand_table_goes_to_the_query_pattern_review() {
+  let region = "eu-central-1";
+  moto().seed(
+    region,
+    "ddb = boto3.client('dynamodb', endpoint_url=E, region_name=R)
+ddb.create_table(TableName='calm-sessions', BillingMode='PAY_PER_REQUEST',
+  AttributeDefinitions=[{'AttributeName': 'id', 'AttributeType': 'S'}],
+  KeySchema=[{'AttributeName': 'id', 'KeyType': 'HASH'}])",
+  );
+  let ran = run(
+    region,
+    "playbooks/dynamodb-throttling.md",
+    &["customer=calm", "table=calm-sessions"],
+    &["--yes"],
+  );
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  for skipped in ["raise-capacity", "after", "verdict"] {
+    assert!(
+      !r.iter()
+        .any(|x| x["type"] == "step-finished" && x["step"] == skipped),
+      "{skipped} ran on an on-demand table"
+    );
+  }
+  // The review is reached, and says what it cannot see.
+  assert!(
+    finished(&r, "hot-partition")["error"]
+      .as_str()
+      .is_some_and(|e| e.starts_with(
+        "Contributor Insights is DISABLED on calm-sessions: enable it to see hot partitions (at "
+      )),
+    "{}",
+    finished(&r, "hot-partition")
+  );
+  assert_eq!(
+    finished(&r, "query-pattern-review-1")["status"],
+    "unconfirmed"
+  );
 }
 
 #[test]
@@ -291,7 +343,51 @@ fn performance_alert_finds_the_regression_against_the_previous_week() {
 }
 
 #[test]
-fn weekly_capacity_review_flags_growth_on_last_week() {
+fn weekly_capacity_review_flags_a_service_sustained_near_70_percent() {
+  let region = "ap-southeast-3";
+  // CPU at 68 % in most hours of the week (a few quiet nights at 20 %).
+  moto().seed(
+    region,
+    "import datetime
+ddb = boto3.client('dynamodb', endpoint_url=E, region_name=R)
+ddb.create_table(TableName='calm-orders', BillingMode='PROVISIONED',
+  AttributeDefinitions=[{'AttributeName': 'id', 'AttributeType': 'S'}],
+  KeySchema=[{'AttributeName': 'id', 'KeyType': 'HASH'}],
+  ProvisionedThroughput={'ReadCapacityUnits': 10, 'WriteCapacityUnits': 10})
+cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+now = datetime.datetime.now(datetime.timezone.utc)
+data = [{'MetricName': 'CPUUtilization', 'Value': 20.0 if h % 24 < 6 else 68.0,
+         'Timestamp': now - datetime.timedelta(hours=h, minutes=30),
+         'Dimensions': [{'Name': 'ClusterName', 'Value': 'calm'}, {'Name': 'ServiceName', 'Value': 'api'}]}
+        for h in range(1, 7 * 24)]
+for i in range(0, len(data), 500):
+    cw.put_metric_data(Namespace='AWS/ECS', MetricData=data[i:i + 500])",
+  );
+  let ran = run(
+    region,
+    "runbooks/weekly-capacity-review.md",
+    &[
+      "customer=calm",
+      "cluster=calm",
+      "service=api",
+      "db_instance=calm-db",
+      "load_balancer=app/calm/0",
+      "table=calm-orders",
+    ],
+    &["--yes"],
+  );
+  ran.assert(3);
+  let notes = value(&records(&ran.transcript()), "recommendations");
+  assert!(
+    notes.starts_with(
+      "api cpu sustained at 68 % (50 % of hours at or above it): approaching 70 %, raise capacity or scaling limits; memory: no data this week"
+    ),
+    "{notes}"
+  );
+}
+
+#[test]
+fn weekly_capacity_review_flags_what_approaches_70_percent_sustained() {
   let region = "ap-south-2";
   let r = incident(
     region,
@@ -305,13 +401,20 @@ fn weekly_capacity_review_flags_growth_on_last_week() {
     ],
   );
   let notes = value(&r, "recommendations");
-  assert!(notes.contains("api cpu up"), "{notes}");
-  // The last hour's 5-minute periods consume ~49 of the 50 RCU.
+  // The last hour's 5-minute periods consume ~49 of the 50 RCU: a peak.
   assert!(
     notes.contains("acme-production-orders reads peaked at"),
     "{notes}"
   );
-  assert!(notes.contains("api memory"), "{notes}");
+  assert!(
+    notes.contains("auto scaling failed 1 time(s) this week: Failed to set desired count to 6"),
+    "{notes}"
+  );
+  // CPU climbs past 85 % only in the last half hour: not sustained.
+  assert!(!notes.contains("api cpu"), "{notes}");
+  let printed = finished(&r, "recommendations")["output"].to_string();
+  assert!(printed.contains("week on week: cpu "), "{printed}");
+  assert!(printed.contains("; response time "), "{printed}");
 }
 
 #[test]
