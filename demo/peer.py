@@ -2,7 +2,7 @@
 
 moto answers CloudWatch's DescribeAlarmHistory, Application Auto Scaling's
 DescribeScalingActivities and DynamoDB's DescribeContributorInsights with
-a 500, and there is no Slack on a test
+a 500, implements no Performance Insights, and there is no Slack on a test
 machine. This server listens on loopback and
 - answers DescribeAlarmHistory (CloudWatch's query protocol) with last
   night's history of the demo incident (demo/seed.py): the database
@@ -14,6 +14,8 @@ machine. This server listens on loopback and
 - answers DescribeContributorInsights (DynamoDB's JSON protocol) and
   GetInsightRuleReport for the orders table: Contributor Insights is on,
   and one customer's partition key takes most of the reads;
+- answers Performance Insights' DescribeDimensionKeys (JSON protocol) for
+  the database: one statement dominates the load, waiting on reads;
 - takes Slack-compatible incoming-webhook posts (`POST /hooks/<channel>`),
   printing each and appending it to LOG as one JSON line;
 - passes every other request to the emulator unchanged.
@@ -101,6 +103,27 @@ def scaling_activities(request):
     return {"ScalingActivities": activities}
 
 
+# Average active sessions over the window, by statement and by wait event.
+TOP_SQL = [("SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC", 2.1),
+           ("UPDATE inventory SET reserved = reserved + ? WHERE sku = ?", 0.6),
+           ("INSERT INTO audit_log (actor, action, at) VALUES (?, ?, ?)", 0.3)]
+WAITS = [("IO:DataFileRead", "IO", 1.6), ("CPU", "CPU", 0.9), ("Lock:transactionid", "Lock", 0.5)]
+
+
+def dimension_keys(request):
+    group = (request.get("GroupBy") or {}).get("Group")
+    if group == "db.sql_tokenized":
+        keys = [{"Dimensions": {"db.sql_tokenized.statement": sql, "db.sql_tokenized.id": f"sql-{i}"},
+                 "Total": load} for i, (sql, load) in enumerate(TOP_SQL)]
+    elif group == "db.wait_event":
+        keys = [{"Dimensions": {"db.wait_event.name": name, "db.wait_event.type": kind},
+                 "Total": load} for name, kind, load in WAITS]
+    else:
+        keys = []
+    return {"AlignedStartTime": request.get("StartTime"), "AlignedEndTime": request.get("EndTime"),
+            "Keys": keys}
+
+
 def when(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -163,6 +186,9 @@ class Peer(BaseHTTPRequestHandler):
                 return self.reply(200, alarm_history(form), "text/xml")
             if form.get("Action") == ["GetInsightRuleReport"]:
                 return self.reply(200, insight_rule_report(form), "text/xml")
+        if self.headers.get("x-amz-target") == "PerformanceInsightsv20180227.DescribeDimensionKeys":
+            answer = dimension_keys(json.loads(body or b"{}"))
+            return self.reply(200, json.dumps(answer), "application/x-amz-json-1.1")
         if self.headers.get("x-amz-target") == "AnyScaleFrontendService.DescribeScalingActivities":
             answer = scaling_activities(json.loads(body or b"{}"))
             return self.reply(200, json.dumps(answer), "application/x-amz-json-1.1")

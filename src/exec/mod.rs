@@ -21,6 +21,7 @@ mod notify;
 mod prefetch;
 mod quotas;
 mod rds;
+mod rds_insights;
 mod rhai;
 mod shell;
 mod shown;

@@ -3,7 +3,7 @@
 //!
 //! ````markdown
 //! ```rds {name=database}
-//! action: instances          # instances | snapshots | events
+//! action: instances          # instances | snapshots | events | performance-insights
 //! instance: {{ db_instance }} # one instance and its replicas (default: all)
 //! ```
 //! ````
@@ -42,6 +42,7 @@ enum Action {
   Instances,
   Snapshots { max_age: Option<Duration> },
   Events { since: Duration },
+  PerformanceInsights { since: Duration },
 }
 
 struct Spec {
@@ -68,6 +69,12 @@ impl Spec {
       "events" => Action::Events {
         since: duration("since")?.unwrap_or(Duration::from_secs(24 * 3600)),
       },
+      "performance-insights" => {
+        body.required("instance")?;
+        Action::PerformanceInsights {
+          since: duration("since")?.unwrap_or(Duration::from_secs(3600)),
+        }
+      }
       other => return Err(body.unknown_action(other)),
     };
     Ok(Self {
@@ -84,6 +91,12 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
     Action::Instances => instances(run, aws, spec.instance.as_deref()),
     Action::Snapshots { max_age } => snapshots(run, aws, spec.instance.as_deref(), max_age),
     Action::Events { since } => events(run, aws, spec.instance.as_deref(), since),
+    Action::PerformanceInsights { since } => super::rds_insights::performance_insights(
+      run,
+      aws,
+      spec.instance.as_deref().unwrap_or_default(),
+      since,
+    ),
   }
 }
 

@@ -174,7 +174,7 @@ impl ActionKind {
       ],
       Self::Elb => &["targets", "target-group", "listeners"],
       Self::Ecr => &["image"],
-      Self::Rds => &["instances", "snapshots", "events"],
+      Self::Rds => &["instances", "snapshots", "events", "performance-insights"],
       _ => &[],
     }
   }

@@ -988,3 +988,67 @@ fn an_endpoint_answering_500_without_an_aws_error_is_said_in_one_line() {
      the service failed, or does not implement this call (an emulator?); run the step again later"
   );
 }
+
+#[test]
+fn rds_performance_insights_names_the_top_statement_and_wait_or_says_it_is_off() {
+  use crate::scripted::{Reply, Scripted};
+  // moto implements no Performance Insights: the scripted peer speaks RDS's
+  // query protocol and PI's JSON.
+  let server = Scripted::start_with(|op, _, body| match op {
+    "DescribeDBInstances" => {
+      let (id, on) = if body.contains("DBInstanceIdentifier=off-db") {
+        ("off-db", "false")
+      } else {
+        ("busy-db", "true")
+      };
+      Reply::ok(&format!(
+        "<DescribeDBInstancesResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>{id}</DBInstanceIdentifier><DbiResourceId>db-ABC</DbiResourceId><PerformanceInsightsEnabled>{on}</PerformanceInsightsEnabled></DBInstance></DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeDBInstancesResponse>"
+      ))
+    }
+    "DescribeDimensionKeys" if body.contains(r#""Identifier":"db-ABC""#) => {
+      if body.contains("db.sql_tokenized") {
+        Reply::ok(
+          r#"{"Keys":[{"Dimensions":{"db.sql_tokenized.statement":"SELECT * FROM t WHERE id = ?"},"Total":3.0},{"Dimensions":{"db.sql_tokenized.statement":"COMMIT"},"Total":1.0}]}"#,
+        )
+      } else {
+        Reply::ok(
+          r#"{"Keys":[{"Dimensions":{"db.wait_event.name":"Lock:tuple","db.wait_event.type":"Lock"},"Total":2.0}]}"#,
+        )
+      }
+    }
+    _ => Reply::error("UnknownOperation", op),
+  });
+  let ran = run_with(
+    server.env(),
+    "```rds {name=busy}\naction: performance-insights\ninstance: busy-db\n```\n\n```rds {name=off}\naction: performance-insights\ninstance: off-db\n```\n",
+  );
+  let r = records(&ran.transcript());
+  let busy = &r[2]["output"];
+  assert_eq!(
+    busy["top_sql"][0]["statement"],
+    "SELECT * FROM t WHERE id = ?"
+  );
+  assert_eq!(busy["top_sql"][0]["share_percent"], 75.0);
+  assert_eq!(busy["wait_events"][0]["name"], "Lock:tuple");
+  assert!(
+    ran
+      .stderr
+      .contains("top statement: 75 % of the load; top wait: Lock:tuple (100 %)"),
+    "{}",
+    ran.stderr
+  );
+  let off = &r[4]["output"];
+  assert_eq!(off["enabled"], false);
+  assert_eq!(server.times("DescribeDimensionKeys").len(), 2);
+  // `instance` is required: the API reads one instance.
+  let ran = Test::new()
+    .runbook("```rds\naction: performance-insights\n```\n")
+    .args(&["check", "rb.md"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran.stderr.contains("`rds`: `instance` is required"),
+    "{}",
+    ran.stderr
+  );
+}

@@ -120,7 +120,7 @@ fn missing_service_is_named() {
 }
 
 #[test]
-fn startup_failure_playbook_classifies_and_branches() {
+fn startup_failure_playbook_runs_every_diagnostic_and_names_the_cause() {
   let region = "ca-central-1";
   seed_cluster(region);
   moto().seed(
@@ -167,18 +167,22 @@ logs.put_log_events(logGroupName='/ecs/acme-api', logStreamName='web',
       )
     })
     .collect();
+  // Every diagnostic runs, whatever the first finding: no branch skips one.
   assert_eq!(
     steps,
     [
       "service-state done",
       "stopped-tasks done",
       "task-definition done",
+      "images done",
+      "secrets done",
       "startup-logs done",
-      "classify done",
-      "fix-image-pull-1 done",
-      "fix-image-pull-2 unconfirmed",
-      "fix-image-pull-3 unconfirmed",
-      "after-image-pull done",
+      "findings done",
+      "resolution-actions-1 unconfirmed",
+      "resolution-actions-2 unconfirmed",
+      "resolution-actions-3 unconfirmed",
+      "resolution-actions-4 unconfirmed",
+      "resolution-actions-5 unconfirmed",
       "verify-recovery done",
       "verdict failed",
     ]
@@ -189,9 +193,10 @@ logs.put_log_events(logGroupName='/ecs/acme-api', logStreamName='web',
     .find(|x| x["step"] == "verdict")
     .expect("verdict");
   assert!(
-    verdict["error"]
-      .as_str()
-      .is_some_and(|e| e.starts_with("still 2/3 running (cause was image-pull)"))
+    verdict["error"].as_str().is_some_and(|e| e.starts_with(
+      "still 2/3 running (image pull failed: see the stopped reasons): escalate to Level 2"
+    )),
+    "{verdict}"
   );
 }
 
@@ -281,4 +286,48 @@ mod scripted {
       out["wait_ms"]
     );
   }
+}
+
+#[test]
+fn startup_failure_playbook_reads_exit_code_137_as_memory_and_no_other_137() {
+  use crate::scripted::{Reply, Scripted};
+  // moto's exit codes are always 0: the scripted peer stops one task's
+  // container with 137 and another task whose reason merely contains 137.
+  let server = Scripted::start(|op, _| match op {
+    "DescribeServices" => Reply::ok(
+      r#"{"services":[{"serviceName":"api","desiredCount":2,"runningCount":0,"pendingCount":0,"taskDefinition":"arn:aws:ecs:eu-north-1:111122223333:task-definition/api:7","deployments":[],"events":[]}],"failures":[]}"#,
+    ),
+    "ListTasks" => Reply::ok(
+      r#"{"taskArns":["arn:aws:ecs:eu-north-1:111122223333:task/acme/t1","arn:aws:ecs:eu-north-1:111122223333:task/acme/t2"]}"#,
+    ),
+    "DescribeTasks" => Reply::ok(
+      r#"{"tasks":[{"taskArn":"arn:aws:ecs:eu-north-1:111122223333:task/acme/t1","lastStatus":"STOPPED","stoppedReason":"Essential container in task exited","containers":[{"name":"web","exitCode":137}]},{"taskArn":"arn:aws:ecs:eu-north-1:111122223333:task/acme/t2","lastStatus":"STOPPED","stoppedReason":"Batch 1370 stopped by the scheduler","containers":[{"name":"sidecar","exitCode":1,"reason":"exit 137 was expected"}]}],"failures":[]}"#,
+    ),
+    "DescribeTaskDefinition" => Reply::ok(
+      r#"{"taskDefinition":{"taskDefinitionArn":"arn:aws:ecs:eu-north-1:111122223333:task-definition/api:7","family":"api","containerDefinitions":[{"name":"web","image":"registry.example/api:v1","memory":512}]}}"#,
+    ),
+    "StartQuery" => Reply::ok(r#"{"queryId":"q-1"}"#),
+    "GetQueryResults" => Reply::ok(r#"{"status":"Complete","results":[]}"#),
+    _ => Reply::error("UnknownOperation", op),
+  });
+  let playbook = format!(
+    "{}/playbooks/ecs-startup-failure.md",
+    env!("CARGO_MANIFEST_DIR")
+  );
+  let ran = Test::new()
+    .env(server.env())
+    .args(&["run", &playbook, "--yes"])
+    .args(&["--param", "customer=acme", "--param", "cluster=acme"])
+    .args(&["--param", "service=api", "--param", "log_group=/ecs/api"])
+    .run();
+  ran.assert(1);
+  let r = records(&ran.transcript());
+  let findings = r
+    .iter()
+    .find(|x| x["type"] == "step-finished" && x["step"] == "findings")
+    .expect("findings");
+  assert_eq!(
+    findings["output"]["value"], "killed for memory: web (exit 137)",
+    "{findings}"
+  );
 }

@@ -20,10 +20,10 @@ fn shipped(document: &str, params: &[&str]) -> Test {
   test
 }
 
-/// Runs against moto seeded with the incident, CloudWatch, DynamoDB and
-/// Application Auto Scaling through demo/peer.py (which knows the night's
-/// alarm history, the hot partition and the week's scaling activity), as
-/// scripts/demo does.
+/// Runs against moto seeded with the incident, CloudWatch, DynamoDB,
+/// Application Auto Scaling and Performance Insights through demo/peer.py
+/// (which knows the night's alarm history, the hot partition, the week's
+/// scaling activity and the database's load), as scripts/demo does.
 fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
   shipped(document, params)
     .env(incident_env(region))
@@ -33,7 +33,7 @@ fn run(region: &str, document: &str, params: &[&str], extra: &[&str]) -> Ran {
 
 fn incident_env(region: &str) -> Vec<(String, String)> {
   let mut env = aws_env(region);
-  for service in ["CLOUDWATCH", "DYNAMODB", "APPLICATION_AUTO_SCALING"] {
+  for service in ["CLOUDWATCH", "DYNAMODB", "APPLICATION_AUTO_SCALING", "PI"] {
     env.push((
       format!("AWS_ENDPOINT_URL_{service}"),
       crate::moto::peer().to_string(),
@@ -243,7 +243,17 @@ fn database_performance_compares_with_last_week() {
     &["db_instance=acme-production-db"],
   );
   assert!(finished(&r, "cpu")["output"]["change_percent"].is_number());
-  assert_eq!(value(&r, "assessment"), "within thresholds");
+  // Performance Insights (through demo/peer.py) names the statement.
+  assert_eq!(
+    value(&r, "assessment"),
+    "within thresholds; top SQL (70 % of the load): \
+     SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC; \
+     top wait IO:DataFileRead (53 %)"
+  );
+  assert_eq!(
+    finished(&r, "top-sql")["output"]["wait_events"][0]["type"],
+    "IO"
+  );
 }
 
 #[test]
@@ -509,6 +519,7 @@ fn dr_test_records_restoration_time_and_both_regions() {
       "customer=acme",
       &format!("primary_health_url={url}/health"),
       &format!("backup_health_url={url}/health"),
+      "rto_minutes=60",
     ],
   )
   .args(&["--yes"])
@@ -834,16 +845,18 @@ fn startup_playbook_names_the_image_tag_missing_from_the_registry() {
       "log_group=/ecs/acme-production-api",
     ],
   );
-  let image = finished(&r, "fix-image-pull-1");
+  let image = finished(&r, "images");
   let missing = format!("123456789012.dkr.ecr.{region}.amazonaws.com/acme/api:v143");
   assert_eq!(image["output"]["missing"], serde_json::json!([missing]));
   let verdict = finished(&r, "verdict");
   assert!(
     verdict["error"]
       .as_str()
-      .is_some_and(|e| e.contains(&format!("not in the registry: {missing}"))),
+      .is_some_and(|e| e.contains(&format!("image not in the registry: {missing}"))),
     "{verdict}"
   );
+  // The secrets were checked too, though the image was the first finding.
+  assert_eq!(finished(&r, "secrets")["status"], "done");
 }
 
 /// The README's table of shipped documents counts, per document, the steps
