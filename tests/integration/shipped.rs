@@ -539,22 +539,42 @@ fn event_readiness_records_answers_scorecard_and_action_items() {
   moto().seed(region, FARGATE_USAGE);
   let quotas = fargate_quota();
   let url = crate::http::server();
-  let answers = [
-    "checkout p99 < 800 ms at 22x",
-    "bridge 555-0100",
-    "1000",
-    "22000",
-    "100",
-    "1234567890",
-  ]
-  .into_iter()
-  .chain(std::iter::repeat_n("answered", 16 + 8))
-  .chain([
-    "GREEN", "GREEN", "GREEN", "YELLOW", "GREEN", "GREEN", "GREEN",
-  ])
-  .chain(["Sam (platform)", "2026-11-13", "Dana (SRE)", "2026-11-20"])
-  .map(|a| format!("{a}\n"))
-  .collect::<String>();
+  let answers = ["checkout p99 < 800 ms at 22x", "bridge 555-0100"]
+    .into_iter()
+    // The workbook's pre-warming fields, in its order.
+    .chain([
+      "1234567890",
+      "Black Friday sale",
+      "ap-southeast-1",
+      "acme-production",
+      "ap-southeast-1a, ap-southeast-1b",
+      "n",
+      "2026-11-25",
+      "y",
+      "100",
+      "24 hours",
+      "n/a",
+      "n/a",
+      "1000",
+      "22000",
+      "2",
+      "40",
+    ])
+    // 28 well-operated questions, 2 plans of 5 questions.
+    .chain(std::iter::repeat_n("answered", 28 + 10))
+    .chain([
+      "GREEN", "GREEN", "GREEN", "YELLOW", "GREEN", "GREEN", "GREEN",
+    ])
+    .chain([
+      "quota at 92 %",
+      "Sam (platform)",
+      "raise by 2026-11-13",
+      "not requested yet",
+      "Dana (SRE)",
+      "by 2026-11-20",
+    ])
+    .map(|a| format!("{a}\n"))
+    .collect::<String>();
   let ran = shipped(
     "runbooks/event-readiness.md",
     &[
@@ -588,8 +608,25 @@ fn event_readiness_records_answers_scorecard_and_action_items() {
     "Scalability: EC2 and critical services capacity"
   );
   assert_eq!(items[0]["owner"], "Sam (platform)");
+  assert_eq!(items[0]["reason"], "quota at 92 %");
+  assert_eq!(items[0]["remarks"], "raise by 2026-11-13");
   assert_eq!(items[1]["area"], "Scalability: load balancer pre-warm");
   assert_eq!(items[1]["owner"], "Dana (SRE)");
+  // The workbook's pre-warming fields are asked and their answers recorded.
+  let transcript = ran.transcript();
+  for question in [
+    "The load balancer's availability zones",
+    "Backend instances: when will they be scaled?",
+    "Backend instances: do they keep persistent connections (keep-alive)?",
+    "Average size of each GET response, in KB",
+  ] {
+    assert!(transcript.contains(question), "{question:?} not asked");
+  }
+  // The rollback plan's question is the workbook's, not the primary's.
+  assert!(
+    transcript
+      .contains("Secondary or rollback plan: what events will trigger a complete rollback?")
+  );
   let answered = &finished(&r, "well-operated")["output"]["value"];
   assert_eq!(answered["security"][0]["answer"], "answered");
 }
