@@ -252,7 +252,7 @@ where
 /// and a missing credential fails every AWS step with the same message.
 pub struct Session {
   settings: Settings,
-  cell: std::sync::OnceLock<Result<Aws, String>>,
+  cell: std::sync::OnceLock<Result<std::sync::Arc<Aws>, String>>,
   /// Set by the signal thread: connecting gives way to Ctrl-C.
   interrupted: std::sync::Arc<AtomicBool>,
 }
@@ -275,11 +275,31 @@ impl Session {
   }
 
   pub fn get(&self) -> Result<&Aws, String> {
+    self.shared_ref().map(|aws| &**aws)
+  }
+
+  /// The connection, to share with work running beside the walk.
+  pub fn shared(&self) -> Result<std::sync::Arc<Aws>, String> {
+    self.shared_ref().cloned()
+  }
+
+  fn shared_ref(&self) -> Result<&std::sync::Arc<Aws>, String> {
     self
       .cell
-      .get_or_init(|| Aws::connect(&self.settings, &self.interrupted))
+      .get_or_init(|| Aws::connect(&self.settings, &self.interrupted).map(std::sync::Arc::new))
       .as_ref()
       .map_err(Clone::clone)
+  }
+
+  /// A session over a connection made already (for `--prefetch`'s reads).
+  pub fn connected(aws: std::sync::Arc<Aws>) -> Self {
+    let cell = std::sync::OnceLock::new();
+    let _ = cell.set(Ok(aws));
+    Self {
+      settings: Settings::default(),
+      cell,
+      interrupted: std::sync::Arc::default(),
+    }
   }
 
   /// The identity, if a connection was made (or attempted) already.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::console::Console;
-use super::prefetch::Pending;
+use super::prefetch::{Pending, Read};
 use crate::aws::{Aws, Session};
 use crate::model::Step;
 use crate::params::Params;
@@ -90,10 +90,22 @@ pub trait Execute {
     None
   }
 
+  /// The kind's read, for a kind whose read-only actions are made one call
+  /// after another: `--prefetch` starts it on its own thread.
+  fn read(&self) -> Option<Read> {
+    None
+  }
+
   /// Starts the step's read-only fetch in the background for `--prefetch`;
   /// None when the kind (or this body) has nothing worth starting early.
-  fn prefetch(&self, _step: &Step, _text: &str, _aws: &Aws) -> Option<Box<dyn Pending>> {
-    None
+  fn prefetch(&self, step: &Step, text: &str, aws: &Arc<Aws>) -> Option<Box<dyn Pending>> {
+    let read = self.read()?;
+    Some(super::prefetch::background(
+      text,
+      aws.clone(),
+      step.policy.timeout,
+      read,
+    ))
   }
 
   fn execute(&self, run: &mut StepRun) -> Output;

@@ -5,9 +5,13 @@ use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use serde_json::Value;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
 use super::action::{Output, StepRun};
 pub use super::shown::Shown;
-use crate::aws::{Aws, Cut, explain};
+use crate::aws::{Aws, Cut, Session, explain};
 use crate::transcript::Status;
 
 pub enum Failure {
@@ -50,15 +54,52 @@ pub fn finish(run: &StepRun, result: Result<(Fields, Shown), Failure>) -> Output
   }
 }
 
+/// What an AWS read needs of its step, and nothing more, so that it can
+/// also run beside the walk for `--prefetch`: the substituted body, the
+/// session, and what bounds each call (Ctrl-C, the step's timeout).
+pub struct Reach<'a> {
+  pub text: &'a str,
+  pub aws: &'a Session,
+  interrupted: Arc<AtomicBool>,
+  timeout: Option<Duration>,
+}
+
+impl<'a> Reach<'a> {
+  pub fn new(
+    text: &'a str,
+    aws: &'a Session,
+    interrupted: Arc<AtomicBool>,
+    timeout: Option<Duration>,
+  ) -> Self {
+    Self {
+      text,
+      aws,
+      interrupted,
+      timeout,
+    }
+  }
+}
+
+impl StepRun<'_> {
+  pub fn reach(&self) -> Reach<'_> {
+    Reach::new(
+      self.text,
+      self.aws,
+      self.console.interrupt_flag(),
+      self.timeout,
+    )
+  }
+}
+
 /// An AWS call bounded by Ctrl-C and the step's timeout.
-pub fn wait<F: std::future::Future>(run: &StepRun, aws: &Aws, future: F) -> Result<F::Output, Cut> {
-  aws.block_on(&run.console.interrupt_flag(), run.timeout, future)
+pub fn wait<F: std::future::Future>(run: &Reach, aws: &Aws, future: F) -> Result<F::Output, Cut> {
+  aws.block_on(&run.interrupted, run.timeout, future)
 }
 
 /// An SDK request under `wait`, a failure explained as `operation`'s
 /// (`"ecs:DescribeServices"`).
 pub fn call<T, E>(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   operation: &str,
   request: impl std::future::Future<

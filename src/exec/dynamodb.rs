@@ -10,8 +10,9 @@
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, call, change_preview, finish, table, wait};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, change_preview, finish, table, wait};
 use super::body::Body;
+use super::prefetch::Read;
 use crate::model::ActionKind;
 
 pub struct DynamoDb;
@@ -26,7 +27,7 @@ impl Execute for DynamoDb {
     let request = Capacity::from_body(&body).ok()?;
     let aws = run.aws.get().ok()?;
     let client = aws.client(aws_sdk_dynamodb::Client::new);
-    let (read, write, _) = match request.current(run, aws, &client) {
+    let (read, write, _) = match request.current(&run.reach(), aws, &client) {
       Ok(now) => now,
       Err(Failure::Message(e)) => return Some(format!("   cannot show the change: {e}\n")),
       Err(Failure::Cut(_)) => return None,
@@ -37,8 +38,13 @@ impl Execute for DynamoDb {
     Some(change_preview(aws, &before, &after))
   }
 
+  fn read(&self) -> Option<Read> {
+    Some(dispatch)
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, dispatch(run))
+    let result = super::prefetch::read(run, dispatch);
+    finish(run, result)
   }
 }
 
@@ -94,7 +100,7 @@ impl Capacity {
   /// Current (read, write) of the table or index, and whether it is ACTIVE.
   fn current(
     &self,
-    run: &StepRun,
+    run: &Reach,
     aws: &crate::aws::Aws,
     client: &aws_sdk_dynamodb::Client,
   ) -> Result<(i64, i64, bool), Failure> {
@@ -127,7 +133,7 @@ impl Capacity {
   }
 }
 
-fn capacity(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
+fn capacity(run: &Reach, body: &Body) -> Result<(Fields, Shown), Failure> {
   use aws_sdk_dynamodb::types::{
     GlobalSecondaryIndexUpdate, ProvisionedThroughput, UpdateGlobalSecondaryIndexAction,
   };
@@ -212,7 +218,7 @@ fn check(text: &str) -> Result<(), String> {
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
+fn dispatch(run: &Reach) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::DynamoDb, run.text)?;
   match body.required("action")?.as_str() {
     "describe" => describe(run, &body.required("table")?),
@@ -227,7 +233,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   }
 }
 
-fn describe(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
+fn describe(run: &Reach, name: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_dynamodb::Client::new);
   let answer = call(

@@ -13,16 +13,15 @@
 use aws_sdk_cloudwatch::primitives::DateTime;
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, call, table};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, table};
 use crate::clock;
-use crate::exec::action::StepRun;
 
 /// How far back the top keys are read, and how many are kept.
 const WINDOW_SECS: i64 = 3600;
 const TOP: i32 = 10;
 
 pub fn contributor_insights(
-  run: &StepRun,
+  run: &Reach,
   name: &str,
   index: Option<&str>,
 ) -> Result<(Fields, Shown), Failure> {

@@ -11,13 +11,12 @@
 use aws_sdk_applicationautoscaling::types::{ScalableTarget, ServiceNamespace};
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, call, table};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, table};
 use crate::aws::Aws;
-use crate::exec::action::StepRun;
 
 /// The auto scaling targets of table `name` and its indexes.
 pub(super) fn table_targets(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   name: &str,
 ) -> Result<Vec<ScalableTarget>, Failure> {
@@ -42,7 +41,7 @@ pub(super) fn table_targets(
   )
 }
 
-pub fn autoscaling(run: &StepRun, name: &str) -> Result<(Fields, Shown), Failure> {
+pub fn autoscaling(run: &Reach, name: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let scaling = aws.client(aws_sdk_applicationautoscaling::Client::new);
   let targets = table_targets(run, aws, name)?;

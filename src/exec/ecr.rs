@@ -17,8 +17,9 @@ use aws_sdk_ecr::types::ImageIdentifier;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, finish, table, time, wait};
+use super::aws_step::{Failure, Fields, Reach, Shown, finish, table, time, wait};
 use super::body::Body;
+use super::prefetch::Read;
 use crate::aws::{Aws, explain};
 use crate::model::ActionKind;
 
@@ -29,8 +30,13 @@ impl Execute for Ecr {
     Spec::parse(&Body::parse(ActionKind::Ecr, text)?).map(|_| ())
   }
 
+  fn read(&self) -> Option<Read> {
+    Some(image)
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, image(run))
+    let result = super::prefetch::read(run, image);
+    finish(run, result)
   }
 }
 
@@ -98,7 +104,7 @@ impl Reference {
   }
 }
 
-fn image(run: &StepRun) -> Result<(Fields, Shown), Failure> {
+fn image(run: &Reach) -> Result<(Fields, Shown), Failure> {
   let spec = Spec::parse(&Body::parse(ActionKind::Ecr, run.text)?)?;
   let aws = run.aws.get()?;
   let images = match spec {
@@ -157,7 +163,7 @@ fn image(run: &StepRun) -> Result<(Fields, Shown), Failure> {
 /// What ECR says about one image: a row with `exists` true, false, or null
 /// for a registry that is not ECR. A missing image is an answer, not an error.
 pub(super) fn lookup(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   ecr: &aws_sdk_ecr::Client,
   image: &str,
@@ -215,7 +221,7 @@ pub(super) fn lookup(
 
 /// The container images of a service's current task definition.
 fn service_images(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   cluster: &str,
   service: &str,

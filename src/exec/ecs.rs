@@ -15,9 +15,13 @@ use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, call, change_preview, finish, table, time, wait};
+use super::aws_step::{
+  Failure, Fields, Reach, Shown, call, change_preview, finish, table, time, wait,
+};
 use super::body::Body;
+use super::console::Console;
 use super::ecs_deploy::Deploy;
+use super::prefetch::Read;
 use crate::aws::{Aws, Cut};
 use crate::model::ActionKind;
 
@@ -28,10 +32,11 @@ impl Execute for Ecs {
     let body = Body::parse(ActionKind::Ecs, run.text).ok()?;
     let action = body.text("action")?;
     let aws = run.aws.get().ok()?;
+    let reach = run.reach();
     let call = Call {
       aws,
       client: aws.client(aws_sdk_ecs::Client::new),
-      run,
+      run: &reach,
     };
     if action == "deploy-image" {
       let deploy = Deploy::parse(&body).ok()?;
@@ -84,8 +89,22 @@ impl Execute for Ecs {
     }
   }
 
+  fn read(&self) -> Option<Read> {
+    Some(read)
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, dispatch(run))
+    let changes = Body::parse(ActionKind::Ecs, run.text)
+      .ok()
+      .and_then(|body| body.text("action"))
+      .is_some_and(|action| ActionKind::Ecs.changes().contains(&action.as_str()));
+    let result = if changes {
+      let console = run.console.clone();
+      dispatch(&run.reach(), Some(&console))
+    } else {
+      super::prefetch::read(run, read)
+    };
+    finish(run, result)
   }
 }
 
@@ -222,7 +241,12 @@ pub(super) fn current(call: &Call, cluster: &str, service: &str) -> Result<State
 
 /// Applies a `scale` or `redeploy`, then waits for the service to settle
 /// (unless `wait: false`), showing running/desired as a progress bar.
-fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), Failure> {
+fn change(
+  call: &Call,
+  console: &Console,
+  body: &Body,
+  redeploy: bool,
+) -> Result<(Fields, Shown), Failure> {
   let change = Change::from_body(body)?;
   let before = current(call, &change.cluster, &change.service)?;
   let mut update = call
@@ -242,7 +266,7 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), F
   let started = std::time::Instant::now();
   let services = [change.service.clone()];
   let after = if change.wait {
-    settle(call, &change.cluster, &services, change.timeout)?
+    settle(call, console, &change.cluster, &services, change.timeout)?
   } else {
     vec![current(call, &change.cluster, &change.service)?]
   };
@@ -283,6 +307,7 @@ fn change(call: &Call, body: &Body, redeploy: bool) -> Result<(Fields, Shown), F
 /// and desired tasks summed as a progress bar; their states once steady.
 pub(super) fn settle(
   call: &Call,
+  console: &Console,
   cluster: &str,
   services: &[String],
   timeout: Duration,
@@ -295,7 +320,7 @@ pub(super) fn settle(
       .collect::<Result<Vec<_>, _>>()
   };
   let mut after = states()?;
-  let bar = call.run.console.progress(None);
+  let bar = console.progress(None);
   bar.set_style(
     indicatif::ProgressStyle::with_template("   {bar:30} {pos}/{len} running · {msg}")
       .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -338,7 +363,7 @@ pub(super) fn settle(
 pub(super) struct Call<'a> {
   pub(super) aws: &'a Aws,
   pub(super) client: aws_sdk_ecs::Client,
-  pub(super) run: &'a StepRun<'a>,
+  pub(super) run: &'a Reach<'a>,
 }
 
 impl Call<'_> {
@@ -360,7 +385,13 @@ impl Call<'_> {
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
+/// A read-only action, for `--prefetch` and the walk alike.
+fn read(run: &Reach) -> Result<(Fields, Shown), Failure> {
+  dispatch(run, None)
+}
+
+/// Runs the step's action; a change shows its progress on `console`.
+fn dispatch(run: &Reach, console: Option<&Console>) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::Ecs, run.text)?;
   let action = body.required("action")?;
   let cluster = body.required("cluster")?;
@@ -382,9 +413,14 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
     "scaling-activities" => {
       super::ecs_evidence::scaling_activities(run, &cluster, one_service(&services)?)?
     }
-    "scale" => change(&call, &body, false)?,
-    "redeploy" => change(&call, &body, true)?,
-    "deploy-image" => super::ecs_deploy::deploy(&call, &body)?,
+    "scale" | "redeploy" | "deploy-image" => {
+      let console =
+        console.ok_or_else(|| "`ecs`: a change runs only as its own step".to_string())?;
+      match action.as_str() {
+        "deploy-image" => super::ecs_deploy::deploy(&call, console, &body)?,
+        change_kind => change(&call, console, &body, change_kind == "redeploy")?,
+      }
+    }
     other => return Err(body.unknown_action(other).into()),
   };
   fields.insert("cluster".into(), Value::String(cluster));

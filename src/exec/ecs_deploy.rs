@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::aws_step::{Failure, Fields, Shown, table};
 use super::body::Body;
+use super::console::Console;
 use super::ecs::{Call, State, current, revision, settle, settling};
 
 pub(super) struct Deploy {
@@ -220,7 +221,11 @@ pub(super) fn preview(call: &Call, deploy: &Deploy) -> Result<(String, String), 
   Ok((side(false), side(true)))
 }
 
-pub(super) fn deploy(call: &Call, body: &Body) -> Result<(Fields, Shown), Failure> {
+pub(super) fn deploy(
+  call: &Call,
+  console: &Console,
+  body: &Body,
+) -> Result<(Fields, Shown), Failure> {
   let deploy = Deploy::parse(body)?;
   let rollouts = prepare(call, &deploy)?;
   // Nothing changes until every new image is known to exist.
@@ -260,7 +265,14 @@ pub(super) fn deploy(call: &Call, body: &Body) -> Result<(Fields, Shown), Failur
     registered.push(revision(&arn));
   }
   let after = if deploy.wait {
-    settle(call, &deploy.cluster, &deploy.services, deploy.timeout).map_err(|e| match e {
+    settle(
+      call,
+      console,
+      &deploy.cluster,
+      &deploy.services,
+      deploy.timeout,
+    )
+    .map_err(|e| match e {
       Failure::Message(m) => Failure::Message(format!(
         "{m}; the services were on {} before",
         rollouts

@@ -17,13 +17,12 @@
 use aws_sdk_ssm::types::ParameterStringFilter;
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, call, table, time, wait};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, table, time, wait};
 use crate::aws::{Aws, explain};
-use crate::exec::action::StepRun;
 
 /// The one service `name` of `cluster`, described.
 fn service(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   cluster: &str,
   name: &str,
@@ -49,7 +48,7 @@ fn service(
 /// Events shown and kept, newest first.
 const EVENTS: usize = 20;
 
-pub fn deployments(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Shown), Failure> {
+pub fn deployments(run: &Reach, cluster: &str, name: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let svc = service(run, aws, cluster, name)?;
   let mut table = table([
@@ -123,7 +122,7 @@ pub fn deployments(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, 
 
 /// The task definition the service `name` of `cluster` runs now, and its ARN.
 pub(super) fn current_definition(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   cluster: &str,
   name: &str,
@@ -145,7 +144,7 @@ pub(super) fn current_definition(
   Ok((definition, described.task_definition().cloned()))
 }
 
-pub fn secrets(run: &StepRun, cluster: &str, name: &str) -> Result<(Fields, Shown), Failure> {
+pub fn secrets(run: &Reach, cluster: &str, name: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let (definition, described) = current_definition(run, aws, cluster, name)?;
   let references: Vec<(String, String, String)> = described
@@ -271,7 +270,7 @@ const ACTIVITIES: i32 = 20;
 /// `ecs scaling-activities`: what Application Auto Scaling did to the
 /// service lately, and why — "recent scaling events reviewed" as a read.
 pub fn scaling_activities(
-  run: &StepRun,
+  run: &Reach,
   cluster: &str,
   name: &str,
 ) -> Result<(Fields, Shown), Failure> {

@@ -15,8 +15,9 @@
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, call, finish, table, time};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, finish, table, time};
 use super::body::Body;
+use super::prefetch::Read;
 use crate::aws::Aws;
 use crate::model::ActionKind;
 
@@ -27,8 +28,13 @@ impl Execute for Elb {
     Spec::parse(&Body::parse(ActionKind::Elb, text)?).map(|_| ())
   }
 
+  fn read(&self) -> Option<Read> {
+    Some(dispatch)
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, dispatch(run))
+    let result = super::prefetch::read(run, dispatch);
+    finish(run, result)
   }
 }
 
@@ -65,7 +71,7 @@ impl Spec {
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
+fn dispatch(run: &Reach) -> Result<(Fields, Shown), Failure> {
   match Spec::parse(&Body::parse(ActionKind::Elb, run.text)?)? {
     Spec::Targets(group) => targets(run, &group),
     Spec::TargetGroup(group) => settings(run, &group),
@@ -77,7 +83,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
 }
 
 /// A target group's ARN, from a name or an ARN.
-fn group_arn(run: &StepRun, aws: &Aws, group: &str) -> Result<String, Failure> {
+fn group_arn(run: &Reach, aws: &Aws, group: &str) -> Result<String, Failure> {
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   if group.starts_with("arn:") {
     return Ok(group.to_string());
@@ -98,7 +104,7 @@ fn group_arn(run: &StepRun, aws: &Aws, group: &str) -> Result<String, Failure> {
   )
 }
 
-fn targets(run: &StepRun, group: &str) -> Result<(Fields, Shown), Failure> {
+fn targets(run: &Reach, group: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = group_arn(run, aws, group)?;
@@ -159,7 +165,7 @@ fn targets(run: &StepRun, group: &str) -> Result<(Fields, Shown), Failure> {
 
 /// A target group's health check and stickiness: "health check path,
 /// interval and expected codes" as read, not recalled.
-fn settings(run: &StepRun, group: &str) -> Result<(Fields, Shown), Failure> {
+fn settings(run: &Reach, group: &str) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = group_arn(run, aws, group)?;
@@ -232,11 +238,7 @@ fn settings(run: &StepRun, group: &str) -> Result<(Fields, Shown), Failure> {
 
 /// A load balancer's listeners, the target groups their rules route to, and
 /// their certificates with days left (flagged under `min_days`).
-fn listeners(
-  run: &StepRun,
-  load_balancer: &str,
-  min_days: i64,
-) -> Result<(Fields, Shown), Failure> {
+fn listeners(run: &Reach, load_balancer: &str, min_days: i64) -> Result<(Fields, Shown), Failure> {
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_elasticloadbalancingv2::Client::new);
   let arn = if load_balancer.starts_with("arn:") {

@@ -197,7 +197,12 @@ impl Execute for LogsInsights {
     Query::parse(text, options).map(|_| ())
   }
 
-  fn prefetch(&self, step: &Step, text: &str, aws: &Aws) -> Option<Box<dyn Pending>> {
+  fn prefetch(
+    &self,
+    step: &Step,
+    text: &str,
+    aws: &std::sync::Arc<Aws>,
+  ) -> Option<Box<dyn Pending>> {
     let options = step.action().map(|a| a.options.clone()).unwrap_or_default();
     let query = Query::parse(text, &options).ok()?;
     Some(Box::new(Running::start(aws, &query, Some(clock::now()))))

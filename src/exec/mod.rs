@@ -493,7 +493,7 @@ impl<'a> Walk<'a> {
     if eligible.is_empty() {
       return;
     }
-    let Ok(aws) = self.aws.get() else {
+    let Ok(aws) = self.aws.shared() else {
       return;
     };
     let mut started = Vec::new();
@@ -502,7 +502,7 @@ impl<'a> Walk<'a> {
         continue;
       };
       let text = action_text(step, self.params, &self.vars);
-      if let Some(pending) = executor(action.kind).prefetch(step, &text, aws) {
+      if let Some(pending) = executor(action.kind).prefetch(step, &text, &aws) {
         self.prefetched.insert(step.id.clone(), pending);
         started.push(format!("`{}`", step.id));
       }

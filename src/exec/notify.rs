@@ -94,7 +94,7 @@ fn send(run: &StepRun) -> Result<(Fields, Shown), Failure> {
       let aws = run.aws.get()?;
       let sns = aws.client(aws_sdk_sns::Client::new);
       let answer = call(
-        run,
+        &run.reach(),
         aws,
         "sns:Publish",
         sns

@@ -19,8 +19,9 @@ use aws_sdk_servicequotas::types::{PeriodUnit, ServiceQuota};
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, call, finish, table};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, finish, table};
 use super::body::Body;
+use super::prefetch::Read;
 use crate::aws::Aws;
 use crate::check::parse_duration;
 use crate::clock;
@@ -33,8 +34,13 @@ impl Execute for Quotas {
     Spec::parse(&Body::parse(ActionKind::Quotas, text)?).map(|_| ())
   }
 
+  fn read(&self) -> Option<Read> {
+    Some(read)
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, read(run))
+    let result = super::prefetch::read(run, read);
+    finish(run, result)
   }
 }
 
@@ -82,21 +88,21 @@ impl Spec {
 }
 
 /// One quota as read: its value and, where AWS publishes one, its usage.
-struct Read {
+struct Measured {
   quota: ServiceQuota,
   /// Whether the value is the account's applied one (else AWS's default).
   applied: bool,
   usage: Option<f64>,
 }
 
-impl Read {
+impl Measured {
   fn percent(&self) -> Option<f64> {
     let value = self.quota.value()?;
     (value > 0.0).then(|| self.usage.map(|u| u / value * 100.0))?
   }
 }
 
-fn read(run: &StepRun) -> Result<(Fields, Shown), Failure> {
+fn read(run: &Reach) -> Result<(Fields, Shown), Failure> {
   let spec = Spec::parse(&Body::parse(ActionKind::Quotas, run.text)?)?;
   let aws = run.aws.get()?;
   let mut reads = Vec::new();
@@ -109,7 +115,7 @@ fn read(run: &StepRun) -> Result<(Fields, Shown), Failure> {
           .any(|c| Some(c.as_str()) == quota.quota_code())
       {
         let usage = usage(run, aws, &quota, spec.since)?;
-        reads.push(Read {
+        reads.push(Measured {
           quota,
           applied,
           usage,
@@ -215,7 +221,7 @@ fn number(n: f64) -> String {
 /// defaults for the quotas with no applied value (AWS lists only some of a
 /// service's quotas as applied). In quota-code order.
 fn service_quotas(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   service: &str,
 ) -> Result<Vec<(ServiceQuota, bool)>, Failure> {
@@ -272,7 +278,7 @@ fn service_quotas(
 /// The quota's peak usage over `since` from the CloudWatch metric Service
 /// Quotas names for it; a rate quota's usage is counted per its own period.
 fn usage(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   quota: &ServiceQuota,
   since: Duration,

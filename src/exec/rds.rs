@@ -19,8 +19,9 @@ use aws_sdk_rds::types::{DbInstance, SourceType};
 use serde_json::{Value, json};
 
 use super::action::{Execute, Output, StepRun};
-use super::aws_step::{Failure, Fields, Shown, call, finish, table, time};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, finish, table, time};
 use super::body::Body;
+use super::prefetch::Read;
 use crate::aws::Aws;
 use crate::check::parse_duration;
 use crate::clock;
@@ -33,8 +34,13 @@ impl Execute for Rds {
     Spec::parse(&Body::parse(ActionKind::Rds, text)?).map(|_| ())
   }
 
+  fn read(&self) -> Option<Read> {
+    Some(dispatch)
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
-    finish(run, dispatch(run))
+    let result = super::prefetch::read(run, dispatch);
+    finish(run, result)
   }
 }
 
@@ -84,7 +90,7 @@ impl Spec {
   }
 }
 
-fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
+fn dispatch(run: &Reach) -> Result<(Fields, Shown), Failure> {
   let spec = Spec::parse(&Body::parse(ActionKind::Rds, run.text)?)?;
   let aws = run.aws.get()?;
   match spec.action {
@@ -101,7 +107,7 @@ fn dispatch(run: &StepRun) -> Result<(Fields, Shown), Failure> {
 }
 
 /// The named instance and its read replicas, or every instance.
-fn describe(run: &StepRun, aws: &Aws, instance: Option<&str>) -> Result<Vec<DbInstance>, Failure> {
+fn describe(run: &Reach, aws: &Aws, instance: Option<&str>) -> Result<Vec<DbInstance>, Failure> {
   let rds = aws.client(aws_sdk_rds::Client::new);
   let all = call(
     run,
@@ -126,7 +132,7 @@ fn describe(run: &StepRun, aws: &Aws, instance: Option<&str>) -> Result<Vec<DbIn
   Ok(chosen)
 }
 
-fn instances(run: &StepRun, aws: &Aws, instance: Option<&str>) -> Result<(Fields, Shown), Failure> {
+fn instances(run: &Reach, aws: &Aws, instance: Option<&str>) -> Result<(Fields, Shown), Failure> {
   let described = describe(run, aws, instance)?;
   let mut table = table([
     "instance",
@@ -198,7 +204,7 @@ fn instances(run: &StepRun, aws: &Aws, instance: Option<&str>) -> Result<(Fields
 
 /// A replica's lag: the highest `ReplicaLag` of the last 15 minutes, if
 /// CloudWatch has any.
-fn replica_lag(run: &StepRun, aws: &Aws, id: &str) -> Result<Option<f64>, Failure> {
+fn replica_lag(run: &Reach, aws: &Aws, id: &str) -> Result<Option<f64>, Failure> {
   let cloudwatch = aws.client(aws_sdk_cloudwatch::Client::new);
   let end = clock::now().seconds();
   let answer = call(
@@ -231,7 +237,7 @@ fn replica_lag(run: &StepRun, aws: &Aws, id: &str) -> Result<Option<f64>, Failur
 }
 
 fn snapshots(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   instance: Option<&str>,
   max_age: Option<Duration>,
@@ -325,7 +331,7 @@ fn snapshots(
 }
 
 fn events(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   instance: Option<&str>,
   since: Duration,

@@ -17,10 +17,9 @@ use aws_sdk_pi::primitives::DateTime;
 use aws_sdk_pi::types::{DimensionGroup, ServiceType};
 use serde_json::{Value, json};
 
-use super::aws_step::{Failure, Fields, Shown, call, table};
+use super::aws_step::{Failure, Fields, Reach, Shown, call, table};
 use crate::aws::Aws;
 use crate::clock;
-use crate::exec::action::StepRun;
 
 /// Statements and wait events kept, by load.
 const TOP: i32 = 10;
@@ -29,7 +28,7 @@ const TOP: i32 = 10;
 type Keys = Vec<(serde_json::Map<String, Value>, f64)>;
 
 pub fn performance_insights(
-  run: &StepRun,
+  run: &Reach,
   aws: &Aws,
   instance: &str,
   since: Duration,

@@ -181,7 +181,7 @@ impl ActionKind {
 
   /// The values of `action:` that change something; every other value in
   /// `actions` only reads.
-  fn changes(self) -> &'static [&'static str] {
+  pub fn changes(self) -> &'static [&'static str] {
     match self {
       Self::Ecs => &["scale", "redeploy", "deploy-image"],
       Self::DynamoDb => &["capacity"],

@@ -213,3 +213,78 @@ fn a_run_without_aws_steps_never_calls_aws() {
   assert_eq!(r[1]["status"], "skipped", "{}", r[1]);
   assert_eq!(server.times("GetCallerIdentity").len(), 0);
 }
+
+/// The read-only kinds whose calls are made one after another (ECR, RDS,
+/// ECS, ELB, CloudWatch alarms, Service Quotas, …) are prefetched on their
+/// own thread: their result waits for the step, a failed one is read
+/// again, and one whose step is jumped over is stopped.
+#[test]
+fn sequential_reads_are_prefetched_too() {
+  let server = Scripted::start(|op, n| match (op, n) {
+    ("DescribeImages", _) => Reply::ok(
+      r#"{"imageDetails":[{"registryId":"111122223333","repositoryName":"acme/api","imageDigest":"sha256:ab","imageTags":["v1"]}]}"#,
+    ),
+    ("DescribeDBInstances", 0) => Reply::error("Throttling", "slow down"),
+    ("DescribeDBInstances", _) => Reply::ok(
+      "<DescribeDBInstancesResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>acme-db</DBInstanceIdentifier><DBInstanceStatus>available</DBInstanceStatus></DBInstance></DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeDBInstancesResponse>",
+    ),
+    _ => Reply::error("UnknownOperation", op),
+  });
+  let text = "---
+prefetch: true
+---
+```ecr {name=image}
+action: image
+image: acme/api:v1
+```
+
+```rds {name=database}
+action: instances
+```
+
+```rhai {name=jump}
+goto(\"end\")
+```
+
+```elb {name=skipped-targets}
+action: targets
+target-group: api
+```
+
+```rhai {name=end}
+\"done\"
+```
+";
+  let ran = Test::new()
+    .runbook(text)
+    .env(server.env())
+    .args(&["run", "rb.md", "--yes-readonly"])
+    .run();
+  ran.assert(0);
+  assert!(
+    ran
+      .stderr
+      .contains("prefetching `image`, `database`, `skipped-targets`"),
+    "{}",
+    ran.stderr
+  );
+  let r = records(&ran.transcript());
+  let image = &r[2]["output"];
+  assert_eq!(image["all_exist"], true, "{image}");
+  assert!(image["prefetched_at"].is_string(), "{image}");
+  // Read once, by the prefetch: the step used its result.
+  assert_eq!(server.times("DescribeImages").len(), 1);
+  // The prefetched read failed; the step read again and kept its own result.
+  assert!(
+    ran
+      .stderr
+      .contains("the prefetched result failed (rds:DescribeDBInstances: "),
+    "{}",
+    ran.stderr
+  );
+  let database = &r[4]["output"];
+  assert_eq!(database["all_available"], true, "{database}");
+  assert!(database.get("prefetched_at").is_none(), "{database}");
+  let end = r.last().expect("records");
+  assert_eq!(end["prefetch_stopped"][0], "skipped-targets");
+}

@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 
 use crate::check::parse_duration;
 use crate::clock;
-use crate::exec::action::StepRun;
-use crate::exec::aws_step::{Failure, Fields, Shown, call, table};
+use crate::exec::aws_step::{Failure, Fields, Reach, Shown, call, table};
 use crate::exec::body::Body;
 
 pub struct Request {
@@ -86,7 +85,7 @@ fn plotted(metrics: &[Value]) -> Vec<Plotted> {
   out
 }
 
-pub fn dashboard(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
+pub fn dashboard(run: &Reach, body: &Body) -> Result<(Fields, Shown), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_cloudwatch::Client::new);

@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 
 use crate::check::parse_duration;
 use crate::clock;
-use crate::exec::action::StepRun;
-use crate::exec::aws_step::{Failure, Fields, Shown, call, table, time};
+use crate::exec::aws_step::{Failure, Fields, Reach, Shown, call, table, time};
 use crate::exec::body::Body;
 
 pub struct Request {
@@ -50,7 +49,7 @@ struct Episode {
   recovered: Option<DateTime>,
 }
 
-pub fn alarm_history(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
+pub fn alarm_history(run: &Reach, body: &Body) -> Result<(Fields, Shown), Failure> {
   let request = Request::from_body(body)?;
   let aws = run.aws.get()?;
   let client = aws.client(aws_sdk_cloudwatch::Client::new);

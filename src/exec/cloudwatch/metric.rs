@@ -115,7 +115,7 @@ impl Fetching {
   /// The fetch's outcome, unless Ctrl-C or the step's timeout comes first
   /// (then the fetch is dropped).
   fn wait(&mut self, run: &StepRun, aws: &Aws) -> Waited<Window> {
-    let waited = wait(run, aws, &mut self.task)
+    let waited = wait(&run.reach(), aws, &mut self.task)
       .map(|joined| joined.unwrap_or_else(|e| Err(format!("the fetch's task ended: {e}"))));
     if waited.is_err() {
       self.task.abort();

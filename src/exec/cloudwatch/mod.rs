@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::aws::Aws;
 use crate::exec::action::{Execute, Output, StepRun};
-use crate::exec::aws_step::{Failure, Fields, Shown, call, finish, table};
+use crate::exec::aws_step::{Failure, Fields, Reach, Shown, call, finish, table};
 use crate::exec::body::Body;
 use crate::exec::prefetch::Pending;
 use crate::model::{ActionKind, Step};
@@ -36,25 +36,39 @@ impl Execute for CloudWatch {
     }
   }
 
-  fn prefetch(&self, _step: &Step, text: &str, aws: &Aws) -> Option<Box<dyn Pending>> {
+  fn prefetch(
+    &self,
+    step: &Step,
+    text: &str,
+    aws: &std::sync::Arc<Aws>,
+  ) -> Option<Box<dyn Pending>> {
     let body = Body::parse(ActionKind::CloudWatch, text).ok()?;
     match body.text("action")?.as_str() {
+      // A metric fetch is one future on the run's runtime.
       "metric" => metric::prefetch(&body, aws),
-      _ => None,
+      _ => Some(crate::exec::prefetch::background(
+        text,
+        aws.clone(),
+        step.policy.timeout,
+        read,
+      )),
     }
   }
 
   fn execute(&self, run: &mut StepRun) -> Output {
-    let result = dispatch(run);
+    let result = match Body::parse(ActionKind::CloudWatch, run.text) {
+      Ok(body) if body.text("action").as_deref() == Some("metric") => metric::metric(run, &body),
+      _ => crate::exec::prefetch::read(run, read),
+    };
     finish(run, result)
   }
 }
 
-fn dispatch(run: &mut StepRun) -> Result<(Fields, Shown), Failure> {
+/// Every action but `metric`: calls made one after another.
+fn read(run: &Reach) -> Result<(Fields, Shown), Failure> {
   let body = Body::parse(ActionKind::CloudWatch, run.text)?;
   match body.required("action")?.as_str() {
     "alarms" => alarms(run, &body),
-    "metric" => metric::metric(run, &body),
     "alarm-history" => history::alarm_history(run, &body),
     "dashboard" => dashboard::dashboard(run, &body),
     other => Err(body.unknown_action(other).into()),
@@ -79,7 +93,7 @@ fn alarm_state(body: &Body) -> Result<(String, Option<StateValue>), String> {
   Ok((state, filter))
 }
 
-fn alarms(run: &StepRun, body: &Body) -> Result<(Fields, Shown), Failure> {
+fn alarms(run: &Reach, body: &Body) -> Result<(Fields, Shown), Failure> {
   let (state, state_filter) = alarm_state(body)?;
   let prefix = body.text("prefix");
   let aws = run.aws.get()?;
