@@ -271,7 +271,7 @@ fn critical_alert_confirms_cpu_scales_out_and_escalates() {
   let (url, posts) = crate::secrets::recording_server();
   // Not resolved within 15 minutes.
   let ran = shipped("playbooks/critical-alert-response.md", &params)
-    .env(aws_env(region))
+    .env(incident_env(region))
     .env(vec![(
       "LITOPS_SLACK_WEBHOOK".into(),
       format!("{url}/hooks/alerts"),
@@ -297,6 +297,10 @@ fn critical_alert_confirms_cpu_scales_out_and_escalates() {
       .is_some_and(|q| q.contains("| filter @level = \"ERROR\" and @timestamp > \"20")),
     "{}",
     finished(&r, "error-log")["output"]
+  );
+  assert_eq!(
+    finished(&r, "slow-queries")["output"]["wait_events"][0]["name"],
+    "IO:DataFileRead"
   );
   let post = posts.recv().expect("the status was posted");
   assert!(post.contains("INCIDENT ALERT - Severity 2"), "{post}");
@@ -331,6 +335,12 @@ fn warning_alert_correlates_cpu_with_last_week_and_throttling() {
   assert!(signals.contains("against last week"), "{signals}");
   assert!(signals.contains("DynamoDB throttling"), "{signals}");
   assert!(!signals.contains("4XX"), "{signals}");
+  // The week's failed scale-out and the database's top statement are read.
+  assert_eq!(finished(&r, "scaling-events")["output"]["failed"], 1);
+  assert_eq!(
+    finished(&r, "query-performance")["output"]["top_sql"][0]["share_percent"],
+    70.0
+  );
 }
 
 #[test]
@@ -354,7 +364,7 @@ fn performance_alert_finds_the_regression_against_the_previous_week() {
 
 #[test]
 fn weekly_capacity_review_flags_a_service_sustained_near_70_percent() {
-  let region = "ap-southeast-3";
+  let region = "ap-southeast-7";
   // CPU at 68 % in most hours of the week (a few quiet nights at 20 %).
   moto().seed(
     region,
@@ -460,7 +470,7 @@ fn security_patching_stops_before_the_change_while_an_alarm_fires_and_backups_ar
 
 #[test]
 fn security_patching_ships_a_new_revision_to_every_service_and_validates_them_all() {
-  let region = "eu-central-2";
+  let region = "eu-south-2";
   moto().seed(
     region,
     "import json
@@ -706,7 +716,7 @@ fn pre_deployment_readiness_finds_the_single_zone_and_a_quota_auto_scaling_would
 
 #[test]
 fn incident_response_acknowledges_first_then_posts_both_notifications_by_email_and_slack() {
-  let region = "il-central-1";
+  let region = "ap-east-2";
   moto().seed(
     region,
     "sns = boto3.client('sns', endpoint_url=E, region_name=R)
