@@ -226,52 +226,37 @@ fn service_quotas(
   service: &str,
 ) -> Result<Vec<(ServiceQuota, bool)>, Failure> {
   let client = aws.client(aws_sdk_servicequotas::Client::new);
-  let mut quotas: BTreeMap<String, (ServiceQuota, bool)> = BTreeMap::new();
-  let mut next = None;
-  loop {
-    let page = call(
-      run,
-      aws,
-      "servicequotas:ListAWSDefaultServiceQuotas",
-      client
-        .list_aws_default_service_quotas()
-        .service_code(service)
-        .set_next_token(next.take())
-        .send(),
-    )?;
-    for q in page.quotas() {
-      quotas.insert(
-        q.quota_code().unwrap_or_default().to_string(),
-        (q.clone(), false),
-      );
-    }
-    next = page.next_token().map(str::to_string);
-    if next.is_none() {
-      break;
-    }
-  }
-  loop {
-    let page = call(
-      run,
-      aws,
-      "servicequotas:ListServiceQuotas",
-      client
-        .list_service_quotas()
-        .service_code(service)
-        .set_next_token(next.take())
-        .send(),
-    )?;
-    for q in page.quotas() {
-      quotas.insert(
-        q.quota_code().unwrap_or_default().to_string(),
-        (q.clone(), true),
-      );
-    }
-    next = page.next_token().map(str::to_string);
-    if next.is_none() {
-      break;
-    }
-  }
+  let defaults = call(
+    run,
+    aws,
+    "servicequotas:ListAWSDefaultServiceQuotas",
+    client
+      .list_aws_default_service_quotas()
+      .service_code(service)
+      .into_paginator()
+      .items()
+      .send()
+      .try_collect(),
+  )?;
+  let applied = call(
+    run,
+    aws,
+    "servicequotas:ListServiceQuotas",
+    client
+      .list_service_quotas()
+      .service_code(service)
+      .into_paginator()
+      .items()
+      .send()
+      .try_collect(),
+  )?;
+  // An applied value replaces its default.
+  let quotas: BTreeMap<String, (ServiceQuota, bool)> = defaults
+    .into_iter()
+    .map(|q| (q, false))
+    .chain(applied.into_iter().map(|q| (q, true)))
+    .map(|(q, applied)| (q.quota_code().unwrap_or_default().to_string(), (q, applied)))
+    .collect();
   Ok(quotas.into_values().collect())
 }
 

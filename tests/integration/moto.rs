@@ -28,32 +28,12 @@ pub fn moto() -> &'static Moto {
       .expect("a free port")
       .port();
     let server = venv.join("moto_server");
-    // PR_SET_PDEATHSIG fires when the spawning *thread* ends, so spawn from
-    // a thread that lives as long as the test process: the server then dies
-    // with the tests and never holds CI's output open.
-    std::thread::spawn(move || {
-      let mut command = Command::new(server);
-      command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        // Every ECS service reports two running tasks, as in scripts/demo.
-        .env("MOTO_ECS_SERVICE_RUNNING", "2")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-      // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-      unsafe {
-        command.pre_exec(|| {
-          nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-            .map_err(std::io::Error::from)
-        });
-      }
-      let mut child = command.spawn().expect("start moto_server");
-      // Reaps the server if it ever exits; keeps this thread alive otherwise.
-      let _ = child.wait();
-      loop {
-        std::thread::park();
-      }
-    });
+    let mut command = Command::new(server);
+    command
+      .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+      // Every ECS service reports two running tasks, as in scripts/demo.
+      .env("MOTO_ECS_SERVICE_RUNNING", "2");
+    serve(command);
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
       assert!(
@@ -114,30 +94,9 @@ pub fn peer() -> &'static str {
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let port_file = dir.join("port");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/peer.py");
-    let file = port_file.clone();
-    // As for moto: spawned from a thread that lives as long as the tests.
-    std::thread::spawn(move || {
-      let mut command = Command::new(venv.join("python"));
-      command
-        .arg(script)
-        .arg(upstream)
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-      // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-      unsafe {
-        command.pre_exec(|| {
-          nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-            .map_err(std::io::Error::from)
-        });
-      }
-      let mut child = command.spawn().expect("start demo/peer.py");
-      let _ = child.wait();
-      loop {
-        std::thread::park();
-      }
-    });
+    let mut command = Command::new(venv.join("python"));
+    command.arg(script).arg(upstream).arg(&port_file);
+    serve(command);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
       if let Ok(port) = std::fs::read_to_string(&port_file) {
@@ -147,4 +106,30 @@ pub fn peer() -> &'static str {
       std::thread::sleep(Duration::from_millis(20));
     }
   })
+}
+
+/// Starts a server for the whole test run. PR_SET_PDEATHSIG fires when the
+/// spawning *thread* ends, so it is spawned from a thread that lives as long
+/// as the test process: the server then dies with the tests and never holds
+/// CI's output open.
+fn serve(mut command: Command) {
+  std::thread::spawn(move || {
+    command
+      .stdin(Stdio::null())
+      .stdout(Stdio::null())
+      .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+      command.pre_exec(|| {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+          .map_err(std::io::Error::from)
+      });
+    }
+    let mut child = command.spawn().expect("start a test server");
+    // Reaps the server if it ever exits; keeps this thread alive otherwise.
+    let _ = child.wait();
+    loop {
+      std::thread::park();
+    }
+  });
 }
