@@ -44,6 +44,16 @@ pub fn eligible(step: &Step, params: &Params) -> bool {
     .is_ok_and(|found| found.iter().all(|p| params.get(p.name).is_some()))
 }
 
+/// How work that nobody will use ended, for the transcript.
+pub fn how_stopped(finished: bool) -> String {
+  if finished {
+    "complete already"
+  } else {
+    "stopped"
+  }
+  .into()
+}
+
 /// What a fetch waited for: its result or error, unless Ctrl-C or the
 /// step's timeout came first.
 pub type Waited<T> = Result<Result<T, String>, Cut>;
@@ -130,12 +140,7 @@ impl Pending for Background {
 
   fn stop(self: Box<Self>, _aws: &Aws) -> String {
     self.stop.store(true, Ordering::SeqCst);
-    if self.is_ready() {
-      "complete already"
-    } else {
-      "stopped"
-    }
-    .into()
+    how_stopped(self.is_ready())
   }
 
   fn into_any(self: Box<Self>) -> Box<dyn Any> {

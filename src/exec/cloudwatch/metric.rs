@@ -136,12 +136,7 @@ impl Pending for Fetching {
   fn stop(self: Box<Self>, _aws: &Aws) -> String {
     let finished = self.task.is_finished();
     self.task.abort();
-    if finished {
-      "complete already"
-    } else {
-      "stopped"
-    }
-    .into()
+    crate::exec::prefetch::how_stopped(finished)
   }
 
   fn into_any(self: Box<Self>) -> Box<dyn Any> {
