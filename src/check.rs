@@ -259,11 +259,68 @@ pub fn check(source: &Source) -> Checked {
   if steps.is_empty() {
     diagnostics.push(Diagnostic::whole_file(Problem::NoSteps));
   }
+  approvals(source, &meta, &steps, &mut diagnostics);
   diagnostics.sort_by_key(|d| d.span.map_or(0, |s| s.start));
   Checked {
     runbook: Runbook { meta, steps, vars },
     diagnostics,
     blocks,
+  }
+}
+
+/// The approval policy can be met: a keyring that loads, with as many
+/// approvers as the most demanding step needs.
+fn approvals(source: &Source, meta: &Meta, steps: &[Step], diagnostics: &mut Vec<Diagnostic>) {
+  let Some(policy) = &meta.approvals else {
+    for step in steps
+      .iter()
+      .filter(|s| s.policy.approvers.is_some_and(|n| n > 0))
+    {
+      diagnostics.push(Diagnostic::new(
+        Problem::Approvals(
+          "`approvers=` needs `approvals:` in the front matter, with the keyring of who may approve"
+            .into(),
+        ),
+        step.span,
+      ));
+    }
+    return;
+  };
+  let at = source
+    .text
+    .find("\napprovals:")
+    .map_or(Span::new(0, 3), |i| Span::new(i + 1, i + 10));
+  let Some(keyring) = &policy.keyring else {
+    diagnostics.push(Diagnostic::new(
+      Problem::Approvals(
+        "`approvals:` needs `keyring:`, the file listing who may approve (or run with --approvals-keyring)"
+          .into(),
+      ),
+      at,
+    ));
+    return;
+  };
+  let path = source
+    .path
+    .parent()
+    .map_or_else(|| keyring.clone(), |dir| dir.join(keyring));
+  match crate::approval::Keyring::load(&path) {
+    Err(e) => diagnostics.push(Diagnostic::new(Problem::Approvals(e.to_string()), at)),
+    Ok(keyring) => {
+      for step in steps {
+        let needed = step.approvals_needed(Some(policy));
+        if needed > keyring.members.len() {
+          diagnostics.push(Diagnostic::new(
+            Problem::Approvals(format!(
+              "step `{}` needs {needed} approvals; the keyring has {} approver(s)",
+              step.id,
+              keyring.members.len()
+            )),
+            step.span,
+          ));
+        }
+      }
+    }
   }
 }
 
@@ -647,6 +704,10 @@ fn attributes(
         "auto" => policy.confirm = Confirm::Auto,
         "always" => policy.confirm = Confirm::Always,
         _ => bad("`auto` or `always`"),
+      },
+      "approvers" => match attr.value.parse::<usize>() {
+        Ok(n) if n <= 9 => policy.approvers = Some(n),
+        _ => bad("a whole number of approvals from 0 to 9"),
       },
       "readonly" => match attr.value.as_str() {
         "true" => readonly = Some((true, attr.span)),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
 
 use crate::check::{Checked, check};
 use crate::error::Error;
@@ -99,6 +100,12 @@ enum Command {
     /// Require a signature by this public key (from `litops keygen`)
     #[arg(long, value_name = "PUBKEY")]
     key: Option<PathBuf>,
+    /// Check every approval's signature against this keyring of approvers
+    #[arg(long, value_name = "FILE")]
+    keyring: Option<PathBuf>,
+    /// Accept steps run with --break-glass (they are still listed)
+    #[arg(long)]
+    allow_break_glass: bool,
   },
   /// Render a transcript as one self-contained HTML file (works offline)
   Render {
@@ -114,6 +121,23 @@ enum Command {
   Completions {
     #[arg(value_enum)]
     shell: clap_complete::Shell,
+  },
+  /// Show an approval request in full and, on yes, sign an approval of
+  /// exactly it (`litops run` prints the command when a step waits)
+  Approve {
+    request: PathBuf,
+    /// Your ed25519 secret key (from `litops keygen`)
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// The approvers' keyring, to check your key is in it before you sign
+    #[arg(long, value_name = "FILE")]
+    keyring: Option<PathBuf>,
+  },
+  /// List the approval requests in a directory that still wait for
+  /// approvals and have not expired
+  Approvals {
+    #[arg(default_value = "approvals")]
+    dir: PathBuf,
   },
   /// Make an ed25519 key pair for signing transcripts: PREFIX.key (keep it
   /// secret) and PREFIX.pub (give it to auditors)
@@ -183,10 +207,21 @@ struct WalkArgs {
   /// Sign the transcript's end with this ed25519 key (from `litops keygen`)
   #[arg(long, value_name = "KEY")]
   sign: Option<PathBuf>,
-  /// Start read-only queries and metric fetches that need only parameters
-  /// when the run starts; each step still asks before showing its result
+  /// Start read-only AWS reads that need only parameters when the run
+  /// starts; each step still asks before showing its result
   #[arg(long)]
   prefetch: bool,
+  /// Where approval requests are written and approvals looked for (a
+  /// directory the approvers share; default: approvals)
+  #[arg(long, value_name = "DIR", default_value = "approvals")]
+  approvals_dir: PathBuf,
+  /// The approvers' keyring, instead of the runbook's `approvals: keyring:`
+  #[arg(long, value_name = "FILE")]
+  approvals_keyring: Option<PathBuf>,
+  /// Run steps that need approvals without them, for this reason (recorded,
+  /// and flagged by `verify`)
+  #[arg(long, value_name = "REASON")]
+  break_glass: Option<String>,
 }
 
 impl WalkArgs {
@@ -194,6 +229,7 @@ impl WalkArgs {
   /// the runbook's `aws:` front matter), for every step from the first.
   fn options(
     &self,
+    file: &Path,
     runbook: &crate::model::Runbook,
     approval: Approval,
     transcript: PathBuf,
@@ -225,6 +261,43 @@ impl WalkArgs {
         ..crate::aws::Settings::default()
       },
       prefetch: self.prefetch,
+      approvals: self.approvals(file, runbook)?,
+    })
+  }
+
+  /// The approval settings, the keyring loaded now so a bad one stops the
+  /// run before anything is asked.
+  fn approvals(
+    &self,
+    file: &Path,
+    runbook: &crate::model::Runbook,
+  ) -> Result<exec::Approvals, Error> {
+    let keyring = match (&self.approvals_keyring, &runbook.meta.approvals) {
+      (Some(path), _) => Some(path.clone()),
+      (None, Some(policy)) => policy
+        .keyring
+        .as_ref()
+        .map(|k| file.parent().map_or_else(|| k.clone(), |dir| dir.join(k))),
+      (None, None) => None,
+    };
+    let keyring = match keyring {
+      Some(path) if runbook.meta.approvals.is_some() => Some(Arc::new(
+        crate::approval::Keyring::load(&path).map_err(|e| Error::Approval(e.to_string()))?,
+      )),
+      _ => None,
+    };
+    if let Some(reason) = &self.break_glass
+      && reason.trim().is_empty()
+    {
+      return Err(Error::Approval(
+        "--break-glass needs a reason: it is recorded for the auditor".into(),
+      ));
+    }
+    Ok(exec::Approvals {
+      dir: self.approvals_dir.clone(),
+      keyring,
+      break_glass: self.break_glass.clone(),
+      targets: Vec::new(),
     })
   }
 }
@@ -277,8 +350,25 @@ fn command(cli: Cli) -> i32 {
       transcript,
       runbook,
       key,
-    } => verify(&transcript, runbook.as_deref(), key.as_deref()),
+      keyring,
+      allow_break_glass,
+    } => verify(
+      &transcript,
+      runbook.as_deref(),
+      key.as_deref(),
+      keyring.as_deref(),
+      allow_break_glass,
+    ),
     Command::Keygen { prefix } => keygen(&prefix),
+    Command::Approve {
+      request,
+      key,
+      keyring,
+    } => approve(&request, &key, keyring.as_deref()),
+    Command::Approvals { dir } => {
+      out(&crate::approval::pending(&dir));
+      Ok(0)
+    }
     Command::Completions { shell } => {
       let mut command = <Cli as clap::CommandFactory>::command();
       let mut script = Vec::new();
@@ -467,7 +557,8 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   if let Some(file) = &args.targets {
     return fan_out(&args, file, &source, runbook, path, run_id, from);
   }
-  let (options, console, params) = walk_setup(&args.walk, runbook, path.clone(), run_id, &[])?;
+  let (options, console, params) =
+    walk_setup(&args.walk, &args.file, runbook, path.clone(), run_id, &[])?;
   let options = RunOptions {
     from,
     only: args.only,
@@ -504,6 +595,7 @@ fn step_index(
 /// anything is asked or run. `recorded` parameters come first, so flags win.
 fn walk_setup(
   args: &WalkArgs,
+  file: &Path,
   runbook: &crate::model::Runbook,
   transcript: PathBuf,
   run_id: String,
@@ -515,7 +607,7 @@ fn walk_setup(
     _ => Approval::Ask,
   };
   // The key first: a bad one is reported before anything is asked.
-  let options = args.options(runbook, approval, transcript, run_id)?;
+  let options = args.options(file, runbook, approval, transcript, run_id)?;
   let console = Arc::new(Console::new().map_err(Error::Console)?);
   let mut given = recorded.to_vec();
   given.extend(args.params.param.iter().cloned());
@@ -552,7 +644,8 @@ fn report(summary: exec::Summary, path: &Path) -> i32 {
 fn resume(args: ResumeArgs) -> Result<i32, Error> {
   let path = &args.transcript;
   let opened = crate::resume::Opened::open(path)?;
-  let (source, checked) = load(Path::new(&opened.runbook))?;
+  let runbook_path = PathBuf::from(&opened.runbook);
+  let (source, checked) = load(&runbook_path)?;
   let from = match &args.from {
     Some(id) => Some(step_index(&checked.runbook, "--from", id)?),
     None => None,
@@ -560,6 +653,7 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
   let resumable = opened.at(&source, &checked.runbook, args.force, from)?;
   let (options, console, params) = walk_setup(
     &args.walk,
+    &runbook_path,
     &checked.runbook,
     path.clone(),
     resumable.run_id.clone(),
@@ -594,16 +688,32 @@ fn resolve_params(
   resolve(&runbook.meta, &given, &mut live).map_err(Error::Params)
 }
 
-fn verify(path: &Path, runbook: Option<&Path>, key: Option<&Path>) -> Result<i32, Error> {
+fn verify(
+  path: &Path,
+  runbook: Option<&Path>,
+  key: Option<&Path>,
+  keyring: Option<&Path>,
+  allow_break_glass: bool,
+) -> Result<i32, Error> {
   let key = key
     .map(crate::signing::verifying_key)
     .transpose()
     .map_err(Error::Key)?
     .map(|k| crate::signing::public_hex(&k));
+  let keyring = keyring
+    .map(crate::approval::Keyring::load)
+    .transpose()
+    .map_err(|e| Error::Approval(e.to_string()))?;
+  let trust = crate::verify::Approvals {
+    keyring: keyring.as_ref(),
+    allow_break_glass,
+  };
   let verified =
-    crate::verify::verify(path, runbook, key.as_deref()).map_err(|error| Error::Unverifiable {
-      path: path.to_path_buf(),
-      error,
+    crate::verify::verify_with(path, runbook, key.as_deref(), &trust).map_err(|error| {
+      Error::Unverifiable {
+        path: path.to_path_buf(),
+        error,
+      }
     })?;
   out(&verified.to_string());
   Ok(if verified.intact() { 0 } else { 1 })
@@ -615,6 +725,120 @@ fn log(dir: &Path, runbook: Option<&str>) -> Result<i32, Error> {
     error,
   })?;
   out(&crate::history::Log(&runs).to_string());
+  Ok(0)
+}
+
+/// `litops approve`: the whole request, a deliberate yes, a signed approval.
+fn approve(request: &Path, key: &Path, keyring: Option<&Path>) -> Result<i32, Error> {
+  use crate::approval::{self, Approval};
+  let (value, digest) = approval::read_request(request).map_err(Error::Approval)?;
+  let secret = crate::signing::signing_key(key).map_err(Error::Key)?;
+  let public = crate::signing::public_hex(&secret.verifying_key());
+  let me = exec::operator();
+  let text = |field: &str| value[field].as_str().unwrap_or("-").to_string();
+  let name = match keyring {
+    Some(path) => {
+      let keyring = approval::Keyring::load(path).map_err(|e| Error::Approval(e.to_string()))?;
+      keyring
+        .name_of(&public)
+        .map(str::to_string)
+        .ok_or_else(|| {
+          Error::Approval(format!(
+            "your key {} is not in the keyring {}: your approval would not count",
+            approval::fingerprint(&public),
+            path.display()
+          ))
+        })?
+    }
+    None => me.split('@').next().unwrap_or("approver").to_string(),
+  };
+  if value["operator_key"].as_str() == Some(public.as_str())
+    || (value["shared_os_identity"] != true && text("operator") == me)
+  {
+    return Err(Error::Approval(format!(
+      "you made this request ({}): an approval must come from someone else",
+      text("operator")
+    )));
+  }
+  if approval::left(&text("expires_at")).is_none() {
+    return Err(Error::Approval(format!(
+      "the request expired at {}: the operator must make a new one",
+      text("expires_at")
+    )));
+  }
+  let mut shown = format!(
+    "approval request {} ({} approval(s) needed)
+  runbook  {} (sha256 {})
+  step     {} · {}
+  run      {}
+  where    account {} · region {}
+  asked by {} at {}
+  expires  {}
+",
+    &digest[..16],
+    value["required"],
+    text("runbook"),
+    &text("runbook_sha256")[..16.min(text("runbook_sha256").len())],
+    text("step"),
+    text("kind"),
+    text("run_id"),
+    text("account"),
+    text("region"),
+    text("operator"),
+    text("requested_at"),
+    text("expires_at"),
+  );
+  if let Some(targets) = value["targets"].as_array().filter(|t| !t.is_empty()) {
+    let names: Vec<&str> = targets.iter().filter_map(Value::as_str).collect();
+    shown.push_str(&format!(
+      "  targets  {}
+",
+      names.join(", ")
+    ));
+  }
+  shown.push_str(
+    "  action, exactly as it will run:
+",
+  );
+  for line in text("action").lines() {
+    shown.push_str(&format!(
+      "    │ {line}
+"
+    ));
+  }
+  if let Some(preview) = value["preview"].as_str() {
+    shown.push_str(
+      "  the change:
+",
+    );
+    shown.push_str(&crate::exec::diff_style(preview));
+  }
+  eprint!("{shown}");
+  let console = Console::new().map_err(Error::Console)?;
+  let answer = console.ask(&format!("approve this as {name}? [y]es / [n]o › "), false);
+  let yes = matches!(&answer, exec::Answer::Line(line) if matches!(line.trim(), "y" | "yes"));
+  if !yes {
+    eprintln!("not approved");
+    return Ok(1);
+  }
+  let approval = Approval::sign(&digest, &name, &secret, &me);
+  let file = request.with_file_name(format!(
+    "{}.approval.{}.json",
+    request
+      .file_name()
+      .and_then(|n| n.to_str())
+      .and_then(|n| n.strip_suffix(".request.json"))
+      .unwrap_or("request"),
+    approval.fingerprint
+  ));
+  approval::write_new(&file, &approval).map_err(|e| {
+    Error::Approval(if e.kind() == std::io::ErrorKind::AlreadyExists {
+      format!("{}: you approved this request already", file.display())
+    } else {
+      format!("cannot write {}: {e}", file.display())
+    })
+  })?;
+  eprintln!("approved as {name}: {}", file.display());
   Ok(0)
 }
 
@@ -693,7 +917,7 @@ fn fan_out(
     options: RunOptions {
       from,
       only: args.only.clone(),
-      ..walk.options(runbook, approval, path, run_id)?
+      ..walk.options(&args.file, runbook, approval, path, run_id)?
     },
     max_concurrency: args.max_concurrency,
     max_errors: args.max_errors,

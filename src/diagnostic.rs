@@ -24,6 +24,8 @@ pub enum Problem {
     expected: &'static str,
   },
   UnknownFrontMatterKey(String),
+  /// The approval policy or its keyring cannot be used.
+  Approvals(String),
   BadDocKind(String),
   BadParamName(String),
   ParamSpec {
@@ -157,6 +159,7 @@ impl fmt::Display for Problem {
       ),
       Self::FrontMatterType { field, expected } => write!(f, "`{field}` must be {expected}"),
       Self::UnknownFrontMatterKey(k) => write!(f, "unknown front matter key `{k}` is ignored"),
+      Self::Approvals(m) => f.write_str(m),
       Self::BadDocKind(k) => write!(f, "`kind: {k}` is not known: use `runbook` or `playbook`"),
       Self::BadParamName(n) => write!(
         f,

@@ -31,6 +31,8 @@ pub enum Error {
   },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
+  /// The approval settings cannot be used, or an approval cannot be given.
+  Approval(String),
   Targets(crate::fanout::TargetsError),
   Report {
     path: PathBuf,
@@ -96,6 +98,7 @@ impl fmt::Display for Error {
         )
       }
       Self::Key(e) => write!(f, "error: {e}"),
+      Self::Approval(e) => write!(f, "error: {e}"),
       Self::Targets(e) => write!(f, "{e}"),
       Self::Report { path, error } => {
         write!(

@@ -217,6 +217,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     from: base.from,
     operator: base.operator.clone(),
     prefetch: base.prefetch,
+    approvals: base.approvals.clone(),
   };
   let run =
     exec::run(plan.source, plan.runbook, &params, console, &options).map_err(|e| e.to_string());

@@ -1,6 +1,8 @@
 //! litops: literate runbooks. The modules read as the pipeline:
-//! source → parse → model → check → plan → exec → transcript → verify/diff.
+//! source → parse → model → check → plan → exec (with approval) → transcript
+//! → verify/diff.
 
+pub(crate) mod approval;
 pub(crate) mod aws;
 pub(crate) mod cancel;
 pub mod check;

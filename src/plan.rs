@@ -15,6 +15,8 @@ pub struct PlannedStep {
   pub id: String,
   pub kind: StepKind,
   pub mutating: bool,
+  /// Signed approvals the step needs before it runs (`approvals:`).
+  pub approvals: usize,
   pub file: String,
   pub line: usize,
   pub headings: Vec<String>,
@@ -97,6 +99,7 @@ pub fn plan<'a>(
         id: step.id.clone(),
         kind: step.kind(),
         mutating: step.is_mutating(),
+        approvals: step.approvals_needed(runbook.meta.approvals.as_ref()),
         file: source.path.display().to_string(),
         line: step.line,
         headings: step.headings.to_vec(),
@@ -169,10 +172,15 @@ impl Plan<'_> {
       let _ = writeln!(out, "  param {name} = {value}");
     }
     for step in &self.steps {
-      let effect = match (step.kind, step.mutating) {
-        (StepKind::Manual, _) => "person",
-        (_, true) => "mutating",
-        (_, false) => "read-only",
+      let effect = match (step.kind, step.mutating, step.approvals) {
+        (StepKind::Manual, _, _) => "person".to_string(),
+        (_, true, 0) => "mutating".to_string(),
+        (_, false, 0) => "read-only".to_string(),
+        (_, mutating, n) => format!(
+          "{} · needs {n} approval{}",
+          if mutating { "mutating" } else { "read-only" },
+          if n == 1 { "" } else { "s" }
+        ),
       };
       let _ = writeln!(
         out,

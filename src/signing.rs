@@ -97,6 +97,14 @@ pub fn keygen(prefix: &Path) -> Result<(PathBuf, PathBuf), KeyError> {
   Ok((secret_path, public_path))
 }
 
+/// The hex of a public key line as `litops keygen` writes it (the keyring
+/// holds these lines).
+pub fn parse_public(line: &str) -> Option<String> {
+  let bytes = unhex::<32>(line.trim().strip_prefix(PUBLIC_TAG)?.trim())?;
+  VerifyingKey::from_bytes(&bytes).ok()?;
+  Some(hex::encode(bytes))
+}
+
 pub fn public_hex(key: &VerifyingKey) -> String {
   hex::encode(key.as_bytes())
 }

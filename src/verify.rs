@@ -57,6 +57,11 @@ pub enum Broken {
     why: &'static str,
   },
   Signature(&'static str),
+  /// A step that needed approvals ran without enough that count.
+  Approval {
+    step: String,
+    why: String,
+  },
 }
 
 impl fmt::Display for Broken {
@@ -82,6 +87,7 @@ impl fmt::Display for Broken {
       ),
       Self::AdHoc { step, why } => write!(f, "step `{step}`: {why}"),
       Self::Signature(why) => write!(f, "signature: {why}"),
+      Self::Approval { step, why } => write!(f, "step `{step}`: {why}"),
     }
   }
 }
@@ -118,6 +124,20 @@ pub struct Verified {
   pub signed_by: Option<String>,
   /// Whether the signature was checked against a key the caller trusts.
   pub key_checked: bool,
+  /// Each approved step: who approved it (and whether their signatures
+  /// were checked against a keyring).
+  pub approved: Vec<String>,
+  /// Steps that ran without their approvals (`--break-glass`), and why.
+  pub break_glass: Vec<String>,
+}
+
+/// What `verify` holds approvals to.
+#[derive(Default)]
+pub struct Approvals<'a> {
+  /// The approvers' keyring: only their valid signatures count.
+  pub keyring: Option<&'a crate::approval::Keyring>,
+  /// Accept steps run with `--break-glass` (they are still listed).
+  pub allow_break_glass: bool,
 }
 
 impl Verified {
@@ -159,6 +179,15 @@ pub fn verify(
   path: &Path,
   runbook: Option<&Path>,
   key: Option<&str>,
+) -> Result<Verified, Unreadable> {
+  verify_with(path, runbook, key, &Approvals::default())
+}
+
+pub fn verify_with(
+  path: &Path,
+  runbook: Option<&Path>,
+  key: Option<&str>,
+  trust: &Approvals,
 ) -> Result<Verified, Unreadable> {
   let bytes = std::fs::read(path).map_err(Unreadable::Io)?;
   let text = String::from_utf8(bytes).map_err(|_| Unreadable::NotUtf8)?;
@@ -228,6 +257,10 @@ pub fn verify(
   let copy_path = sidecar_dir(path).join(RUNBOOK_COPY);
   let copy = std::fs::read_to_string(&copy_path).ok();
   let mut actions_checked = 0;
+  let (mut approved, mut break_glass) = (Vec::new(), Vec::new());
+  if let Some(copy) = &copy {
+    (approved, break_glass) = approvals(path, copy, &events, trust, &mut broken);
+  }
   let today = match &copy {
     None => RunbookToday::Unknown,
     Some(copy) => {
@@ -274,7 +307,141 @@ pub fn verify(
     runbook: today,
     signed_by,
     key_checked: key.is_some(),
+    approved,
+    break_glass,
   })
+}
+
+/// Every step the runbook that ran required approvals for ran with them:
+/// the request recorded before it is the one its digest names, for the
+/// action that ran, not expired when it ran, with enough approvals that
+/// count (checked against `trust.keyring`), none used twice. Lines for the
+/// report: who approved what, and what ran breaking the glass.
+fn approvals(
+  path: &Path,
+  copy: &str,
+  events: &[&Event],
+  trust: &Approvals,
+  broken: &mut Vec<Broken>,
+) -> (Vec<String>, Vec<String>) {
+  use crate::approval::{Terms, digest};
+  let checked = check(&Source::new(
+    &sidecar_dir(path).join(RUNBOOK_COPY),
+    copy.to_string(),
+  ));
+  let policy = checked.runbook.meta.approvals.as_ref();
+  let (mut approved, mut glass) = (Vec::new(), Vec::new());
+  let mut seen_signatures: Vec<&str> = Vec::new();
+  let mut before: Option<&Event> = None;
+  for event in events {
+    let Event::StepStarted {
+      step,
+      action,
+      started_at,
+      ..
+    } = event
+    else {
+      if matches!(event, Event::Approved { .. } | Event::BreakGlass { .. }) {
+        before = Some(event);
+      }
+      continue;
+    };
+    let gate = before.take();
+    let needed = checked
+      .runbook
+      .steps
+      .iter()
+      .find(|s| &s.id == step)
+      .map_or(0, |s| s.approvals_needed(policy));
+    let mut fail = |why: String| {
+      broken.push(Broken::Approval {
+        step: step.clone(),
+        why,
+      });
+    };
+    match gate {
+      Some(Event::BreakGlass {
+        step: s,
+        reason,
+        by,
+        at,
+        ..
+      }) if s == step => {
+        glass.push(format!("`{step}` by {by} at {at}: {reason}"));
+        if !trust.allow_break_glass {
+          fail(format!(
+            "ran without its approvals (break glass: {reason}); pass --allow-break-glass to accept it"
+          ));
+        }
+      }
+      Some(Event::Approved {
+        step: s,
+        request_sha256,
+        request,
+        approvals,
+      }) if s == step => {
+        if digest(request) != *request_sha256 {
+          fail("its approval request was changed after it was approved".into());
+          continue;
+        }
+        if request["step"].as_str() != Some(step) || request["action"].as_str() != Some(action) {
+          fail("what ran is not the action its approvals approved".into());
+        }
+        let expires = request["expires_at"].as_str().unwrap_or_default();
+        let late = match (
+          crate::clock::Instant::parse(started_at),
+          crate::clock::Instant::parse(expires),
+        ) {
+          (Some(ran), Some(until)) => ran.seconds() > until.seconds(),
+          _ => true,
+        };
+        if late {
+          fail(format!(
+            "it ran after its approval request expired at {expires}"
+          ));
+        }
+        for a in approvals {
+          if seen_signatures.contains(&a.signature.as_str()) {
+            fail(format!(
+              "{}'s approval was used for another step too",
+              a.approver
+            ));
+          }
+          seen_signatures.push(&a.signature);
+        }
+        let names: Vec<String> = approvals
+          .iter()
+          .map(|a| format!("{} ({})", a.approver, a.fingerprint))
+          .collect();
+        match trust.keyring {
+          Some(keyring) => {
+            let terms = Terms::of(request, request_sha256);
+            let mut counted: Vec<String> = Vec::new();
+            for a in approvals {
+              match terms.judge(a, keyring, &counted) {
+                Ok(_) => counted.push(a.key.clone()),
+                Err(why) => fail(format!("{}'s approval does not count: {why}", a.approver)),
+              }
+            }
+            if counted.len() < needed {
+              fail(format!(
+                "{} of the {needed} approval(s) it needs count",
+                counted.len()
+              ));
+            }
+            approved.push(format!("`{step}`: {}", names.join(", ")));
+          }
+          None => approved.push(format!(
+            "`{step}`: {} (signatures not checked: pass --keyring)",
+            names.join(", ")
+          )),
+        }
+      }
+      _ if needed > 0 => fail(format!("needed {needed} approval(s) and none are recorded")),
+      _ => {}
+    }
+  }
+  (approved, glass)
 }
 
 /// The signing key of a valid signature over the run's end; with `key`
@@ -370,7 +537,9 @@ fn step_name(record: Option<&Record>) -> String {
     Some(
       Event::StepStarted { step, .. }
       | Event::StepFinished { step, .. }
-      | Event::AfterFailure { step, .. },
+      | Event::AfterFailure { step, .. }
+      | Event::Approved { step, .. }
+      | Event::BreakGlass { step, .. },
     ) => {
       format!("step `{step}`")
     }
@@ -630,6 +799,12 @@ impl fmt::Display for Verified {
       )?,
       (None, _) if self.intact() => writeln!(f, "signature: none")?,
       (None, _) => {}
+    }
+    for line in &self.approved {
+      writeln!(f, "approved: {line}")?;
+    }
+    for line in &self.break_glass {
+      writeln!(f, "BREAK GLASS: {line}")?;
     }
     match &self.runbook {
       RunbookToday::Unknown => writeln!(

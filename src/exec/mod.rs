@@ -15,6 +15,7 @@ mod ecs_deploy;
 mod ecs_evidence;
 mod elb;
 mod faithful;
+mod gate;
 mod http;
 mod logs_insights;
 mod notify;
@@ -37,6 +38,7 @@ use serde_json::{Map, Value};
 pub use crate::transcript::Status;
 pub use action::{Execute, Output, StepRun};
 pub use console::{Answer, Console, operator};
+pub use style::diff as diff_style;
 
 use crate::clock::{self, Instant};
 use crate::model::{Action, ActionKind, Confirm, OnFailure, Runbook, Step, StepBody};
@@ -66,6 +68,19 @@ impl Approval {
   }
 }
 
+/// How steps that need approvals get them.
+#[derive(Clone, Default)]
+pub struct Approvals {
+  /// The shared directory requests and approvals live in.
+  pub dir: PathBuf,
+  /// Who may approve: loaded before anything runs.
+  pub keyring: Option<Arc<crate::approval::Keyring>>,
+  /// `--break-glass REASON`: run without approvals, recorded and flagged.
+  pub break_glass: Option<String>,
+  /// A fan-out run's targets: one request covers them all.
+  pub targets: Vec<String>,
+}
+
 pub struct RunOptions {
   pub approval: Approval,
   pub from: Option<usize>,
@@ -78,6 +93,8 @@ pub struct RunOptions {
   pub sign: Option<ed25519_dalek::SigningKey>,
   /// `--prefetch`: start read-only queries when the run starts.
   pub prefetch: bool,
+  /// Where approval requests go and whose approvals count.
+  pub approvals: Approvals,
 }
 
 impl RunOptions {
@@ -858,10 +875,12 @@ impl<'a> Walk<'a> {
       return self.refuse(index, step, error);
     }
     let executor = executor(action.kind);
+    let mut preview = None;
     if step.is_mutating() {
       let mut vars = self.vars.clone();
-      if let Some(preview) = executor.preview(&self.step_run(step, &text, &mut vars)) {
-        self.console.say(&style::diff(&preview));
+      preview = executor.preview(&self.step_run(step, &text, &mut vars));
+      if let Some(preview) = &preview {
+        self.console.say(&style::diff(preview));
       }
     }
     let in_flight = self.ask_again.as_ref() == Some(&step.id);
@@ -936,6 +955,9 @@ impl<'a> Walk<'a> {
         }
       }
     };
+    if let Err(next) = self.gate(index, step, &text, preview.as_deref())? {
+      return Ok(next);
+    }
     let started = clock::now();
     self.transcript.append(Event::StepStarted {
       step: step.id.clone(),

@@ -43,6 +43,8 @@ pub struct Meta {
   /// `max-visits: N`: how often one step may run in a run (a `goto` loop
   /// revisits steps); [`DEFAULT_MAX_VISITS`] when not set.
   pub max_visits: Option<usize>,
+  /// `approvals:`: who must approve what before it runs.
+  pub approvals: Option<crate::approval::Policy>,
 }
 
 /// How often a step may run in one run unless `max-visits` says otherwise.
@@ -128,6 +130,8 @@ pub struct Policy {
   pub timeout: Option<Duration>,
   pub on_failure: OnFailure,
   pub confirm: Confirm,
+  /// `approvers=N`: approvals this step needs, whatever the front matter says.
+  pub approvers: Option<usize>,
 }
 
 /// What a step is, as transcripts record it (`manual`, `sh`, `rhai`, …):
@@ -192,6 +196,21 @@ impl Step {
 
   pub fn is_mutating(&self) -> bool {
     self.action().is_some_and(|a| a.mutating)
+  }
+
+  /// Approvals this action needs before it runs: its own `approvers=N`,
+  /// else the policy's count for a step that changes something. Checklist
+  /// items and runbooks without a policy need none.
+  pub fn approvals_needed(&self, policy: Option<&crate::approval::Policy>) -> usize {
+    match (policy, self.action()) {
+      (Some(policy), Some(action)) => {
+        self
+          .policy
+          .approvers
+          .unwrap_or(if action.mutating { policy.mutating } else { 0 })
+      }
+      _ => 0,
+    }
   }
 
   /// `Heading › Sub-heading`, or the empty string above the first heading.

@@ -18,7 +18,42 @@ const KEYS: &[&str] = &[
   "aws",
   "prefetch",
   "max-visits",
+  "approvals",
 ];
+
+/// `approvals: {mutating: 1, keyring: approvers.yaml, expires: 30m,
+/// os-identity: distinct}`.
+fn approvals(value: &Value) -> Result<crate::approval::Policy, &'static str> {
+  const EXPECTED: &str = "a mapping: `mutating` (a whole number), `keyring` (a file), \
+    `expires` (a duration such as 30m) and `os-identity` (`distinct` or `shared`)";
+  let Value::Mapping(map) = value else {
+    return Err(EXPECTED);
+  };
+  let mut policy = crate::approval::Policy::default();
+  for (key, value) in map {
+    match (key.as_str(), value) {
+      (Some("mutating"), v) => {
+        policy.mutating = v
+          .as_u64()
+          .and_then(|n| usize::try_from(n).ok())
+          .ok_or(EXPECTED)?;
+      }
+      (Some("keyring"), Value::String(path)) if !path.is_empty() => {
+        policy.keyring = Some(path.into());
+      }
+      (Some("expires"), v) => {
+        policy.expires = scalar(v)
+          .and_then(|t| crate::check::parse_duration(&t))
+          .ok_or(EXPECTED)?;
+      }
+      (Some("os-identity"), Value::String(s)) if s == "distinct" || s == "shared" => {
+        policy.shared_os_identity = s == "shared";
+      }
+      _ => return Err(EXPECTED),
+    }
+  }
+  Ok(policy)
+}
 
 pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -> Meta {
   let mut meta = Meta::default();
@@ -98,6 +133,10 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
       "max-visits" => match value.as_u64() {
         Some(n) if n > 0 => meta.max_visits = Some(n as usize),
         _ => wrong(diagnostics, "max-visits", "a whole number of at least 1"),
+      },
+      "approvals" => match approvals(value) {
+        Ok(policy) => meta.approvals = Some(policy),
+        Err(expected) => wrong(diagnostics, "approvals", expected),
       },
       "aws" => match value {
         Value::Mapping(aws) => {

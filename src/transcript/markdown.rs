@@ -212,6 +212,38 @@ fn body(event: &Event) -> String {
     Event::AfterFailure { step, decision } => {
       let _ = writeln!(out, "After `{step}` failed: {}\n", decision_line(decision));
     }
+    Event::Approved {
+      step,
+      request_sha256,
+      approvals,
+      ..
+    } => {
+      let _ = writeln!(
+        out,
+        "**Approved** `{step}` (request `{}`):",
+        &request_sha256[..16.min(request_sha256.len())]
+      );
+      for a in approvals {
+        let _ = writeln!(
+          out,
+          "- {} (key `{}`, from {}) at {}",
+          a.approver, a.fingerprint, a.os_identity, a.approved_at
+        );
+      }
+      out.push('\n');
+    }
+    Event::BreakGlass {
+      step,
+      needed,
+      reason,
+      by,
+      at,
+    } => {
+      let _ = writeln!(
+        out,
+        "**BREAK GLASS:** `{step}` ran without the {needed} approval(s) it needs, by {by} at {at}: {reason}\n"
+      );
+    }
     Event::Signed { public_key, .. } => {
       let _ = writeln!(
         out,

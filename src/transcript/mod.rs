@@ -189,6 +189,8 @@ impl Transcript {
       | Event::RunResumed { .. }
       | Event::RunFinished { .. }
       | Event::AfterFailure { .. }
+      | Event::Approved { .. }
+      | Event::BreakGlass { .. }
       | Event::Signed { .. } => true,
     };
     if self.durability == Durability::EveryRecord

@@ -110,6 +110,22 @@ pub enum Event {
   /// What the operator chose after a step failed in an interactive walk:
   /// `retry`, `continue`, `skip` or `quit`.
   AfterFailure { step: String, decision: Decision },
+  /// Before a step that needed approvals: the request it ran under and
+  /// the approvals that counted, so the chain covers them.
+  Approved {
+    step: String,
+    request_sha256: String,
+    request: Value,
+    approvals: Vec<crate::approval::Approval>,
+  },
+  /// A step that needed approvals ran without them (`--break-glass`).
+  BreakGlass {
+    step: String,
+    needed: usize,
+    reason: String,
+    by: String,
+    at: String,
+  },
   /// `litops resume` continues the run in the same transcript.
   RunResumed {
     resumed_at: String,
@@ -306,6 +322,12 @@ impl Event {
         }
       }
       Self::RunResumed { from_step, .. } => text(from_step),
+      // The request was masked when it was made: its digest is over that.
+      Self::Approved { step, .. } => text(step),
+      Self::BreakGlass { step, reason, .. } => {
+        text(step);
+        text(reason);
+      }
       Self::AfterFailure { step, decision } => {
         text(step);
         opt(&mut decision.reason);
