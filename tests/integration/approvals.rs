@@ -1,0 +1,466 @@
+//! Separation of duties: a step that changes something waits for signed
+//! approvals by others, bound to the exact action; `verify --keyring`
+//! checks them again. Three key pairs: alice and bob approve, carol runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Test, command, find_transcript, records};
+
+/// A directory with three key pairs and a keyring of alice and bob.
+fn team() -> Test {
+  let test = Test::new();
+  for name in ["alice", "bob", "carol"] {
+    let out = command(test.dir.path(), &["keygen".into(), name.into()])
+      .output()
+      .expect("keygen");
+    assert_eq!(out.status.code(), Some(0));
+  }
+  let public = |name: &str| {
+    std::fs::read_to_string(test.dir.path().join(format!("{name}.pub")))
+      .expect("public key")
+      .trim()
+      .to_string()
+  };
+  let keyring = format!(
+    "approvers:\n  alice: {}\n  bob: {}\n",
+    public("alice"),
+    public("bob")
+  );
+  test.file("approvers.yaml", keyring)
+}
+
+/// A runbook whose `change` step needs `approvers` approvals (`policy`
+/// adds to the front matter's `approvals:`), and a harmless step.
+fn runbook(policy: &str, approvers: usize, message: &str) -> String {
+  format!(
+    "---\nparams:\n  message: {{default: {message}}}\napprovals: {{mutating: 1, keyring: approvers.yaml{policy}}}\n---\n```sh {{name=change approvers={approvers}}}\necho \"$message\" > changed.txt\n```\n\n```sh {{name=harmless approvers=0}}\necho ok\n```\n"
+  )
+}
+
+/// `litops run` started in the background; its request, once written.
+fn start(test: &Test, extra: &[&str]) -> (Child, PathBuf) {
+  let mut args = vec!["run", "rb.md", "--yes", "--sign", "carol.key"];
+  args.extend(extra);
+  let mut cmd = command(
+    test.dir.path(),
+    &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+  );
+  let child = cmd
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run");
+  let request = wait_for_request(test.dir.path(), &[]);
+  (child, request)
+}
+
+/// Waits (bounded) for a request file not in `known`.
+fn wait_for_request(dir: &Path, known: &[PathBuf]) -> PathBuf {
+  let deadline = Instant::now() + Duration::from_secs(30);
+  loop {
+    let found = std::fs::read_dir(dir.join("approvals"))
+      .into_iter()
+      .flatten()
+      .flatten()
+      .map(|e| e.path())
+      .find(|p| p.to_string_lossy().ends_with(".request.json") && !known.contains(p));
+    if let Some(path) = found {
+      return path;
+    }
+    assert!(Instant::now() < deadline, "no approval request was written");
+    std::thread::sleep(Duration::from_millis(20));
+  }
+}
+
+/// `litops approve REQUEST --key NAME.key` answering `answer`; exit code and stderr.
+fn approve(
+  dir: &Path,
+  request: &Path,
+  name: &str,
+  answer: &str,
+  env: &[(&str, &str)],
+) -> (i32, String) {
+  let mut cmd = command(
+    dir,
+    &[
+      "approve".into(),
+      request.display().to_string(),
+      "--key".into(),
+      format!("{name}.key"),
+      "--keyring".into(),
+      "approvers.yaml".into(),
+    ],
+  );
+  cmd.envs(env.iter().copied());
+  let mut child = cmd
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("approve");
+  if let Some(mut stdin) = child.stdin.take() {
+    use std::io::Write as _;
+    let _ = stdin.write_all(answer.as_bytes());
+  }
+  let out = child.wait_with_output().expect("approve");
+  (
+    out.status.code().unwrap_or(-1),
+    String::from_utf8_lossy(&out.stderr).into_owned(),
+  )
+}
+
+fn finish(child: Child) -> (i32, String) {
+  let out = child.wait_with_output().expect("run");
+  (
+    out.status.code().unwrap_or(-1),
+    String::from_utf8_lossy(&out.stderr).into_owned(),
+  )
+}
+
+fn verify(dir: &Path, extra: &[&str]) -> (i32, String) {
+  let transcript = find_transcript(dir).expect("transcript");
+  let mut args = vec!["verify".to_string(), transcript.display().to_string()];
+  args.extend(extra.iter().map(|a| a.to_string()));
+  let out = command(dir, &args).output().expect("verify");
+  (
+    out.status.code().unwrap_or(-1),
+    String::from_utf8_lossy(&out.stdout).into_owned(),
+  )
+}
+
+/// One approver, all on one shared account (`os-identity: shared`).
+#[test]
+fn one_approval_then_the_step_runs_and_verify_checks_the_signature() {
+  let test = team().runbook(&runbook(", os-identity: shared", 1, "hello"));
+  let (run, request) = start(&test, &[]);
+  let request_text = std::fs::read_to_string(&request).expect("request");
+  assert!(
+    request_text.contains("echo \\\"$message\\\" > changed.txt"),
+    "{request_text}"
+  );
+  let (code, shown) = approve(test.dir.path(), &request, "alice", "y\n", &[]);
+  assert_eq!(code, 0, "{shown}");
+  // The approver saw the whole action before saying yes.
+  assert!(
+    shown.contains("│ echo \"$message\" > changed.txt"),
+    "{shown}"
+  );
+  assert!(shown.contains("step     change · sh"), "{shown}");
+  let (code, stderr) = finish(run);
+  assert_eq!(code, 0, "{stderr}");
+  assert!(stderr.contains("approved by alice"), "{stderr}");
+  assert_eq!(
+    std::fs::read_to_string(test.dir.path().join("changed.txt")).expect("ran"),
+    "hello\n"
+  );
+  let transcript =
+    std::fs::read_to_string(find_transcript(test.dir.path()).expect("t")).expect("read");
+  let r = records(&transcript);
+  let approved = r
+    .iter()
+    .find(|x| x["type"] == "approved")
+    .expect("an approved record");
+  assert_eq!(approved["step"], "change");
+  assert_eq!(approved["approvals"][0]["approver"], "alice");
+  // Recorded before the step started: the chain covers it.
+  let started = r
+    .iter()
+    .position(|x| x["type"] == "step-started" && x["step"] == "change");
+  let at = r.iter().position(|x| x["type"] == "approved");
+  assert!(at < started, "approval recorded after the step started");
+  // The harmless step needed none.
+  assert_eq!(r.iter().filter(|x| x["type"] == "approved").count(), 1);
+  let (code, report) = verify(test.dir.path(), &["--keyring", "approvers.yaml"]);
+  assert_eq!(code, 0, "{report}");
+  assert!(report.contains("approved: `change`: alice ("), "{report}");
+
+  // A forger who removes the approval, or swaps in a signature of their
+  // own, and seals the chain again, is caught by what the records say.
+  let path = find_transcript(test.dir.path()).expect("t");
+  let honest = std::fs::read_to_string(&path).expect("read");
+  crate::forge(&path, |events| {
+    events.retain(|e| !matches!(e, litops::transcript::Event::Approved { .. }))
+  });
+  let (code, report) = verify(test.dir.path(), &["--keyring", "approvers.yaml"]);
+  assert_eq!(code, 1, "{report}");
+  assert!(
+    report.contains("step `change`: needed 1 approval(s) and none are recorded"),
+    "{report}"
+  );
+  std::fs::write(&path, &honest).expect("restore");
+  crate::forge(&path, |events| {
+    for event in events.iter_mut() {
+      if let litops::transcript::Event::Approved { approvals, .. } = event {
+        approvals[0].signature = "00".repeat(64);
+      }
+    }
+  });
+  let (code, report) = verify(test.dir.path(), &["--keyring", "approvers.yaml"]);
+  assert_eq!(code, 1, "{report}");
+  assert!(
+    report.contains("alice's approval does not count: its signature does not match the request"),
+    "{report}"
+  );
+}
+
+#[test]
+fn two_required_and_one_given_waits_then_fails_when_the_request_expires() {
+  let test = team().runbook(&runbook(", os-identity: shared, expires: 15s", 2, "hi"));
+  let (run, request) = start(&test, &[]);
+  let (code, shown) = approve(test.dir.path(), &request, "alice", "yes\n", &[]);
+  assert_eq!(code, 0, "{shown}");
+  // alice cannot count twice.
+  let (code, shown) = approve(test.dir.path(), &request, "alice", "y\n", &[]);
+  assert_eq!(code, 2, "{shown}");
+  assert!(
+    shown.contains("you approved this request already"),
+    "{shown}"
+  );
+  let (code, stderr) = finish(run);
+  assert_eq!(code, 1, "{stderr}");
+  assert!(
+    stderr.contains("not approved: 1 of 2 approval(s) before the request expired at ")
+      && stderr.contains(" (alice); request approvals/"),
+    "{stderr}"
+  );
+  assert!(
+    !test.dir.path().join("changed.txt").exists(),
+    "the change ran"
+  );
+  // Too late now.
+  let (code, shown) = approve(test.dir.path(), &request, "bob", "y\n", &[]);
+  assert_eq!(code, 2, "{shown}");
+  assert!(shown.contains("the request expired at "), "{shown}");
+}
+
+#[test]
+fn the_operator_cannot_approve_their_own_request() {
+  // carol runs and signs with her key; the default policy also refuses
+  // anyone on the operator's OS account.
+  let test = team().runbook(&runbook(", expires: 5s", 1, "x"));
+  let keyring = std::fs::read_to_string(test.dir.path().join("approvers.yaml")).expect("keyring");
+  let carol = std::fs::read_to_string(test.dir.path().join("carol.pub")).expect("carol");
+  std::fs::write(
+    test.dir.path().join("approvers.yaml"),
+    format!("{keyring}  carol: {}\n", carol.trim()),
+  )
+  .expect("keyring with carol");
+  let (run, request) = start(&test, &[]);
+  let (code, shown) = approve(test.dir.path(), &request, "carol", "y\n", &[]);
+  assert_eq!(code, 2, "{shown}");
+  assert!(
+    shown.contains("you made this request")
+      && shown.contains("an approval must come from someone else"),
+    "{shown}"
+  );
+  // bob's key, but from the operator's own account: refused too.
+  let (code, shown) = approve(test.dir.path(), &request, "bob", "y\n", &[]);
+  assert_eq!(code, 2, "{shown}");
+  assert!(shown.contains("you made this request"), "{shown}");
+  let (code, stderr) = finish(run);
+  assert_eq!(code, 1, "{stderr}");
+  assert!(
+    stderr.contains("not approved: 0 of 1 approval(s)"),
+    "{stderr}"
+  );
+}
+
+#[test]
+fn an_approval_of_another_request_never_counts() {
+  let test = team().runbook(&runbook(", os-identity: shared, expires: 6s", 1, "first"));
+  let (run, first) = start(&test, &[]);
+  let (code, shown) = approve(test.dir.path(), &first, "alice", "y\n", &[]);
+  assert_eq!(code, 0, "{shown}");
+  assert_eq!(finish(run).0, 0);
+  let approval = approval_of(&first);
+  // The same runbook again (a new run: a new request), and with another
+  // parameter (a different action): alice's approval is copied beside each.
+  for param in ["message=first", "message=rm -rf /"] {
+    let known: Vec<PathBuf> = std::fs::read_dir(test.dir.path().join("approvals"))
+      .expect("dir")
+      .flatten()
+      .map(|e| e.path())
+      .collect();
+    let mut cmd = command(
+      test.dir.path(),
+      &[
+        "run",
+        "rb.md",
+        "--yes",
+        "--sign",
+        "carol.key",
+        "--param",
+        param,
+      ]
+      .map(String::from),
+    );
+    let child = cmd
+      .stdin(Stdio::null())
+      .stdout(Stdio::piped())
+      .stderr(Stdio::piped())
+      .spawn()
+      .expect("run");
+    let second = wait_for_request(test.dir.path(), &known);
+    let stem = second
+      .file_name()
+      .and_then(|n| n.to_str())
+      .and_then(|n| n.strip_suffix(".request.json"))
+      .expect("stem")
+      .to_string();
+    std::fs::copy(
+      &approval,
+      second.with_file_name(format!("{stem}.approval.copied.json")),
+    )
+    .expect("copy the old approval");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 1, "{param}: {stderr}");
+    assert!(
+      stderr.contains("does not count: it approves another request"),
+      "{param}: {stderr}"
+    );
+    assert!(stderr.contains("not approved: 0 of 1"), "{param}: {stderr}");
+  }
+}
+
+/// The approval file `litops approve` wrote for `request`.
+fn approval_of(request: &Path) -> PathBuf {
+  let stem = request
+    .file_name()
+    .and_then(|n| n.to_str())
+    .and_then(|n| n.strip_suffix(".request.json"))
+    .expect("stem")
+    .to_string();
+  std::fs::read_dir(request.parent().expect("dir"))
+    .expect("dir")
+    .flatten()
+    .map(|e| e.path())
+    .find(|p| {
+      p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(&format!("{stem}.approval.")))
+    })
+    .expect("an approval")
+}
+
+#[test]
+fn break_glass_runs_without_approvals_and_verify_flags_it() {
+  let test = team().runbook(&runbook("", 1, "urgent")).args(&[
+    "run",
+    "rb.md",
+    "--yes",
+    "--break-glass",
+    "checkout down, approvers asleep",
+  ]);
+  let ran = test.run();
+  ran.assert(0);
+  assert!(
+    ran.stderr.contains("BREAK GLASS: running without the 1 approval(s) this step needs: checkout down, approvers asleep"),
+    "{}",
+    ran.stderr
+  );
+  let r = records(&ran.transcript());
+  let glass = r
+    .iter()
+    .find(|x| x["type"] == "break-glass")
+    .expect("recorded");
+  assert_eq!(glass["reason"], "checkout down, approvers asleep");
+  assert!(!test_dir_has_requests(ran.dir.path()));
+  let (code, report) = verify(ran.dir.path(), &["--keyring", "approvers.yaml"]);
+  assert_eq!(code, 1, "{report}");
+  assert!(
+    report.contains(
+      "step `change`: ran without its approvals (break glass: checkout down, approvers asleep)"
+    ),
+    "{report}"
+  );
+  let (code, report) = verify(
+    ran.dir.path(),
+    &["--keyring", "approvers.yaml", "--allow-break-glass"],
+  );
+  assert_eq!(code, 0, "{report}");
+  assert!(report.contains("BREAK GLASS: `change` by "), "{report}");
+  // A reason is required.
+  let empty = team()
+    .runbook(&runbook("", 1, "x"))
+    .args(&["run", "rb.md", "--yes", "--break-glass", " "])
+    .run();
+  empty.assert(2);
+  assert!(
+    empty.stderr.contains("--break-glass needs a reason"),
+    "{}",
+    empty.stderr
+  );
+}
+
+fn test_dir_has_requests(dir: &Path) -> bool {
+  dir.join("approvals").exists()
+}
+
+#[test]
+fn check_holds_the_policy_and_keyring_and_plan_shows_what_needs_approval() {
+  let test = team().runbook(&runbook("", 1, "x"));
+  let ran = Test::new()
+    .file(
+      "approvers.yaml",
+      std::fs::read(test.dir.path().join("approvers.yaml")).expect("k"),
+    )
+    .runbook(&runbook("", 1, "x"))
+    .args(&["plan", "rb.md"])
+    .run();
+  ran.assert(0);
+  assert!(
+    ran
+      .stdout
+      .contains("change  sh · mutating · needs 1 approval · rb.md:"),
+    "{}",
+    ran.stdout
+  );
+  assert!(
+    ran.stdout.contains("harmless  sh · mutating · rb.md:"),
+    "{}",
+    ran.stdout
+  );
+  for (keyring, runbook_text, message) in [
+    (
+      None,
+      runbook("", 1, "x"),
+      "keyring approvers.yaml: No such file",
+    ),
+    (
+      Some("approvers: {alice: nonsense}\n"),
+      runbook("", 1, "x"),
+      "`alice`: not a litops public key",
+    ),
+    (
+      None,
+      runbook("", 3, "x").replace("keyring: approvers.yaml", "keyring: k.yaml"),
+      "keyring k.yaml",
+    ),
+    (
+      Some(&*std::fs::read_to_string(test.dir.path().join("approvers.yaml")).expect("k")),
+      runbook("", 3, "x"),
+      "step `change` needs 3 approvals; the keyring has 2 approver(s)",
+    ),
+    (
+      None,
+      "```sh {approvers=1}\necho\n```\n".to_string(),
+      "`approvers=` needs `approvals:` in the front matter",
+    ),
+    (
+      None,
+      "---\napprovals: {mutating: many}\n---\n```sh\necho\n```\n".to_string(),
+      "`approvals` must be a mapping",
+    ),
+  ] {
+    let mut t = Test::new().runbook(&runbook_text);
+    if let Some(k) = keyring {
+      t = t.file("approvers.yaml", k);
+    }
+    let ran = t.args(&["check", "rb.md"]).run();
+    ran.assert(1);
+    assert!(ran.stderr.contains(message), "{message}: {}", ran.stderr);
+  }
+}
