@@ -313,17 +313,30 @@ pub fn read_request(path: &Path) -> Result<(Value, String), String> {
 }
 
 /// Writes `value` to `path` only if nothing is there, so no approval or
-/// request is ever overwritten.
+/// request is ever overwritten, and whole: it is written under a hidden
+/// name first and linked into place, so a walk polling the directory never
+/// reads half a file.
 pub fn write_new(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
   use std::io::Write as _;
   let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
-  let mut file = std::fs::OpenOptions::new()
-    .write(true)
-    .create_new(true)
-    .open(path)?;
-  file.write_all(text.as_bytes())?;
-  file.write_all(b"\n")?;
-  file.sync_all()
+  let name = path
+    .file_name()
+    .and_then(|n| n.to_str())
+    .unwrap_or("approval");
+  let hidden = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+  let written = (|| {
+    let mut file = std::fs::OpenOptions::new()
+      .write(true)
+      .create_new(true)
+      .open(&hidden)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    // A link fails if the name exists: never overwrites.
+    std::fs::hard_link(&hidden, path)
+  })();
+  let _ = std::fs::remove_file(&hidden);
+  written
 }
 
 /// `litops approvals DIR`: the requests still open (not expired), each with

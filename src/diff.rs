@@ -87,7 +87,25 @@ pub fn load(path: &Path) -> Result<Run, DiffError> {
     result: None,
     steps: Vec::new(),
   };
+  // Who approved a step (or that it broke the glass) is compared like its
+  // outputs: one run approved by alice, the next by nobody, is a change.
+  let mut gate: Option<(String, serde_json::Value)> = None;
   for record in &records {
+    match &record.event {
+      Event::Approved {
+        step, approvals, ..
+      } => {
+        let names: Vec<&str> = approvals.iter().map(|a| a.approver.as_str()).collect();
+        gate = Some((step.clone(), serde_json::json!(names.join(", "))));
+      }
+      Event::BreakGlass { step, reason, .. } => {
+        gate = Some((
+          step.clone(),
+          serde_json::json!(format!("break glass: {reason}")),
+        ));
+      }
+      _ => {}
+    }
     if let Event::StepFinished {
       step,
       status,
@@ -98,7 +116,13 @@ pub fn load(path: &Path) -> Result<Run, DiffError> {
     } = &record.event
     {
       // Why a step failed is compared like its outputs.
-      let output = output_seen(output, error.as_deref());
+      let mut output = output_seen(output, error.as_deref());
+      if let (Some((id, approved)), serde_json::Value::Object(fields)) = (&gate, &mut output)
+        && id == step
+      {
+        fields.insert("approved_by".into(), approved.clone());
+        gate = None;
+      }
       run.steps.retain(|s| &s.0 != step);
       run
         .steps

@@ -60,6 +60,8 @@ struct Step<'a> {
   action: Option<&'a str>,
   started: Option<&'a Decision>,
   finished: Option<&'a Event>,
+  /// The `approved` or `break-glass` record the step ran under.
+  gate: Option<&'a Event>,
 }
 
 pub fn html(path: &Path, records: &[Record], verified: &Verified) -> String {
@@ -224,8 +226,10 @@ fn header(out: &mut String, path: &Path, events: &[&Event], verified: &Verified)
 
 fn steps<'a>(events: &[&'a Event]) -> Vec<Step<'a>> {
   let mut steps: Vec<Step<'a>> = Vec::new();
+  let mut gate = None;
   for event in events {
     match event {
+      Event::Approved { .. } | Event::BreakGlass { .. } => gate = Some(*event),
       Event::StepStarted {
         step,
         index,
@@ -242,6 +246,7 @@ fn steps<'a>(events: &[&'a Event]) -> Vec<Step<'a>> {
         action: Some(action),
         started: Some(decision),
         finished: None,
+        gate: gate.take(),
       }),
       Event::StepFinished {
         step,
@@ -261,6 +266,7 @@ fn steps<'a>(events: &[&'a Event]) -> Vec<Step<'a>> {
           action: None,
           started: None,
           finished: Some(event),
+          gate: None,
         }),
       },
       _ => {}
@@ -342,6 +348,37 @@ fn detail(out: &mut String, n: usize, step: &Step) {
         .map(|r| format!(" — {}", escape(r)))
         .unwrap_or_default()
     );
+  }
+  match step.gate {
+    Some(Event::Approved { approvals, .. }) => {
+      let who: Vec<String> = approvals
+        .iter()
+        .map(|a| {
+          format!(
+            "{} (key {}, from {}) at {}",
+            escape(&a.approver),
+            escape(&a.fingerprint),
+            escape(&a.os_identity),
+            escape(&a.approved_at)
+          )
+        })
+        .collect();
+      let _ = writeln!(
+        out,
+        "<p class=\"approved\">Approved by {}</p>",
+        who.join("; ")
+      );
+    }
+    Some(Event::BreakGlass { reason, by, at, .. }) => {
+      let _ = writeln!(
+        out,
+        "<p class=\"error\">BREAK GLASS: run without its approvals by {} at {}: {}</p>",
+        escape(by),
+        escape(at),
+        escape(reason)
+      );
+    }
+    _ => {}
   }
   if let Some(action) = step.action {
     let _ = writeln!(out, "<pre class=\"action\">{}</pre>", escape(action));

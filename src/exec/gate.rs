@@ -79,7 +79,9 @@ impl Walk<'_> {
       .to_string();
     let terms = Terms::of(&request, &digest);
     let line = self.console.progress(None);
-    let mut reported: HashSet<PathBuf> = HashSet::new();
+    // Each reason a file does not count is said once; a file being written
+    // may read as unreadable first and count (or not) a moment later.
+    let mut reported: HashSet<(PathBuf, String)> = HashSet::new();
     let approvals = loop {
       let mut counted: Vec<String> = Vec::new();
       let mut given: Vec<Approval> = Vec::new();
@@ -98,7 +100,7 @@ impl Walk<'_> {
             given.push(a);
           }
           (Err(why), _) => {
-            if reported.insert(file.clone()) {
+            if reported.insert((file.clone(), why.clone())) {
               line.suspend(|| {
                 self
                   .console

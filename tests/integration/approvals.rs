@@ -121,7 +121,10 @@ fn finish(child: Child) -> (i32, String) {
 }
 
 fn verify(dir: &Path, extra: &[&str]) -> (i32, String) {
-  let transcript = find_transcript(dir).expect("transcript");
+  verify_file(dir, &find_transcript(dir).expect("transcript"), extra)
+}
+
+fn verify_file(dir: &Path, transcript: &Path, extra: &[&str]) -> (i32, String) {
   let mut args = vec!["verify".to_string(), transcript.display().to_string()];
   args.extend(extra.iter().map(|a| a.to_string()));
   let out = command(dir, &args).output().expect("verify");
@@ -177,14 +180,61 @@ fn one_approval_then_the_step_runs_and_verify_checks_the_signature() {
   assert_eq!(code, 0, "{report}");
   assert!(report.contains("approved: `change`: alice ("), "{report}");
 
+  let path = find_transcript(test.dir.path()).expect("t");
+  // The auditor's report says who approved it.
+  let html = test.dir.path().join("report.html");
+  let rendered = command(
+    test.dir.path(),
+    &[
+      "render".into(),
+      path.display().to_string(),
+      "--html".into(),
+      html.display().to_string(),
+    ],
+  )
+  .output()
+  .expect("render");
+  assert_eq!(rendered.status.code(), Some(0));
+  let report = std::fs::read_to_string(&html).expect("report");
+  assert!(
+    report.contains("<p class=\"approved\">Approved by alice (key "),
+    "{report}"
+  );
+  // The next run breaks the glass: `diff` shows who approved what changed.
+  let next = command(
+    test.dir.path(),
+    &[
+      "run",
+      "rb.md",
+      "--yes",
+      "--transcript",
+      "next.md",
+      "--break-glass",
+      "urgent",
+    ]
+    .map(String::from),
+  )
+  .output()
+  .expect("run");
+  assert_eq!(next.status.code(), Some(0));
+  let diff = command(
+    test.dir.path(),
+    &["diff".into(), path.display().to_string(), "next.md".into()],
+  )
+  .output()
+  .expect("diff");
+  let diff = String::from_utf8_lossy(&diff.stdout);
+  assert!(
+    diff.contains("  approved_by: alice → break glass: urgent\n"),
+    "{diff}"
+  );
   // A forger who removes the approval, or swaps in a signature of their
   // own, and seals the chain again, is caught by what the records say.
-  let path = find_transcript(test.dir.path()).expect("t");
   let honest = std::fs::read_to_string(&path).expect("read");
   crate::forge(&path, |events| {
     events.retain(|e| !matches!(e, litops::transcript::Event::Approved { .. }))
   });
-  let (code, report) = verify(test.dir.path(), &["--keyring", "approvers.yaml"]);
+  let (code, report) = verify_file(test.dir.path(), &path, &["--keyring", "approvers.yaml"]);
   assert_eq!(code, 1, "{report}");
   assert!(
     report.contains("step `change`: needed 1 approval(s) and none are recorded"),
@@ -198,7 +248,7 @@ fn one_approval_then_the_step_runs_and_verify_checks_the_signature() {
       }
     }
   });
-  let (code, report) = verify(test.dir.path(), &["--keyring", "approvers.yaml"]);
+  let (code, report) = verify_file(test.dir.path(), &path, &["--keyring", "approvers.yaml"]);
   assert_eq!(code, 1, "{report}");
   assert!(
     report.contains("alice's approval does not count: its signature does not match the request"),
