@@ -114,6 +114,75 @@ impl Keyring {
   }
 }
 
+/// What a request says; [`Parts::request`] adds when it was made, when it
+/// expires and a nonce that makes it this moment's only.
+pub struct Parts<'a> {
+  pub run_id: &'a str,
+  pub runbook: String,
+  pub runbook_sha256: String,
+  pub step: &'a str,
+  pub kind: &'a str,
+  /// The action exactly as it will run, secrets masked.
+  pub action: String,
+  /// The run's parameters, secrets masked (a shell step reads them from
+  /// its environment, so they are part of what is approved).
+  pub params: Vec<(String, String)>,
+  pub preview: Option<String>,
+  pub account: Option<String>,
+  pub region: Option<String>,
+  /// A fan-out's targets: each `{name, action, region, profile}`.
+  pub targets: Vec<Value>,
+  pub operator: &'a str,
+  pub operator_key: Option<String>,
+  pub required: usize,
+  pub policy: &'a Policy,
+}
+
+impl Parts<'_> {
+  pub fn request(self) -> Value {
+    let now = clock::now();
+    let expires = Instant::from_seconds(
+      now.seconds() + i64::try_from(self.policy.expires.as_secs()).unwrap_or(i64::MAX / 4),
+    )
+    .unwrap_or(now);
+    let mut nonce = [0u8; 16];
+    // Without randomness the run id and the time still make it unique.
+    let _ = getrandom::getrandom(&mut nonce);
+    serde_json::json!({
+      "litops_approval_request": 1,
+      "run_id": self.run_id,
+      "runbook": self.runbook,
+      "runbook_sha256": self.runbook_sha256,
+      "step": self.step,
+      "kind": self.kind,
+      "action": self.action,
+      "params": self.params,
+      "preview": self.preview,
+      "account": self.account,
+      "region": self.region,
+      "targets": self.targets,
+      "operator": self.operator,
+      "operator_key": self.operator_key,
+      "required": self.required,
+      "shared_os_identity": self.policy.shared_os_identity,
+      "requested_at": now.rfc3339(),
+      "expires_at": expires.rfc3339(),
+      "nonce": hex::encode(nonce),
+    })
+  }
+}
+
+/// Whether `request` approves running `action` with `params` (both as
+/// recorded, secrets masked): its own, or one of a fan-out's targets'.
+pub fn covers(request: &Value, action: &str, params: &[(String, String)]) -> bool {
+  let params = serde_json::json!(params);
+  let same = |entry: &Value| entry["action"].as_str() == Some(action) && entry["params"] == params;
+  same(request)
+    || request["targets"]
+      .as_array()
+      .is_some_and(|targets| targets.iter().any(same))
+}
+
 /// A short, stable name for a public key: the first 16 hex digits of its
 /// SHA-256.
 pub fn fingerprint(public_hex: &str) -> String {

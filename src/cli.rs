@@ -297,7 +297,7 @@ impl WalkArgs {
       dir: self.approvals_dir.clone(),
       keyring,
       break_glass: self.break_glass.clone(),
-      targets: Vec::new(),
+      shared: Arc::default(),
     })
   }
 }
@@ -767,14 +767,7 @@ fn approve(request: &Path, key: &Path, keyring: Option<&Path>) -> Result<i32, Er
     )));
   }
   let mut shown = format!(
-    "approval request {} ({} approval(s) needed)
-  runbook  {} (sha256 {})
-  step     {} · {}
-  run      {}
-  where    account {} · region {}
-  asked by {} at {}
-  expires  {}
-",
+    "approval request {} ({} approval(s) needed)\n  runbook  {} (sha256 {})\n  step     {} · {}\n  run      {}\n  where    account {} · region {}\n  asked by {} at {}\n  expires  {}\n",
     &digest[..16],
     value["required"],
     text("runbook"),
@@ -788,29 +781,35 @@ fn approve(request: &Path, key: &Path, keyring: Option<&Path>) -> Result<i32, Er
     text("requested_at"),
     text("expires_at"),
   );
-  if let Some(targets) = value["targets"].as_array().filter(|t| !t.is_empty()) {
-    let names: Vec<&str> = targets.iter().filter_map(Value::as_str).collect();
-    shown.push_str(&format!(
-      "  targets  {}
-",
-      names.join(", ")
-    ));
+  let pairs = |params: &Value| -> String {
+    params
+      .as_array()
+      .into_iter()
+      .flatten()
+      .filter_map(|p| Some(format!("{}={}", p[0].as_str()?, p[1].as_str()?)))
+      .collect::<Vec<_>>()
+      .join(", ")
+  };
+  match value["targets"].as_array().filter(|t| !t.is_empty()) {
+    Some(targets) => {
+      let names: Vec<&str> = targets.iter().filter_map(|t| t["name"].as_str()).collect();
+      shown.push_str(&format!("  targets  {}\n", names.join(", ")));
+      for target in targets {
+        shown.push_str(&format!(
+          "    {}: {}\n",
+          target["name"].as_str().unwrap_or("?"),
+          pairs(&target["params"])
+        ));
+      }
+    }
+    None => shown.push_str(&format!("  params   {}\n", pairs(&value["params"]))),
   }
-  shown.push_str(
-    "  action, exactly as it will run:
-",
-  );
+  shown.push_str("  action, exactly as it will run:\n");
   for line in text("action").lines() {
-    shown.push_str(&format!(
-      "    │ {line}
-"
-    ));
+    shown.push_str(&format!("    │ {line}\n"));
   }
   if let Some(preview) = value["preview"].as_str() {
-    shown.push_str(
-      "  the change:
-",
-    );
+    shown.push_str("  the change:\n");
     shown.push_str(&crate::exec::diff_style(preview));
   }
   eprint!("{shown}");
@@ -957,6 +956,9 @@ fn fan_out(
       bar.inc(1);
     }
   };
+  let mut plan = plan;
+  plan.options.approvals.shared =
+    Arc::new(crate::fanout::shared_requests(&plan, &targets).map_err(Error::Approval)?);
   let outcomes = crate::fanout::run(&plan, targets, &line);
   bar.finish_and_clear();
   out(&crate::fanout::Matrix(&outcomes).to_string());

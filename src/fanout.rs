@@ -10,7 +10,7 @@
 //!     profile: acme
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -280,4 +280,138 @@ fn mark(status: Status) -> char {
     Status::Unconfirmed => '?',
     Status::NotDone | Status::NotApplicable => '-',
   }
+}
+
+/// With `--yes` and an approval policy: one request per step that needs
+/// approvals, made before any target starts and listing every target's
+/// action and parameters (secrets masked), so an approver signs once for
+/// the fan-out. By step id: the request, its digest and its file.
+pub fn shared_requests(
+  plan: &Plan,
+  targets: &[Target],
+) -> Result<HashMap<String, (serde_json::Value, String, PathBuf)>, String> {
+  let mut shared = HashMap::new();
+  let options = &plan.options;
+  let policy = match &plan.runbook.meta.approvals {
+    Some(policy) if options.approval == exec::Approval::Yes => policy,
+    _ => return Ok(shared),
+  };
+  if options.approvals.break_glass.is_some() {
+    return Ok(shared);
+  }
+  for step in &plan.runbook.steps {
+    let needed = step.approvals_needed(Some(policy));
+    let Some(action) = step.action().filter(|_| needed > 0) else {
+      continue;
+    };
+    let entries: Vec<serde_json::Value> = targets
+      .iter()
+      .map(|target| {
+        let (params, mask) = target_params(plan, target);
+        let value = |name: &str| {
+          params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+        };
+        let ran = if action.kind.is_declarative() {
+          crate::template::render(&action.code, value)
+        } else {
+          action.code.clone()
+        };
+        let shown: Vec<(String, String)> = params
+          .iter()
+          .map(|(name, v)| {
+            let secret = plan.runbook.meta.param(name).is_some_and(|p| p.secret);
+            let v = if secret {
+              format!("[redacted:{name}]")
+            } else {
+              v.clone()
+            };
+            (name.clone(), v)
+          })
+          .collect();
+        serde_json::json!({
+          "name": target.name,
+          "action": mask.text(&ran),
+          "params": shown,
+          "region": target.region,
+          "profile": target.profile,
+        })
+      })
+      .collect();
+    let request = crate::approval::Parts {
+      run_id: &options.run_id,
+      runbook: plan.source.path.display().to_string(),
+      runbook_sha256: crate::transcript::sha256_hex(plan.source.text.as_bytes()),
+      step: &step.id,
+      kind: step.kind().name(),
+      action: action.code.clone(),
+      params: Vec::new(),
+      preview: None,
+      account: None,
+      region: None,
+      targets: entries,
+      operator: &options.operator,
+      operator_key: options
+        .sign
+        .as_ref()
+        .map(|k| crate::signing::public_hex(&k.verifying_key())),
+      required: needed,
+      policy,
+    }
+    .request();
+    let digest = crate::approval::digest(&request);
+    let dir = &options.approvals.dir;
+    let path = crate::approval::request_path(dir, &digest);
+    std::fs::create_dir_all(dir)
+      .and_then(|()| crate::approval::write_new(&path, &request))
+      .map_err(|e| format!("cannot write the approval request {}: {e}", path.display()))?;
+    eprintln!(
+      "litops: step `{}` needs {needed} approval(s) for all {} targets: litops approve {} --key KEY",
+      step.id,
+      targets.len(),
+      path.display()
+    );
+    shared.insert(step.id.clone(), (request, digest, path));
+  }
+  Ok(shared)
+}
+
+/// A target's parameter values as its walk will have them, in declaration
+/// order (given, then the target's own, then defaults; one read from a
+/// secret source stands as its redaction), and a mask for its secrets.
+fn target_params(plan: &Plan, target: &Target) -> (Vec<(String, String)>, crate::redact::Redactor) {
+  let mut given: Vec<(String, String)> = plan.given.clone();
+  for (k, v) in &target.params {
+    let value = match v {
+      serde_yaml::Value::String(s) => s.clone(),
+      serde_yaml::Value::Number(n) => n.to_string(),
+      serde_yaml::Value::Bool(b) => b.to_string(),
+      _ => continue,
+    };
+    given.push((k.as_str().unwrap_or_default().to_string(), value));
+  }
+  let mut mask = crate::redact::Redactor::default();
+  let mut values = Vec::new();
+  for param in &plan.runbook.meta.params {
+    let value = given
+      .iter()
+      .rev()
+      .find(|(n, _)| *n == param.name)
+      .map(|(_, v)| v.clone())
+      .or_else(|| param.default.clone())
+      .or_else(|| {
+        param
+          .from
+          .as_ref()
+          .map(|_| format!("[redacted:{}]", param.name))
+      });
+    let Some(value) = value else { continue };
+    if param.secret {
+      mask.add(&param.name, &value);
+    }
+    values.push((param.name.clone(), value));
+  }
+  (values, mask)
 }

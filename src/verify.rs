@@ -324,7 +324,7 @@ fn approvals(
   trust: &Approvals,
   broken: &mut Vec<Broken>,
 ) -> (Vec<String>, Vec<String>) {
-  use crate::approval::{Terms, digest};
+  use crate::approval::{Terms, covers, digest};
   let checked = check(&Source::new(
     &sidecar_dir(path).join(RUNBOOK_COPY),
     copy.to_string(),
@@ -333,6 +333,10 @@ fn approvals(
   let (mut approved, mut glass) = (Vec::new(), Vec::new());
   let mut seen_signatures: Vec<&str> = Vec::new();
   let mut before: Option<&Event> = None;
+  let params: &[(String, String)] = match events.first() {
+    Some(Event::RunStarted { params, .. }) => params,
+    _ => &[],
+  };
   for event in events {
     let Event::StepStarted {
       step,
@@ -384,8 +388,8 @@ fn approvals(
           fail("its approval request was changed after it was approved".into());
           continue;
         }
-        if request["step"].as_str() != Some(step) || request["action"].as_str() != Some(action) {
-          fail("what ran is not the action its approvals approved".into());
+        if request["step"].as_str() != Some(step) || !covers(request, action, params) {
+          fail("what ran is not the action (and parameters) its approvals approved".into());
         }
         let expires = request["expires_at"].as_str().unwrap_or_default();
         let late = match (

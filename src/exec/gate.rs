@@ -8,7 +8,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Next, Walk, interrupted};
 use crate::approval::{self, Approval, Terms};
@@ -57,15 +57,33 @@ impl Walk<'_> {
         )
         .map(Err);
     };
-    let request = self.request(step, text, preview, needed, policy);
-    let digest = approval::digest(&request);
-    let dir = &self.options.approvals.dir;
-    let path = approval::request_path(dir, &digest);
-    let written = std::fs::create_dir_all(dir).and_then(|()| approval::write_new(&path, &request));
-    if let Err(e) = written {
-      let error = format!("cannot write the approval request {}: {e}", path.display());
-      return self.refuse(index, step, error).map(Err);
-    }
+    let params = self.params.shown(&self.runbook.meta);
+    let masked = self.params.redactor.text(text);
+    // A fan-out's request, made for every target at once, serves when it
+    // covers exactly this target's action and parameters.
+    let shared = self
+      .options
+      .approvals
+      .shared
+      .get(&step.id)
+      .filter(|(request, _, _)| approval::covers(request, &masked, &params))
+      .cloned();
+    let (request, digest, path) = match shared {
+      Some(shared) => shared,
+      None => {
+        let request = self.request(step, text, preview, needed, policy);
+        let digest = approval::digest(&request);
+        let dir = &self.options.approvals.dir;
+        let path = approval::request_path(dir, &digest);
+        let written =
+          std::fs::create_dir_all(dir).and_then(|()| approval::write_new(&path, &request));
+        if let Err(e) = written {
+          let error = format!("cannot write the approval request {}: {e}", path.display());
+          return self.refuse(index, step, error).map(Err);
+        }
+        (request, digest, path)
+      }
+    };
     self.console.say(&format!(
       "   needs {needed} approval{} from {}: request {}\n   an approver runs: litops approve {} --key KEY\n",
       if needed == 1 { "" } else { "s" },
@@ -166,41 +184,31 @@ impl Walk<'_> {
     policy: &approval::Policy,
   ) -> Value {
     let mask = &self.params.redactor;
-    let now = clock::now();
-    let expires = clock::Instant::from_seconds(
-      now.seconds() + i64::try_from(policy.expires.as_secs()).unwrap_or(i64::MAX / 4),
-    )
-    .unwrap_or(now);
     let identity = step
       .action()
       .filter(|a| a.kind.is_aws())
       .and_then(|_| self.aws.identity());
-    let mut nonce = [0u8; 16];
-    // Without randomness the run id and time still make it this run's.
-    let _ = getrandom::getrandom(&mut nonce);
-    json!({
-      "litops_approval_request": 1,
-      "run_id": self.options.run_id,
-      "runbook": self.source.path.display().to_string(),
-      "runbook_sha256": transcript::sha256_hex(self.source.text.as_bytes()),
-      "step": step.id,
-      "kind": step.kind().name(),
-      "action": mask.text(text),
-      "preview": preview.map(|p| mask.text(p)),
-      "account": identity.map(|i| i.account.clone()),
-      "region": identity.map(|i| i.region.clone()),
-      "targets": self.options.approvals.targets,
-      "operator": self.options.operator,
-      "operator_key": self
+    approval::Parts {
+      run_id: &self.options.run_id,
+      runbook: self.source.path.display().to_string(),
+      runbook_sha256: transcript::sha256_hex(self.source.text.as_bytes()),
+      step: &step.id,
+      kind: step.kind().name(),
+      action: mask.text(text),
+      params: self.params.shown(&self.runbook.meta),
+      preview: preview.map(|p| mask.text(p)),
+      account: identity.map(|i| i.account.clone()),
+      region: identity.map(|i| i.region.clone()),
+      targets: Vec::new(),
+      operator: &self.options.operator,
+      operator_key: self
         .options
         .sign
         .as_ref()
         .map(|k| crate::signing::public_hex(&k.verifying_key())),
-      "required": needed,
-      "shared_os_identity": policy.shared_os_identity,
-      "requested_at": now.rfc3339(),
-      "expires_at": expires.rfc3339(),
-      "nonce": hex::encode(nonce),
-    })
+      required: needed,
+      policy,
+    }
+    .request()
   }
 }

@@ -77,8 +77,9 @@ pub struct Approvals {
   pub keyring: Option<Arc<crate::approval::Keyring>>,
   /// `--break-glass REASON`: run without approvals, recorded and flagged.
   pub break_glass: Option<String>,
-  /// A fan-out run's targets: one request covers them all.
-  pub targets: Vec<String>,
+  /// A fan-out's requests, made before its targets start, by step id: one
+  /// request (its JSON, digest and file) covers every target.
+  pub shared: Arc<HashMap<String, (Value, String, PathBuf)>>,
 }
 
 pub struct RunOptions {

@@ -514,3 +514,83 @@ fn check_holds_the_policy_and_keyring_and_plan_shows_what_needs_approval() {
     assert!(ran.stderr.contains(message), "{message}: {}", ran.stderr);
   }
 }
+
+/// One request covers every target of a fan-out: the approver signs once.
+#[test]
+fn a_fan_out_needs_one_approval_for_all_its_targets() {
+  let test = team()
+    .runbook(&runbook(", os-identity: shared, expires: 1m", 1, "x"))
+    .file(
+      "targets.yaml",
+      "targets:\n  - name: acme\n    params: {message: acme-change}\n  - name: globex\n    params: {message: globex-change}\n",
+    );
+  let mut cmd = command(
+    test.dir.path(),
+    &[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--yes",
+      "--sign",
+      "carol.key",
+    ]
+    .map(String::from),
+  );
+  let run = cmd
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("fan-out");
+  let request = wait_for_request(test.dir.path(), &[]);
+  let value: serde_json::Value =
+    serde_json::from_str(&std::fs::read_to_string(&request).expect("request")).expect("json");
+  let targets: Vec<(String, String)> = value["targets"]
+    .as_array()
+    .expect("targets")
+    .iter()
+    .map(|t| {
+      (
+        t["name"].as_str().unwrap_or("?").to_string(),
+        t["params"][0][1].as_str().unwrap_or("?").to_string(),
+      )
+    })
+    .collect();
+  assert_eq!(
+    targets,
+    [
+      ("acme".to_string(), "acme-change".to_string()),
+      ("globex".into(), "globex-change".into())
+    ]
+  );
+  let (code, shown) = approve(test.dir.path(), &request, "bob", "y\n", &[]);
+  assert_eq!(code, 0, "{shown}");
+  assert!(shown.contains("targets  acme, globex"), "{shown}");
+  let out = run.wait_with_output().expect("fan-out");
+  let stdout = String::from_utf8_lossy(&out.stdout);
+  assert_eq!(out.status.code(), Some(0), "{stdout}");
+  assert!(stdout.contains("2 of 2 targets passed"), "{stdout}");
+  // Only one request was made, and each target ran under it.
+  let requests = std::fs::read_dir(test.dir.path().join("approvals"))
+    .expect("dir")
+    .flatten()
+    .filter(|e| e.file_name().to_string_lossy().ends_with(".request.json"))
+    .count();
+  assert_eq!(requests, 1);
+  let transcripts = crate::find_transcripts(test.dir.path());
+  assert_eq!(transcripts.len(), 2);
+  let mut digests = Vec::new();
+  for path in &transcripts {
+    let r = records(&std::fs::read_to_string(path).expect("read"));
+    let approved = r
+      .iter()
+      .find(|x| x["type"] == "approved")
+      .expect("approved");
+    digests.push(approved["request_sha256"].clone());
+    let (code, report) = verify_file(test.dir.path(), path, &["--keyring", "approvers.yaml"]);
+    assert_eq!(code, 0, "{report}");
+  }
+  assert_eq!(digests[0], digests[1]);
+  // The approval's signature appears in both: one approval, two targets.
+}
