@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::approval_store::{Put, Store};
 use crate::clock::{self, Instant};
 use crate::signing;
 
@@ -33,6 +34,8 @@ pub struct Policy {
   /// Whether an approver may share the operator's OS account (a team's
   /// shared jump host); keys must differ either way.
   pub shared_os_identity: bool,
+  /// An SNS topic told of every request, so approvers hear of it.
+  pub notify: Option<String>,
 }
 
 impl Default for Policy {
@@ -42,6 +45,7 @@ impl Default for Policy {
       keyring: None,
       expires: Duration::from_secs(30 * 60),
       shared_os_identity: false,
+      notify: None,
     }
   }
 }
@@ -170,6 +174,44 @@ impl Parts<'_> {
       "nonce": hex::encode(nonce),
     })
   }
+}
+
+/// Tells the approvers on `topic` (SNS) that `request`, stored at
+/// `location`, waits for them.
+pub fn announce(
+  aws: &crate::aws::Aws,
+  topic: &str,
+  request: &Value,
+  location: &str,
+) -> Result<(), String> {
+  let text = |key: &str| request[key].as_str().unwrap_or("-").to_string();
+  let subject = format!("litops: approval needed for `{}`", text("step"));
+  let message = format!(
+    "{} asks for {} approval(s) of step `{}` of {} (run {}), until {}.\n\nSee it all and approve:\n  litops approve {location} --key KEY\n\nAction:\n{}\n",
+    text("operator"),
+    request["required"],
+    text("step"),
+    text("runbook"),
+    text("run_id"),
+    text("expires_at"),
+    text("action")
+  );
+  let sns = aws.client(aws_sdk_sns::Client::new);
+  let publish = sns
+    .publish()
+    .topic_arn(topic)
+    .subject(subject.chars().take(100).collect::<String>())
+    .message(message)
+    .send();
+  aws
+    .block_on(
+      &std::sync::atomic::AtomicBool::new(false),
+      Some(Duration::from_secs(60)),
+      publish,
+    )
+    .map_err(|_| "sns:Publish: no answer in time".to_string())?
+    .map(|_| ())
+    .map_err(|e| crate::aws::explain("sns:Publish", &e))
 }
 
 /// Whether `request` approves running `action` with `params` (both as
@@ -331,126 +373,90 @@ impl<'a> Terms<'a> {
   }
 }
 
-/// Where a request with `digest` and its approvals live in `dir`.
-pub fn request_path(dir: &Path, digest: &str) -> PathBuf {
-  dir.join(format!("{}.request.json", &digest[..16.min(digest.len())]))
+/// The name a request with `digest` is stored under; its approvals are
+/// stored beside it as `<stem>.approval.<fingerprint>.json`.
+pub fn request_name(digest: &str) -> String {
+  format!("{}.request.json", &digest[..16.min(digest.len())])
 }
 
-/// The approvals written for the request at `request` (same stem).
-pub fn approvals_for(request: &Path) -> Vec<(PathBuf, Result<Approval, String>)> {
-  let (Some(dir), Some(stem)) = (
-    request.parent(),
-    request
-      .file_name()
-      .and_then(|n| n.to_str())
-      .and_then(|n| n.strip_suffix(".request.json")),
-  ) else {
-    return Vec::new();
-  };
-  let prefix = format!("{stem}.approval.");
-  let mut found: Vec<(PathBuf, Result<Approval, String>)> = std::fs::read_dir(dir)
+/// The name of `approval` of the request stored as `request`.
+pub fn approval_name(request: &str, approval: &Approval) -> String {
+  format!(
+    "{}.approval.{}.json",
+    request.strip_suffix(".request.json").unwrap_or(request),
+    approval.fingerprint
+  )
+}
+
+/// The approvals stored beside the request `request`, by name.
+pub fn approvals_for(store: &Store, request: &str) -> Vec<(String, Result<Approval, String>)> {
+  let stem = request.strip_suffix(".request.json").unwrap_or(request);
+  store
+    .list(&format!("{stem}.approval."))
     .into_iter()
-    .flatten()
-    .flatten()
-    .filter(|e| {
-      e.file_name()
-        .to_str()
-        .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".json"))
+    .filter(|n| n.ends_with(".json"))
+    .map(|name| {
+      let parsed = store
+        .get(&name)
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+      (name, parsed)
     })
-    .map(|e| {
-      let path = e.path();
-      let parsed = std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()));
-      (path, parsed)
-    })
-    .collect();
-  found.sort_by(|a, b| a.0.cmp(&b.0));
-  found
+    .collect()
 }
 
-/// Reads a request file and its digest.
-pub fn read_request(path: &Path) -> Result<(Value, String), String> {
-  let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-  let value: Value = serde_json::from_str(&text)
-    .map_err(|e| format!("{}: not an approval request ({e})", path.display()))?;
+/// Reads a stored request and its digest.
+pub fn read_request(store: &Store, name: &str) -> Result<(Value, String), String> {
+  let shown = store.show(name);
+  let bytes = store.get(name)?;
+  let value: Value = serde_json::from_slice(&bytes)
+    .map_err(|e| format!("{shown}: not an approval request ({e})"))?;
   if value.get("litops_approval_request").is_none() {
-    return Err(format!("{}: not an approval request", path.display()));
+    return Err(format!("{shown}: not an approval request"));
   }
   let digest = digest(&value);
   Ok((value, digest))
 }
 
-/// Writes `value` to `path` only if nothing is there, so no approval or
-/// request is ever overwritten, and whole: it is written under a hidden
-/// name first and linked into place, so a walk polling the directory never
-/// reads half a file.
-pub fn write_new(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
-  use std::io::Write as _;
-  let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
-  let name = path
-    .file_name()
-    .and_then(|n| n.to_str())
-    .unwrap_or("approval");
-  let hidden = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-  let written = (|| {
-    let mut file = std::fs::OpenOptions::new()
-      .write(true)
-      .create_new(true)
-      .open(&hidden)?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    // A link fails if the name exists: never overwrites.
-    std::fs::hard_link(&hidden, path)
-  })();
-  let _ = std::fs::remove_file(&hidden);
-  written
+/// Stores `value` as `name`, whole, never over something already there.
+pub fn put(store: &Store, name: &str, value: &impl Serialize) -> Result<(), Put> {
+  let mut text = serde_json::to_string_pretty(value).map_err(|e| Put::Failed(e.to_string()))?;
+  text.push('\n');
+  store.put_new(name, text.as_bytes())
 }
 
-/// `litops approvals DIR`: the requests still open (not expired), each with
-/// the approvals written beside it so far (counted when the walk checks
-/// them against its keyring).
-pub fn pending(dir: &Path) -> String {
-  let mut requests: Vec<PathBuf> = std::fs::read_dir(dir)
-    .into_iter()
-    .flatten()
-    .flatten()
-    .map(|e| e.path())
-    .filter(|p| {
-      p.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".request.json"))
-    })
-    .collect();
-  requests.sort();
+/// `litops approvals LOCATION`: the requests still open (not expired),
+/// each with the approvals stored beside it so far (counted when the walk
+/// checks them against its keyring).
+pub fn pending(store: &Store) -> String {
   let mut out = String::new();
-  for path in requests {
-    let Ok((request, _)) = read_request(&path) else {
+  for name in store.list("") {
+    if !name.ends_with(".request.json") || name.starts_with('.') {
+      continue;
+    }
+    let Ok((request, _)) = read_request(store, &name) else {
       continue;
     };
     let text = |key: &str| request[key].as_str().unwrap_or("-").to_string();
     let Some(left) = left(&text("expires_at")) else {
       continue;
     };
-    let given = approvals_for(&path)
+    let given = approvals_for(store, &name)
       .iter()
       .filter(|(_, a)| a.is_ok())
       .count();
+    let location = store.show(&name);
     out.push_str(&format!(
-      "{}\n  step `{}` of {} · asked by {} · {} of {} approval(s) written · expires in {}\n  litops approve {} --key KEY\n",
-      path.display(),
+      "{location}\n  step `{}` of {} · asked by {} · {} of {} approval(s) written · expires in {}\n  litops approve {location} --key KEY\n",
       text("step"),
       text("runbook"),
       text("operator"),
       given,
       request["required"],
       humantime::format_duration(left),
-      path.display()
     ));
   }
   if out.is_empty() {
-    out = format!("no open approval requests in {}\n", dir.display());
+    out = "no open approval requests\n".to_string();
   }
   out
 }

@@ -125,7 +125,8 @@ enum Command {
   /// Show an approval request in full and, on yes, sign an approval of
   /// exactly it (`litops run` prints the command when a step waits)
   Approve {
-    request: PathBuf,
+    /// The request: a file, or s3://bucket/prefix/NAME.request.json
+    request: String,
     /// Your ed25519 secret key (from `litops keygen`)
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
@@ -133,11 +134,11 @@ enum Command {
     #[arg(long, value_name = "FILE")]
     keyring: Option<PathBuf>,
   },
-  /// List the approval requests in a directory that still wait for
-  /// approvals and have not expired
+  /// List the approval requests in a directory (or s3://bucket/prefix)
+  /// that still wait for approvals and have not expired
   Approvals {
     #[arg(default_value = "approvals")]
-    dir: PathBuf,
+    location: String,
   },
   /// Make an ed25519 key pair for signing transcripts: PREFIX.key (keep it
   /// secret) and PREFIX.pub (give it to auditors)
@@ -211,10 +212,10 @@ struct WalkArgs {
   /// starts; each step still asks before showing its result
   #[arg(long)]
   prefetch: bool,
-  /// Where approval requests are written and approvals looked for (a
-  /// directory the approvers share; default: approvals)
-  #[arg(long, value_name = "DIR", default_value = "approvals")]
-  approvals_dir: PathBuf,
+  /// Where approval requests are written and approvals looked for: a
+  /// directory the approvers share, or s3://bucket/prefix (default: approvals)
+  #[arg(long, value_name = "DIR|S3", default_value = "approvals")]
+  approvals_dir: String,
   /// The approvers' keyring, instead of the runbook's `approvals: keyring:`
   #[arg(long, value_name = "FILE")]
   approvals_keyring: Option<PathBuf>,
@@ -294,7 +295,7 @@ impl WalkArgs {
       ));
     }
     Ok(exec::Approvals {
-      dir: self.approvals_dir.clone(),
+      location: self.approvals_dir.clone(),
       keyring,
       break_glass: self.break_glass.clone(),
       shared: Arc::default(),
@@ -365,10 +366,12 @@ fn command(cli: Cli) -> i32 {
       key,
       keyring,
     } => approve(&request, &key, keyring.as_deref()),
-    Command::Approvals { dir } => {
-      out(&crate::approval::pending(&dir));
-      Ok(0)
-    }
+    Command::Approvals { location } => crate::approval::Store::at(&location, connect)
+      .map_err(Error::Approval)
+      .map(|store| {
+        out(&crate::approval::pending(&store));
+        0
+      }),
     Command::Completions { shell } => {
       let mut command = <Cli as clap::CommandFactory>::command();
       let mut script = Vec::new();
@@ -728,15 +731,25 @@ fn log(dir: &Path, runbook: Option<&str>) -> Result<i32, Error> {
   Ok(0)
 }
 
+/// An AWS connection from the environment (for `s3://` locations).
+fn connect() -> Result<Arc<crate::aws::Aws>, String> {
+  crate::aws::Session::new(crate::aws::Settings::default()).shared()
+}
+
 /// `litops approve`: the whole request, a deliberate yes, a signed approval.
-fn approve(request: &Path, key: &Path, keyring: Option<&Path>) -> Result<i32, Error> {
+fn approve(request: &str, key: &Path, keyring: Option<&Path>) -> Result<i32, Error> {
   use crate::approval::{self, Approval};
-  let (value, digest) = approval::read_request(request).map_err(Error::Approval)?;
+  let (location, name) = match request.rsplit_once('/') {
+    Some((location, name)) => (location, name),
+    None => (".", request),
+  };
+  let store = approval::Store::at(location, connect).map_err(Error::Approval)?;
+  let (value, digest) = approval::read_request(&store, name).map_err(Error::Approval)?;
   let secret = crate::signing::signing_key(key).map_err(Error::Key)?;
   let public = crate::signing::public_hex(&secret.verifying_key());
   let me = exec::operator();
   let text = |field: &str| value[field].as_str().unwrap_or("-").to_string();
-  let name = match keyring {
+  let who = match keyring {
     Some(path) => {
       let keyring = approval::Keyring::load(path).map_err(|e| Error::Approval(e.to_string()))?;
       keyring
@@ -814,30 +827,21 @@ fn approve(request: &Path, key: &Path, keyring: Option<&Path>) -> Result<i32, Er
   }
   eprint!("{shown}");
   let console = Console::new().map_err(Error::Console)?;
-  let answer = console.ask(&format!("approve this as {name}? [y]es / [n]o › "), false);
+  let answer = console.ask(&format!("approve this as {who}? [y]es / [n]o › "), false);
   let yes = matches!(&answer, exec::Answer::Line(line) if matches!(line.trim(), "y" | "yes"));
   if !yes {
     eprintln!("not approved");
     return Ok(1);
   }
-  let approval = Approval::sign(&digest, &name, &secret, &me);
-  let file = request.with_file_name(format!(
-    "{}.approval.{}.json",
-    request
-      .file_name()
-      .and_then(|n| n.to_str())
-      .and_then(|n| n.strip_suffix(".request.json"))
-      .unwrap_or("request"),
-    approval.fingerprint
-  ));
-  approval::write_new(&file, &approval).map_err(|e| {
-    Error::Approval(if e.kind() == std::io::ErrorKind::AlreadyExists {
-      format!("{}: you approved this request already", file.display())
-    } else {
-      format!("cannot write {}: {e}", file.display())
+  let approval = Approval::sign(&digest, &who, &secret, &me);
+  let file = approval::approval_name(name, &approval);
+  approval::put(&store, &file, &approval).map_err(|e| {
+    Error::Approval(match e {
+      approval::Put::Exists => format!("{}: you approved this request already", store.show(&file)),
+      failed => format!("cannot store {}: {failed}", store.show(&file)),
     })
   })?;
-  eprintln!("approved as {name}: {}", file.display());
+  eprintln!("approved as {who}: {}", store.show(&file));
   Ok(0)
 }
 

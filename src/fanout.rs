@@ -289,8 +289,9 @@ fn mark(status: Status) -> char {
 pub fn shared_requests(
   plan: &Plan,
   targets: &[Target],
-) -> Result<HashMap<String, (serde_json::Value, String, PathBuf)>, String> {
+) -> Result<HashMap<String, (serde_json::Value, String, String)>, String> {
   let mut shared = HashMap::new();
+  let mut store = None;
   let options = &plan.options;
   let policy = match &plan.runbook.meta.approvals {
     Some(policy) if options.approval == exec::Approval::Yes => policy,
@@ -362,18 +363,34 @@ pub fn shared_requests(
     }
     .request();
     let digest = crate::approval::digest(&request);
-    let dir = &options.approvals.dir;
-    let path = crate::approval::request_path(dir, &digest);
-    std::fs::create_dir_all(dir)
-      .and_then(|()| crate::approval::write_new(&path, &request))
-      .map_err(|e| format!("cannot write the approval request {}: {e}", path.display()))?;
+    let name = crate::approval::request_name(&digest);
+    let store = store.get_or_insert_with(|| {
+      crate::approval::Store::at(&options.approvals.location, || {
+        crate::aws::Session::new(options.aws.clone()).shared()
+      })
+    });
+    let store = store.as_ref().map_err(Clone::clone)?;
+    crate::approval::put(store, &name, &request).map_err(|e| {
+      format!(
+        "cannot store the approval request {}: {e}",
+        store.show(&name)
+      )
+    })?;
+    if let Some(topic) = &policy.notify {
+      let told = crate::aws::Session::new(options.aws.clone())
+        .shared()
+        .and_then(|aws| crate::approval::announce(&aws, topic, &request, &store.show(&name)));
+      if let Err(e) = told {
+        eprintln!("litops: the approvers could not be told on {topic}: {e}");
+      }
+    }
     eprintln!(
       "litops: step `{}` needs {needed} approval(s) for all {} targets: litops approve {} --key KEY",
       step.id,
       targets.len(),
-      path.display()
+      store.show(&name)
     );
-    shared.insert(step.id.clone(), (request, digest, path));
+    shared.insert(step.id.clone(), (request, digest, name));
   }
   Ok(shared)
 }

@@ -3,6 +3,7 @@
 //! → verify/diff.
 
 pub(crate) mod approval;
+pub(crate) mod approval_store;
 pub(crate) mod aws;
 pub(crate) mod cancel;
 pub mod check;

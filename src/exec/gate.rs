@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -68,28 +67,43 @@ impl Walk<'_> {
       .get(&step.id)
       .filter(|(request, _, _)| approval::covers(request, &masked, &params))
       .cloned();
-    let (request, digest, path) = match shared {
+    let store = match approval::Store::at(&self.options.approvals.location, || self.aws.shared()) {
+      Ok(store) => store,
+      Err(e) => return self.refuse(index, step, e).map(Err),
+    };
+    let (request, digest, name) = match shared {
       Some(shared) => shared,
       None => {
         let request = self.request(step, text, preview, needed, policy);
         let digest = approval::digest(&request);
-        let dir = &self.options.approvals.dir;
-        let path = approval::request_path(dir, &digest);
-        let written =
-          std::fs::create_dir_all(dir).and_then(|()| approval::write_new(&path, &request));
-        if let Err(e) = written {
-          let error = format!("cannot write the approval request {}: {e}", path.display());
+        let name = approval::request_name(&digest);
+        if let Err(e) = approval::put(&store, &name, &request) {
+          let error = format!(
+            "cannot store the approval request {}: {e}",
+            store.show(&name)
+          );
           return self.refuse(index, step, error).map(Err);
         }
-        (request, digest, path)
+        if let Some(topic) = &policy.notify {
+          // The request stands whether or not the approvers could be told.
+          let told = self
+            .aws
+            .shared()
+            .and_then(|aws| approval::announce(&aws, topic, &request, &store.show(&name)));
+          if let Err(e) = told {
+            self.console.say(&format!(
+              "   the approvers could not be told on {topic}: {e}\n"
+            ));
+          }
+        }
+        (request, digest, name)
       }
     };
+    let location = store.show(&name);
     self.console.say(&format!(
-      "   needs {needed} approval{} from {}: request {}\n   an approver runs: litops approve {} --key KEY\n",
+      "   needs {needed} approval{} from {}: request {location}\n   an approver runs: litops approve {location} --key KEY\n",
       if needed == 1 { "" } else { "s" },
       keyring.path.display(),
-      path.display(),
-      path.display()
     ));
     let expires_at = request["expires_at"]
       .as_str()
@@ -99,11 +113,11 @@ impl Walk<'_> {
     let line = self.console.progress(None);
     // Each reason a file does not count is said once; a file being written
     // may read as unreadable first and count (or not) a moment later.
-    let mut reported: HashSet<(PathBuf, String)> = HashSet::new();
+    let mut reported: HashSet<(String, String)> = HashSet::new();
     let approvals = loop {
       let mut counted: Vec<String> = Vec::new();
       let mut given: Vec<Approval> = Vec::new();
-      for (file, parsed) in approval::approvals_for(&path) {
+      for (file, parsed) in approval::approvals_for(&store, &name) {
         let verdict = match &parsed {
           Ok(a) => terms
             .judge(a, &keyring, &counted)
@@ -122,7 +136,7 @@ impl Walk<'_> {
               line.suspend(|| {
                 self
                   .console
-                  .say(&format!("   {} does not count: {why}\n", file.display()));
+                  .say(&format!("   {} does not count: {why}\n", store.show(&file)));
               });
             }
           }
@@ -143,7 +157,7 @@ impl Walk<'_> {
           } else {
             format!(" ({})", names.join(", "))
           },
-          path.display()
+          location
         );
         return self.refuse(index, step, error).map(Err);
       };

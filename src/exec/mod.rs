@@ -71,15 +71,16 @@ impl Approval {
 /// How steps that need approvals get them.
 #[derive(Clone, Default)]
 pub struct Approvals {
-  /// The shared directory requests and approvals live in.
-  pub dir: PathBuf,
+  /// Where requests and approvals live: a shared directory or an
+  /// `s3://bucket/prefix`.
+  pub location: String,
   /// Who may approve: loaded before anything runs.
   pub keyring: Option<Arc<crate::approval::Keyring>>,
   /// `--break-glass REASON`: run without approvals, recorded and flagged.
   pub break_glass: Option<String>,
   /// A fan-out's requests, made before its targets start, by step id: one
-  /// request (its JSON, digest and file) covers every target.
-  pub shared: Arc<HashMap<String, (Value, String, PathBuf)>>,
+  /// request (its JSON, digest and stored name) covers every target.
+  pub shared: Arc<HashMap<String, (Value, String, String)>>,
 }
 
 pub struct RunOptions {

@@ -25,7 +25,8 @@ const KEYS: &[&str] = &[
 /// os-identity: distinct}`.
 fn approvals(value: &Value) -> Result<crate::approval::Policy, &'static str> {
   const EXPECTED: &str = "a mapping: `mutating` (a whole number), `keyring` (a file), \
-    `expires` (a duration such as 30m) and `os-identity` (`distinct` or `shared`)";
+    `expires` (a duration such as 30m), `os-identity` (`distinct` or `shared`) and `notify` \
+    (an SNS topic ARN)";
   let Value::Mapping(map) = value else {
     return Err(EXPECTED);
   };
@@ -48,6 +49,9 @@ fn approvals(value: &Value) -> Result<crate::approval::Policy, &'static str> {
       }
       (Some("os-identity"), Value::String(s)) if s == "distinct" || s == "shared" => {
         policy.shared_os_identity = s == "shared";
+      }
+      (Some("notify"), Value::String(topic)) if topic.starts_with("arn:") => {
+        policy.notify = Some(topic.clone());
       }
       _ => return Err(EXPECTED),
     }

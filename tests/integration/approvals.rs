@@ -594,3 +594,103 @@ fn a_fan_out_needs_one_approval_for_all_its_targets() {
   assert_eq!(digests[0], digests[1]);
   // The approval's signature appears in both: one approval, two targets.
 }
+
+/// Requests and approvals in an S3 prefix, approvers told on SNS: no
+/// shared disk, no server of our own. Against moto.
+#[test]
+fn requests_and_approvals_can_live_in_s3_and_approvers_are_told_on_sns() {
+  use crate::moto::{aws_env, moto};
+  let region = "us-west-1";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='litops-approvals', CreateBucketConfiguration={'LocationConstraint': R})
+sns = boto3.client('sns', endpoint_url=E, region_name=R)
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+topic = sns.create_topic(Name='approvers')['TopicArn']
+queue = sqs.create_queue(QueueName='approvers-inbox')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=arn)",
+  );
+  let policy =
+    format!(", os-identity: shared, notify: arn:aws:sns:{region}:123456789012:approvers");
+  let test = team().runbook(&runbook(&policy, 1, "s3"));
+  let env = aws_env(region);
+  let location = "s3://litops-approvals/requests";
+  let mut cmd = command(
+    test.dir.path(),
+    &[
+      "run",
+      "rb.md",
+      "--yes",
+      "--sign",
+      "carol.key",
+      "--approvals-dir",
+      location,
+    ]
+    .map(String::from),
+  );
+  cmd.envs(env.iter().map(|(k, v)| (k, v)));
+  let run = cmd
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run");
+  // The approver finds it with `litops approvals`.
+  let deadline = Instant::now() + Duration::from_secs(30);
+  let request = loop {
+    let mut list = command(test.dir.path(), &["approvals".into(), location.into()]);
+    list.envs(env.iter().map(|(k, v)| (k, v)));
+    let out = list.output().expect("approvals");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    if let Some(line) = listed.lines().find(|l| l.ends_with(".request.json")) {
+      break line.to_string();
+    }
+    assert!(Instant::now() < deadline, "no request listed: {listed}");
+    std::thread::sleep(Duration::from_millis(50));
+  };
+  assert!(
+    request.starts_with("s3://litops-approvals/requests/"),
+    "{request}"
+  );
+  let env_pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+  let (code, shown) = approve(
+    test.dir.path(),
+    Path::new(&request),
+    "alice",
+    "y\n",
+    &env_pairs,
+  );
+  assert_eq!(code, 0, "{shown}");
+  // An approval object is never overwritten.
+  let (code, shown) = approve(
+    test.dir.path(),
+    Path::new(&request),
+    "alice",
+    "y\n",
+    &env_pairs,
+  );
+  assert_eq!(code, 2, "{shown}");
+  assert!(
+    shown.contains("you approved this request already"),
+    "{shown}"
+  );
+  let (code, stderr) = finish(run);
+  assert_eq!(code, 0, "{stderr}");
+  assert!(stderr.contains("approved by alice"), "{stderr}");
+  // The approvers were told where it waited.
+  moto().seed(
+    region,
+    &format!(
+      "import json
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+queue = sqs.get_queue_url(QueueName='approvers-inbox')['QueueUrl']
+got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get('Messages', [])
+bodies = [json.loads(m['Body']) for m in got]
+assert len(bodies) == 1, bodies
+assert bodies[0]['Subject'] == 'litops: approval needed for `change`', bodies
+assert 'litops approve {request} --key KEY' in bodies[0]['Message'], bodies"
+    ),
+  );
+}
