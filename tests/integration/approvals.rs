@@ -694,3 +694,26 @@ assert 'litops approve {request} --key KEY' in bodies[0]['Message'], bodies"
     ),
   );
 }
+
+/// Ctrl-C while the walk waits ends the run as interrupted; nothing ran.
+#[test]
+fn ctrl_c_while_waiting_for_approvals_stops_the_run() {
+  let test = team().runbook(&runbook(", os-identity: shared", 1, "x"));
+  let (run, _request) = start(&test, &[]);
+  let pid = nix::unistd::Pid::from_raw(i32::try_from(run.id()).expect("pid"));
+  nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signal");
+  let (code, stderr) = finish(run);
+  assert_eq!(code, 130, "{stderr}");
+  assert!(
+    !test.dir.path().join("changed.txt").exists(),
+    "the change ran"
+  );
+  let r =
+    records(&std::fs::read_to_string(find_transcript(test.dir.path()).expect("t")).expect("read"));
+  let end = r
+    .iter()
+    .find(|x| x["type"] == "run-finished")
+    .expect("run-finished");
+  assert_eq!(end["result"], "interrupted");
+  assert!(!r.iter().any(|x| x["type"] == "step-started"));
+}
