@@ -157,11 +157,9 @@ pub fn run(
   outcomes.into_inner().unwrap_or_default()
 }
 
-fn one(plan: &Plan, target: Target) -> Outcome {
-  let base = &plan.options;
-  let transcript = base
-    .transcript
-    .with_file_name(format!("{}-{}.md", base.run_id, target.name));
+/// The `--param` values for every target, then the target's own (which win
+/// when read last to first).
+fn given(plan: &Plan, target: &Target) -> Vec<(String, String)> {
   let mut pairs = plan.given.clone();
   for (k, v) in &target.params {
     let value = match v {
@@ -172,6 +170,15 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     };
     pairs.push((k.as_str().unwrap_or_default().to_string(), value));
   }
+  pairs
+}
+
+fn one(plan: &Plan, target: Target) -> Outcome {
+  let base = &plan.options;
+  let transcript = base
+    .transcript
+    .with_file_name(format!("{}-{}.md", base.run_id, target.name));
+  let pairs = given(plan, &target);
   let failed = |why: String| Outcome {
     target: target.name.clone(),
     transcript: transcript.clone(),
@@ -399,16 +406,7 @@ pub fn shared_requests(
 /// order (given, then the target's own, then defaults; one read from a
 /// secret source stands as its redaction), and a mask for its secrets.
 fn target_params(plan: &Plan, target: &Target) -> (Vec<(String, String)>, crate::redact::Redactor) {
-  let mut given: Vec<(String, String)> = plan.given.clone();
-  for (k, v) in &target.params {
-    let value = match v {
-      serde_yaml::Value::String(s) => s.clone(),
-      serde_yaml::Value::Number(n) => n.to_string(),
-      serde_yaml::Value::Bool(b) => b.to_string(),
-      _ => continue,
-    };
-    given.push((k.as_str().unwrap_or_default().to_string(), value));
-  }
+  let given = given(plan, target);
   let mut mask = crate::redact::Redactor::default();
   let mut values = Vec::new();
   for param in &plan.runbook.meta.params {
