@@ -185,6 +185,18 @@ struct RunArgs {
   /// With --targets: stop starting targets after this many failed
   #[arg(long, value_name = "N", requires = "targets")]
   max_errors: Option<usize>,
+  /// Tell people at the end of the run: sns:TOPIC-ARN, or slack: (the
+  /// webhook URL in LITOPS_SLACK_WEBHOOK) or slack:env:NAME (repeatable;
+  /// adds to the front matter's `notify:`)
+  #[arg(long, value_name = "CHANNEL")]
+  notify: Vec<String>,
+  /// When to tell them
+  #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::tell::When::Failure)]
+  notify_on: crate::tell::When,
+  /// Write the run's result as JSON here, for schedulers: result, exit
+  /// code, verdict, each step's status (each target's, for --targets)
+  #[arg(long, value_name = "PATH")]
+  summary_json: Option<PathBuf>,
 }
 
 /// How a walk is approved, where it acts, and how its end is signed: the
@@ -557,8 +569,17 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     Some(path) => path.clone(),
     None => transcript::default_path(&args.file, args.transcript_dir.as_deref(), &run_id),
   };
-  if let Some(file) = &args.targets {
-    return fan_out(&args, file, &source, runbook, path, run_id, from);
+  // Where to tell people, checked before anything runs.
+  let channels = runbook
+    .meta
+    .notify
+    .iter()
+    .chain(&args.notify)
+    .map(|c| crate::tell::Channel::parse(c))
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(Error::Approval)?;
+  if args.targets.is_some() {
+    return fan_out(&args, &source, runbook, path, run_id, from, &channels);
   }
   let (options, console, params) =
     walk_setup(&args.walk, &args.file, runbook, path.clone(), run_id, &[])?;
@@ -577,7 +598,138 @@ fn run(args: RunArgs) -> Result<i32, Error> {
       error,
     },
   })?;
-  Ok(report(summary, &path))
+  let aws = options.aws.clone();
+  let exit = report(&summary, &path);
+  let finished = Finished {
+    title: runbook.title(),
+    target: None,
+    summary: &summary,
+    local: &path,
+  };
+  if let Some(out) = &args.summary_json {
+    write_summary(out, std::slice::from_ref(&finished))?;
+  }
+  tell_team(
+    &channels,
+    args.notify_on,
+    &aws,
+    std::slice::from_ref(&finished),
+  );
+  Ok(exit)
+}
+
+/// One walk's end, for the team and for schedulers.
+struct Finished<'a> {
+  title: &'a str,
+  target: Option<&'a str>,
+  summary: &'a exec::Summary,
+  local: &'a Path,
+}
+
+impl Finished<'_> {
+  fn outcome(&self) -> crate::tell::Outcome<'_> {
+    let failed = crate::diff::load(self.local)
+      .map(|run| {
+        run
+          .steps
+          .iter()
+          .filter(|s| s.1 == transcript::Status::Failed)
+          .map(|s| {
+            let error = s.3["error"].as_str().unwrap_or("failed");
+            (
+              s.0.clone(),
+              error.lines().next().unwrap_or_default().to_string(),
+            )
+          })
+          .collect()
+      })
+      .unwrap_or_default();
+    crate::tell::Outcome {
+      title: self.title,
+      target: self.target,
+      result: self.summary.result,
+      exit_code: self.summary.exit_code,
+      verdict: &self.summary.verdict,
+      failed,
+      transcript: self.local.display().to_string(),
+    }
+  }
+}
+
+/// `--summary-json`: the run's (or each target's) result for a scheduler.
+fn write_summary(path: &Path, runs: &[Finished]) -> Result<(), Error> {
+  let runs: Vec<Value> = runs
+    .iter()
+    .map(|f| {
+      serde_json::json!({
+        "runbook": f.title,
+        "target": f.target,
+        "result": f.summary.result.name(),
+        "exit_code": f.summary.exit_code,
+        "verdict": f.summary.verdict,
+        "reason": f.summary.reason,
+        "transcript": f.local.display().to_string(),
+        "steps": f.summary.rows.iter().map(|(id, status, ms)| serde_json::json!({"step": id, "status": status.name(), "duration_ms": ms})).collect::<Vec<_>>(),
+      })
+    })
+    .collect();
+  let exit_code = runs
+    .iter()
+    .map(|r| r["exit_code"].as_i64().unwrap_or(1))
+    .max()
+    .unwrap_or(0);
+  let text =
+    serde_json::to_string_pretty(&serde_json::json!({"exit_code": exit_code, "runs": runs}))
+      .unwrap_or_default();
+  std::fs::write(path, text + "\n").map_err(|error| Error::Report {
+    path: path.to_path_buf(),
+    error,
+  })
+}
+
+/// The end-of-run message on every channel, when `when` asks for one.
+/// For a fan-out, one message for the whole run, failing targets first.
+fn tell_team(
+  channels: &[crate::tell::Channel],
+  when: crate::tell::When,
+  aws: &crate::aws::Settings,
+  runs: &[Finished],
+) {
+  if channels.is_empty() {
+    return;
+  }
+  let mut parts: Vec<(i32, bool, String, String)> = Vec::new();
+  for finished in runs {
+    let outcome = finished.outcome();
+    let changed = crate::tell::changes(finished.local, finished.target);
+    let wanted = crate::tell::wanted(when, outcome.exit_code, changed.as_ref());
+    let (subject, text) = crate::tell::message(&outcome, changed.as_ref());
+    parts.push((outcome.exit_code, wanted, subject, text));
+  }
+  if !parts.iter().any(|p| p.1) {
+    return;
+  }
+  // Failing targets first.
+  parts.sort_by_key(|p| std::cmp::Reverse(i32::from(p.0 != 0)));
+  let (subject, text) = if parts.len() == 1 {
+    (parts[0].2.clone(), parts[0].3.clone())
+  } else {
+    let failing = parts.iter().filter(|p| p.0 != 0).count();
+    let subject = format!(
+      "litops: {}: {failing} of {} targets need attention",
+      runs.first().map_or("", |r| r.title),
+      parts.len()
+    );
+    let body: Vec<&str> = parts.iter().map(|p| p.3.as_str()).collect();
+    (subject.clone(), format!("{subject}\n\n{}", body.join("\n")))
+  };
+  for channel in channels {
+    if let Err(e) = crate::tell::send(channel, &subject, &text, aws) {
+      eprintln!("litops: could not tell {}: {e}", channel.name());
+    } else {
+      eprintln!("litops: told {}", channel.name());
+    }
+  }
 }
 
 /// The index of the step `id` named by `flag`, or an error naming the
@@ -627,14 +779,18 @@ fn walk_setup(
 }
 
 /// The steps' table and how the run ended; the exit code.
-fn report(summary: exec::Summary, path: &Path) -> i32 {
+fn report(summary: &exec::Summary, path: &Path) -> i32 {
   let mut table = comfy_table::Table::new();
   table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
   table.set_header(["step", "status", "duration"]);
   for (id, status, ms) in &summary.rows {
     table.add_row([id.clone(), status.to_string(), transcript::seconds(*ms)]);
   }
-  let reason = summary.reason.map(|r| format!(": {r}")).unwrap_or_default();
+  let reason = summary
+    .reason
+    .as_ref()
+    .map(|r| format!(": {r}"))
+    .unwrap_or_default();
   out(&format!(
     "\n{table}\n\nrun {}{reason} (exit {})\ntranscript: {}\n",
     summary.result,
@@ -674,7 +830,7 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     &options,
     in_flight,
   )?;
-  Ok(report(summary, path))
+  Ok(report(&summary, path))
 }
 
 fn resolve_params(
@@ -896,13 +1052,14 @@ fn render(path: &Path, html: &Path) -> Result<i32, Error> {
 /// matrix. Exit 0 when every target passed.
 fn fan_out(
   args: &RunArgs,
-  file: &Path,
   source: &Source,
   runbook: &crate::model::Runbook,
   path: PathBuf,
   run_id: String,
   from: Option<usize>,
+  channels: &[crate::tell::Channel],
 ) -> Result<i32, Error> {
+  let file = args.targets.as_deref().unwrap_or(Path::new("targets.yaml"));
   let targets = crate::fanout::load(file).map_err(Error::Targets)?;
   let total = targets.len();
   let walk = &args.walk;
@@ -966,6 +1123,21 @@ fn fan_out(
   let outcomes = crate::fanout::run(&plan, targets, &line);
   bar.finish_and_clear();
   out(&crate::fanout::Matrix(&outcomes).to_string());
+  let finished: Vec<Finished> = outcomes
+    .iter()
+    .filter_map(|o| {
+      o.run.as_ref().ok().map(|summary| Finished {
+        title: runbook.title(),
+        target: Some(&o.target),
+        summary,
+        local: &o.transcript,
+      })
+    })
+    .collect();
+  if let Some(out) = &args.summary_json {
+    write_summary(out, &finished)?;
+  }
+  tell_team(channels, args.notify_on, &plan.options.aws, &finished);
   let passed = outcomes
     .iter()
     .filter(|o| o.run.as_ref().is_ok_and(|s| s.exit_code == 0))

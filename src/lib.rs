@@ -26,6 +26,7 @@ pub(crate) mod resume;
 pub(crate) mod script;
 pub(crate) mod signing;
 pub mod source;
+pub(crate) mod tell;
 pub(crate) mod template;
 pub mod transcript;
 pub mod verify;

@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 pub use crate::transcript::Status;
 pub use action::{Execute, Output, StepRun};
 pub use console::{Answer, Console, operator};
+pub use notify::post_text;
 pub use style::diff as diff_style;
 
 use crate::clock::{self, Instant};

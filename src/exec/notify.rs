@@ -124,18 +124,37 @@ fn send(run: &StepRun) -> Result<(Fields, Shown), Failure> {
   Ok((fields, shown.into()))
 }
 
-/// POSTs `{"text": message}` as Slack's incoming webhooks take it; a
-/// status other than 2xx fails the step.
+/// POSTs the message to the webhook; a status other than 2xx fails the step.
 fn post(run: &StepRun, url: &str, message: &Message) -> Result<u16, Failure> {
+  let timeout = run.timeout.unwrap_or(std::time::Duration::from_secs(30));
+  let interrupted = run.console.interrupt_flag();
+  post_text(url, &message.text, timeout, &interrupted).map_err(|e| {
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+      Failure::Cut(crate::aws::Cut::Interrupted)
+    } else {
+      Failure::Message(e)
+    }
+  })
+}
+
+/// POSTs `{"text": text}` as Slack's incoming webhooks take it: the status,
+/// or why there is none (a status other than 2xx included). The URL is a
+/// secret and never appears in the error.
+pub fn post_text(
+  url: &str,
+  text: &str,
+  timeout: std::time::Duration,
+  interrupted: &std::sync::atomic::AtomicBool,
+) -> Result<u16, String> {
   let runtime = tokio::runtime::Builder::new_current_thread()
     .enable_all()
     .build()
     .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
   let client = reqwest::Client::builder()
-    .timeout(run.timeout.unwrap_or(std::time::Duration::from_secs(30)))
+    .timeout(timeout)
     .build()
     .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-  let payload = json!({"text": message.text}).to_string();
+  let payload = json!({ "text": text }).to_string();
   // Sent inside the runtime: the client's timer needs its reactor.
   let request = async move {
     client
@@ -145,13 +164,12 @@ fn post(run: &StepRun, url: &str, message: &Message) -> Result<u16, Failure> {
       .send()
       .await
   };
-  let answer = crate::cancel::run(&runtime, &run.console.interrupt_flag(), None, request)
-    .map_err(Failure::Cut)?
-    // The URL is a secret: the masks catch it in the message.
-    .map_err(|e| format!("the webhook did not answer: {e}"))?;
+  let answer = crate::cancel::run(&runtime, interrupted, None, request)
+    .map_err(|_| crate::cancel::interruption())?
+    .map_err(|e| format!("the webhook did not answer: {}", e.without_url()))?;
   let status = answer.status().as_u16();
   if !answer.status().is_success() {
-    return Err(format!("the webhook answered {status}").into());
+    return Err(format!("the webhook answered {status}"));
   }
   Ok(status)
 }

@@ -45,6 +45,8 @@ pub struct Meta {
   pub max_visits: Option<usize>,
   /// `approvals:`: who must approve what before it runs.
   pub approvals: Option<crate::approval::Policy>,
+  /// `notify:`: where the end of every run is told (`sns:ARN`, `slack:`).
+  pub notify: Vec<String>,
 }
 
 /// How often a step may run in one run unless `max-visits` says otherwise.

@@ -19,6 +19,7 @@ const KEYS: &[&str] = &[
   "prefetch",
   "max-visits",
   "approvals",
+  "notify",
 ];
 
 /// `approvals: {mutating: 1, keyring: approvers.yaml, expires: 30m,
@@ -137,6 +138,15 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
       "max-visits" => match value.as_u64() {
         Some(n) if n > 0 => meta.max_visits = Some(n as usize),
         _ => wrong(diagnostics, "max-visits", "a whole number of at least 1"),
+      },
+      "notify" => match value {
+        Value::Sequence(items) => meta.notify = items.iter().filter_map(scalar).collect(),
+        Value::String(s) => meta.notify = vec![s.clone()],
+        _ => wrong(
+          diagnostics,
+          "notify",
+          "a channel or a list: sns:TOPIC-ARN, slack:",
+        ),
       },
       "approvals" => match approvals(value) {
         Ok(policy) => meta.approvals = Some(policy),

@@ -24,6 +24,7 @@ mod scripted;
 mod secrets;
 mod shipped;
 mod signals;
+mod team;
 mod verify;
 
 use std::path::{Path, PathBuf};

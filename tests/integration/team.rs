@@ -1,0 +1,144 @@
+//! Team operations: the end of a run told on SNS and Slack (what failed,
+//! what changed since the previous run, where the transcript is), and a
+//! summary for schedulers.
+
+use crate::moto::{aws_env, moto};
+use crate::{Test, command, records};
+
+const RUNBOOK: &str = "---
+title: Nightly probe
+---
+```sh {name=probe on-failure=continue}
+test -f ok.flag
+```
+
+```rhai {name=verdict}
+if steps[\"probe\"].status != \"done\" { fail(\"the probe failed\") }
+\"healthy\"
+```
+";
+
+#[test]
+fn the_end_of_a_run_is_told_on_sns_and_slack_with_what_changed() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "sns = boto3.client('sns', endpoint_url=E, region_name=R)
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+topic = sns.create_topic(Name='ops-alerts')['TopicArn']
+queue = sqs.create_queue(QueueName='ops-alerts-copy')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=arn)",
+  );
+  let (url, posts) = crate::secrets::recording_server();
+  let webhook = format!("{url}/services/T1/B1/t3amHookPath");
+  let topic = format!("sns:arn:aws:sns:{region}:123456789012:ops-alerts");
+  let test = Test::new().runbook(RUNBOOK).file("ok.flag", "");
+  let dir = test.dir.path().to_path_buf();
+  let run = |extra: &[&str]| {
+    let mut args: Vec<String> = [
+      "run", "rb.md", "--yes", "--notify", &topic, "--notify", "slack:",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let mut cmd = command(&dir, &args);
+    cmd.envs(aws_env(region));
+    cmd.env("LITOPS_SLACK_WEBHOOK", &webhook);
+    cmd.output().expect("run")
+  };
+  // Healthy, and --notify-on failure (the default): nobody is told.
+  let first = run(&["--summary-json", "first.json"]);
+  assert_eq!(first.status.code(), Some(0));
+  assert!(posts.try_recv().is_err(), "told about a healthy run");
+  let summary: serde_json::Value =
+    serde_json::from_str(&std::fs::read_to_string(dir.join("first.json")).expect("summary"))
+      .expect("json");
+  assert_eq!(summary["exit_code"], 0);
+  assert_eq!(summary["runs"][0]["result"], "passed");
+  assert_eq!(summary["runs"][0]["steps"][0]["status"], "done");
+  // The probe fails: the team hears what failed and what changed.
+  std::fs::remove_file(dir.join("ok.flag")).expect("rm");
+  let second = run(&["--summary-json", "second.json"]);
+  assert_eq!(second.status.code(), Some(1));
+  let post = posts.try_recv().expect("told on Slack");
+  let body: serde_json::Value =
+    serde_json::from_str(post.rsplit("\r\n").next().unwrap_or_default()).expect("JSON");
+  let text = body["text"].as_str().unwrap_or_default();
+  assert!(
+    text.starts_with("litops: Nightly probe: failed (exit 1)\n"),
+    "{text}"
+  );
+  assert!(text.contains("\nverdict: the probe failed"), "{text}");
+  assert!(text.contains("failed:\n- probe: exit status 1"), "{text}");
+  assert!(
+    text.contains("since the previous run (transcripts/rb/"),
+    "{text}"
+  );
+  assert!(
+    text.contains("- probe: done → failed (exit_code: 0 → 1)\n- verdict: done → failed"),
+    "{text}"
+  );
+  assert!(text.contains("\ntranscript: transcripts/rb/"), "{text}");
+  // The webhook's URL is told to nobody and recorded nowhere.
+  let stderr = String::from_utf8_lossy(&second.stderr);
+  assert!(stderr.contains("litops: told slack"), "{stderr}");
+  for transcript in crate::find_transcripts(&dir) {
+    let t = std::fs::read_to_string(transcript).expect("read");
+    assert!(!t.contains("t3amHookPath"));
+  }
+  assert!(!stderr.contains("t3amHookPath"));
+  let summary: serde_json::Value =
+    serde_json::from_str(&std::fs::read_to_string(dir.join("second.json")).expect("summary"))
+      .expect("json");
+  assert_eq!(summary["exit_code"], 1);
+  assert_eq!(
+    summary["runs"][0]["verdict"],
+    "the probe failed (at rb.md:9)"
+  );
+  moto().seed(
+    region,
+    "import json
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+queue = sqs.get_queue_url(QueueName='ops-alerts-copy')['QueueUrl']
+got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get('Messages', [])
+bodies = [json.loads(m['Body']) for m in got]
+assert len(bodies) == 1, bodies
+assert bodies[0]['Subject'] == 'litops: Nightly probe: failed (exit 1)', bodies
+assert '- probe: done → failed' in bodies[0]['Message'], bodies",
+  );
+  // --notify-on change: the same failure again changes nothing.
+  let third = run(&["--notify-on", "change"]);
+  assert_eq!(third.status.code(), Some(1));
+  assert!(posts.try_recv().is_err(), "told though nothing changed");
+  let r =
+    records(&std::fs::read_to_string(crate::find_transcript(&dir).expect("t")).expect("read"));
+  assert_eq!(r.last().expect("records")["result"], "failed");
+}
+
+#[test]
+fn a_webhook_url_on_the_command_line_or_a_missing_one_stops_before_anything_runs() {
+  for (channel, message) in [
+    ("slack:https://hooks.example/x", "never on the command line"),
+    (
+      "slack:",
+      "the webhook URL is not set in $LITOPS_SLACK_WEBHOOK",
+    ),
+    ("sns:topic", "expected sns:arn:aws:sns:REGION:ACCOUNT:TOPIC"),
+    (
+      "pager:x",
+      "expected sns:TOPIC-ARN, slack: or slack:env:NAME",
+    ),
+  ] {
+    let ran = Test::new()
+      .runbook(RUNBOOK)
+      .args(&["run", "rb.md", "--yes", "--notify", channel])
+      .run();
+    ran.assert(2);
+    assert!(ran.stderr.contains(message), "{channel}: {}", ran.stderr);
+    assert!(
+      crate::find_transcript(ran.dir.path()).is_none(),
+      "{channel}: it ran"
+    );
+  }
+}
