@@ -18,9 +18,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::approval_store::{Put, Store};
 use crate::clock::{self, Instant};
 use crate::signing;
+pub use crate::store::{Put, Store};
 
 /// `approvals:` in the front matter.
 #[derive(Debug, Clone, PartialEq)]

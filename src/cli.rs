@@ -50,7 +50,7 @@ enum Color {
 enum Command {
   /// Walk a runbook step by step, asking before each action
   #[command(after_help = EXIT_CODES)]
-  Run(RunArgs),
+  Run(Box<RunArgs>),
   /// Continue an interrupted or failed run, in its transcript
   #[command(after_help = EXIT_CODES)]
   Resume(ResumeArgs),
@@ -197,6 +197,73 @@ struct RunArgs {
   /// code, verdict, each step's status (each target's, for --targets)
   #[arg(long, value_name = "PATH")]
   summary_json: Option<PathBuf>,
+  /// Keep the transcript, its sidecars and the runbook copy in this S3
+  /// prefix, never overwritten, under Object Lock when the bucket has it
+  #[arg(long, value_name = "s3://BUCKET/PREFIX", env = "LITOPS_STORE")]
+  store: Option<String>,
+  /// The stored objects' lock: compliance, governance or none (default:
+  /// compliance when the bucket has Object Lock)
+  #[arg(long, value_name = "MODE", requires = "store")]
+  store_retention: Option<String>,
+  /// How many days the stored objects stay locked
+  #[arg(long, value_name = "DAYS", default_value_t = 365, requires = "store")]
+  store_days: u32,
+}
+
+impl RunArgs {
+  /// The evidence store and its retention, checked before anything runs.
+  fn store(
+    &self,
+    aws: &crate::aws::Settings,
+  ) -> Result<Option<(crate::evidence::Store, crate::evidence::Retention)>, Error> {
+    let Some(url) = &self.store else {
+      return Ok(None);
+    };
+    let mode = self
+      .store_retention
+      .as_deref()
+      .map(crate::evidence::parse_mode)
+      .transpose()
+      .map_err(Error::Approval)?;
+    let aws = crate::aws::Session::new(aws.clone())
+      .shared()
+      .map_err(|e| Error::Approval(format!("--store {url}: {e}")))?;
+    let store = crate::evidence::Store::open(url, aws).map_err(Error::Approval)?;
+    Ok(Some((
+      store,
+      crate::evidence::Retention {
+        mode,
+        days: self.store_days,
+      },
+    )))
+  }
+}
+
+/// Keeps a finished run in the store; where it is now (the local path when
+/// there is no store, or the upload failed: it is reported, and the local
+/// transcript is untouched).
+fn keep(
+  store: Option<&(crate::evidence::Store, crate::evidence::Retention)>,
+  local: &Path,
+  runbook: &str,
+  result: &str,
+) -> String {
+  let Some((store, retention)) = store else {
+    return local.display().to_string();
+  };
+  match store.keep(local, runbook, result, retention) {
+    Ok(location) => {
+      eprintln!("litops: stored {location}");
+      location
+    }
+    Err(e) => {
+      eprintln!(
+        "litops: could not store the transcript: {e}; it is intact at {}",
+        local.display()
+      );
+      local.display().to_string()
+    }
+  }
 }
 
 /// How a walk is approved, where it acts, and how its end is signed: the
@@ -355,7 +422,7 @@ pub fn main() -> i32 {
 
 fn command(cli: Cli) -> i32 {
   let result = match cli.command {
-    Command::Run(args) => run(args),
+    Command::Run(args) => run(*args),
     Command::Resume(args) => resume(args),
     Command::Check { paths } => Ok(check_paths(&paths)),
     Command::Plan { file, params, json } => plan_file(&file, &params, json),
@@ -365,13 +432,15 @@ fn command(cli: Cli) -> i32 {
       key,
       keyring,
       allow_break_glass,
-    } => verify(
-      &transcript,
-      runbook.as_deref(),
-      key.as_deref(),
-      keyring.as_deref(),
-      allow_break_glass,
-    ),
+    } => local_copy(&transcript).and_then(|(_copy, transcript)| {
+      verify(
+        &transcript,
+        runbook.as_deref(),
+        key.as_deref(),
+        keyring.as_deref(),
+        allow_break_glass,
+      )
+    }),
     Command::Keygen { prefix } => keygen(&prefix),
     Command::Approve {
       request,
@@ -391,12 +460,32 @@ fn command(cli: Cli) -> i32 {
       out(&String::from_utf8_lossy(&script));
       Ok(0)
     }
-    Command::Diff { a, b } => diff(&a, &b),
-    Command::Render { transcript, html } => render(&transcript, &html),
+    Command::Diff { a, b } => {
+      local_copy(&a).and_then(|(_a, a)| local_copy(&b).and_then(|(_b, b)| diff(&a, &b)))
+    }
+    Command::Render { transcript, html } => {
+      local_copy(&transcript).and_then(|(_copy, transcript)| render(&transcript, &html))
+    }
+    // `log s3://bucket/prefix`: every run the team stored there.
+    Command::Log {
+      runbook: Some(store),
+      ..
+    } if store.starts_with("s3://") => {
+      local_copy(Path::new(&store)).and_then(|(_copy, dir)| {
+        let runs = crate::history::runs(&dir, None).map_err(|error| Error::History {
+          dir: dir.clone(),
+          error,
+        })?;
+        // Each run by where it is kept, not by the copy read here.
+        let text = crate::history::Log(&runs).to_string();
+        out(&text.replace(&dir.display().to_string(), store.trim_end_matches('/')));
+        Ok(0)
+      })
+    }
     Command::Log {
       runbook,
       transcript_dir,
-    } => log(&transcript_dir, runbook.as_deref()),
+    } => local_copy(&transcript_dir).and_then(|(_copy, dir)| log(&dir, runbook.as_deref())),
     Command::List {
       dir,
       transcript_dir,
@@ -583,9 +672,10 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   }
   let (options, console, params) =
     walk_setup(&args.walk, &args.file, runbook, path.clone(), run_id, &[])?;
+  let store = args.store(&options.aws)?;
   let options = RunOptions {
     from,
-    only: args.only,
+    only: args.only.clone(),
     ..options
   };
   let summary = exec::run(&source, runbook, &params, console, &options).map_err(|e| match e {
@@ -600,11 +690,18 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   })?;
   let aws = options.aws.clone();
   let exit = report(&summary, &path);
+  let location = keep(
+    store.as_ref(),
+    &path,
+    &args.file.display().to_string(),
+    summary.result.name(),
+  );
   let finished = Finished {
     title: runbook.title(),
     target: None,
     summary: &summary,
     local: &path,
+    location,
   };
   if let Some(out) = &args.summary_json {
     write_summary(out, std::slice::from_ref(&finished))?;
@@ -624,6 +721,8 @@ struct Finished<'a> {
   target: Option<&'a str>,
   summary: &'a exec::Summary,
   local: &'a Path,
+  /// Where the transcript is kept: the store's location, else `local`.
+  location: String,
 }
 
 impl Finished<'_> {
@@ -651,7 +750,7 @@ impl Finished<'_> {
       exit_code: self.summary.exit_code,
       verdict: &self.summary.verdict,
       failed,
-      transcript: self.local.display().to_string(),
+      transcript: self.location.clone(),
     }
   }
 }
@@ -668,7 +767,7 @@ fn write_summary(path: &Path, runs: &[Finished]) -> Result<(), Error> {
         "exit_code": f.summary.exit_code,
         "verdict": f.summary.verdict,
         "reason": f.summary.reason,
-        "transcript": f.local.display().to_string(),
+        "transcript": f.location,
         "steps": f.summary.rows.iter().map(|(id, status, ms)| serde_json::json!({"step": id, "status": status.name(), "duration_ms": ms})).collect::<Vec<_>>(),
       })
     })
@@ -885,6 +984,19 @@ fn log(dir: &Path, runbook: Option<&str>) -> Result<i32, Error> {
   })?;
   out(&crate::history::Log(&runs).to_string());
   Ok(0)
+}
+
+/// `path` itself, or for an `s3://` location a local copy (with the
+/// directory that holds it, gone when dropped).
+fn local_copy(path: &Path) -> Result<(Option<tempfile::TempDir>, PathBuf), Error> {
+  let text = path.to_string_lossy();
+  if !text.starts_with("s3://") {
+    return Ok((None, path.to_path_buf()));
+  }
+  let (dir, local) = connect()
+    .and_then(|aws| crate::evidence::local(&text, aws))
+    .map_err(Error::Approval)?;
+  Ok((Some(dir), local))
 }
 
 /// An AWS connection from the environment (for `s3://` locations).
@@ -1117,6 +1229,7 @@ fn fan_out(
       bar.inc(1);
     }
   };
+  let store = args.store(&plan.options.aws)?;
   let mut plan = plan;
   plan.options.approvals.shared =
     Arc::new(crate::fanout::shared_requests(&plan, &targets).map_err(Error::Approval)?);
@@ -1131,6 +1244,12 @@ fn fan_out(
         target: Some(&o.target),
         summary,
         local: &o.transcript,
+        location: keep(
+          store.as_ref(),
+          &o.transcript,
+          &args.file.display().to_string(),
+          summary.result.name(),
+        ),
       })
     })
     .collect();

@@ -3,7 +3,6 @@
 //! → verify/diff.
 
 pub(crate) mod approval;
-pub(crate) mod approval_store;
 pub(crate) mod aws;
 pub(crate) mod cancel;
 pub mod check;
@@ -12,6 +11,7 @@ pub(crate) mod clock;
 pub(crate) mod diagnostic;
 pub(crate) mod diff;
 pub(crate) mod error;
+pub(crate) mod evidence;
 pub(crate) mod exec;
 pub(crate) mod fanout;
 pub(crate) mod history;
@@ -26,6 +26,7 @@ pub(crate) mod resume;
 pub(crate) mod script;
 pub(crate) mod signing;
 pub mod source;
+pub(crate) mod store;
 pub(crate) mod tell;
 pub(crate) mod template;
 pub mod transcript;

@@ -142,3 +142,107 @@ fn a_webhook_url_on_the_command_line_or_a_missing_one_stops_before_anything_runs
     );
   }
 }
+
+/// `--store`: the transcript, its sidecars and the runbook copy kept in S3
+/// under Object Lock; `verify`, `render`, `diff` and `log` read them there.
+#[test]
+fn the_evidence_is_kept_in_s3_where_it_cannot_be_deleted() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='acme-evidence', ObjectLockEnabledForBucket=True,
+                 CreateBucketConfiguration={'LocationConstraint': R})",
+  );
+  let test = Test::new()
+    .runbook(&RUNBOOK.replace("test -f ok.flag", "test -f ok.flag && seq 1 3000"))
+    .file("ok.flag", "");
+  let dir = test.dir.path().to_path_buf();
+  let litops = |args: &[&str]| {
+    let mut cmd = command(
+      &dir,
+      &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    cmd.envs(aws_env(region));
+    cmd.output().expect("litops")
+  };
+  let ran = litops(&[
+    "run",
+    "rb.md",
+    "--yes",
+    "--store",
+    "s3://acme-evidence/team",
+  ]);
+  let stderr = String::from_utf8_lossy(&ran.stderr).into_owned();
+  assert_eq!(ran.status.code(), Some(0), "{stderr}");
+  let stored = stderr
+    .lines()
+    .find_map(|l| l.strip_prefix("litops: stored "))
+    .expect("stored")
+    .to_string();
+  assert!(
+    stored.starts_with("s3://acme-evidence/team/rb/"),
+    "{stored}"
+  );
+  assert!(stored.ends_with(".md"), "{stored}");
+  // Intact where it is kept, sidecars and runbook copy included.
+  let verified = litops(&["verify", &stored]);
+  let report = String::from_utf8_lossy(&verified.stdout);
+  assert_eq!(verified.status.code(), Some(0), "{report}");
+  assert!(report.contains("sidecars: 1 checked"), "{report}");
+  assert!(report.contains("actions found in it"), "{report}");
+  // Locked: the stored version cannot be deleted, nor overwritten.
+  let key = stored.trim_start_matches("s3://acme-evidence/");
+  moto().seed(
+    region,
+    &format!(
+      "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+head = s3.head_object(Bucket='acme-evidence', Key='{key}')
+assert head['ObjectLockMode'] == 'COMPLIANCE', head
+assert head['Metadata']['litops-result'] == 'passed', head
+version = head['VersionId']
+try:
+    s3.delete_object(Bucket='acme-evidence', Key='{key}', VersionId=version)
+    raise SystemExit('a locked transcript was deleted')
+except s3.exceptions.ClientError as e:
+    assert e.response['Error']['Code'] == 'AccessDenied', e.response
+try:
+    s3.put_object(Bucket='acme-evidence', Key='{key}', Body=b'forged', IfNoneMatch='*')
+    raise SystemExit('a stored transcript was overwritten')
+except s3.exceptions.ClientError as e:
+    assert e.response['Error']['Code'] == 'PreconditionFailed', e.response"
+    ),
+  );
+  // A second run; the team's log lists both, `diff` compares them there.
+  let second = litops(&[
+    "run",
+    "rb.md",
+    "--yes",
+    "--store",
+    "s3://acme-evidence/team",
+  ]);
+  assert_eq!(second.status.code(), Some(0));
+  let log = litops(&["log", "s3://acme-evidence/team"]);
+  let listed = String::from_utf8_lossy(&log.stdout);
+  assert_eq!(log.status.code(), Some(0), "{listed}");
+  assert_eq!(
+    listed
+      .lines()
+      .filter(|l| l.contains(" passed ") && l.contains(" s3://acme-evidence/team/rb/"))
+      .count(),
+    2,
+    "{listed}"
+  );
+  let other = String::from_utf8_lossy(&second.stderr)
+    .lines()
+    .find_map(|l| l.strip_prefix("litops: stored "))
+    .expect("stored")
+    .to_string();
+  let diff = litops(&["diff", &stored, &other]);
+  assert_eq!(
+    diff.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&diff.stdout)
+  );
+}

@@ -1,7 +1,9 @@
-//! Where approval requests and approvals live: a directory the approvers
-//! share, or an S3 prefix (`s3://bucket/prefix`, through the SDK). Either
-//! way a file is written whole and never overwritten: a directory links a
-//! finished file into place, S3 puts with `If-None-Match: *`.
+//! Where files are kept beyond one machine: a shared directory, or an S3
+//! prefix (`s3://bucket/prefix`, through the SDK). Approval requests and
+//! approvals live there, and `--store` keeps transcripts there under Object
+//! Lock. Either way a file is written whole and never overwritten: a
+//! directory links a finished file into place, S3 puts with
+//! `If-None-Match: *`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
