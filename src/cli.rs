@@ -106,6 +106,18 @@ enum Command {
     /// Accept steps run with --break-glass (they are still listed)
     #[arg(long)]
     allow_break_glass: bool,
+    /// For an s3://bucket/prefix: check its digests, and every transcript
+    /// stored there against them (--key: the digests' signer)
+    #[arg(long)]
+    digests: bool,
+  },
+  /// Write a signed digest of every transcript stored in s3://bucket/prefix
+  /// since the previous digest, chained to it
+  Digest {
+    location: String,
+    /// The ed25519 secret key that signs the digest
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
   },
   /// Render a transcript as one self-contained HTML file (works offline)
   Render {
@@ -428,10 +440,18 @@ fn command(cli: Cli) -> i32 {
     Command::Plan { file, params, json } => plan_file(&file, &params, json),
     Command::Verify {
       transcript,
+      key,
+      digests: true,
+      ..
+    } => verify_digests(&transcript.to_string_lossy(), key.as_deref()),
+    Command::Digest { location, key } => digest(&location, &key),
+    Command::Verify {
+      transcript,
       runbook,
       key,
       keyring,
       allow_break_glass,
+      ..
     } => local_copy(&transcript).and_then(|(_copy, transcript)| {
       verify(
         &transcript,
@@ -997,6 +1017,57 @@ fn local_copy(path: &Path) -> Result<(Option<tempfile::TempDir>, PathBuf), Error
     .and_then(|aws| crate::evidence::local(&text, aws))
     .map_err(Error::Approval)?;
   Ok((Some(dir), local))
+}
+
+/// `litops digest s3://…`: the next signed digest of the store.
+fn digest(location: &str, key: &Path) -> Result<i32, Error> {
+  let secret = crate::signing::signing_key(key).map_err(Error::Key)?;
+  let store = connect()
+    .and_then(|aws| crate::evidence::Store::open(location, aws))
+    .map_err(Error::Approval)?;
+  let (written, count) = crate::digest::write(&store, &secret).map_err(Error::Approval)?;
+  out(&format!(
+    "digest {written}: {count} transcript(s) stored since the previous digest\n"
+  ));
+  Ok(0)
+}
+
+/// `litops verify s3://… --digests`: nothing deleted, replaced or added
+/// after the fact.
+fn verify_digests(location: &str, key: Option<&Path>) -> Result<i32, Error> {
+  let trusted = key
+    .map(crate::signing::verifying_key)
+    .transpose()
+    .map_err(Error::Key)?
+    .map(|k| crate::signing::public_hex(&k));
+  let store = connect()
+    .and_then(|aws| crate::evidence::Store::open(location, aws))
+    .map_err(Error::Approval)?;
+  let checked = crate::digest::check(&store, trusted.as_deref()).map_err(Error::Approval)?;
+  let mut text = format!("store: {location}\n");
+  if checked.problems.is_empty() {
+    text.push_str(&format!(
+      "digests: {} in a chain, intact; {} transcript(s) anchored, all as stored\n",
+      checked.digests, checked.transcripts
+    ));
+  } else {
+    text.push_str("NOT INTACT:\n");
+    for problem in &checked.problems {
+      text.push_str(&format!("  {problem}\n"));
+    }
+  }
+  if !checked.uncovered.is_empty() {
+    text.push_str(&format!(
+      "not yet in a digest ({}): {}\n",
+      checked.uncovered.len(),
+      checked.uncovered.join(", ")
+    ));
+  }
+  if trusted.is_none() {
+    text.push_str("signer: not checked against a key you trust (pass --key)\n");
+  }
+  out(&text);
+  Ok(i32::from(!checked.problems.is_empty()))
 }
 
 /// An AWS connection from the environment (for `s3://` locations).

@@ -78,6 +78,20 @@ impl Store {
     })
   }
 
+  /// The object key of `name`.
+  pub fn full_key(&self, name: &str) -> String {
+    self.key(name)
+  }
+
+  /// Stores `bytes` as `name` under the bucket's default lock (a digest);
+  /// the name it was stored under.
+  pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<String, String> {
+    let retention = Retention::default();
+    let lock = self.lock(&retention)?;
+    let until = clock::now().seconds() + i64::from(retention.days) * 86_400;
+    self.put(name, bytes, lock.as_ref(), until, "digest")
+  }
+
   fn key(&self, name: &str) -> String {
     if self.prefix.is_empty() {
       name.to_string()
@@ -196,7 +210,7 @@ impl Store {
     Err(format!("{}: {last}", self.key(&name)))
   }
 
-  fn get(&self, name: &str) -> Result<Vec<u8>, String> {
+  pub fn get(&self, name: &str) -> Result<Vec<u8>, String> {
     let client = self.aws.client(aws_sdk_s3::Client::new);
     let answer = self
       .block(
@@ -214,7 +228,7 @@ impl Store {
   }
 
   /// Every key under `under` (relative to the store's prefix).
-  fn keys(&self, under: &str) -> Result<Vec<String>, String> {
+  pub fn keys(&self, under: &str) -> Result<Vec<String>, String> {
     let client = self.aws.client(aws_sdk_s3::Client::new);
     let pages = self
       .block(

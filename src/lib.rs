@@ -10,6 +10,7 @@ pub mod cli;
 pub(crate) mod clock;
 pub(crate) mod diagnostic;
 pub(crate) mod diff;
+pub(crate) mod digest;
 pub(crate) mod error;
 pub(crate) mod evidence;
 pub(crate) mod exec;

@@ -950,3 +950,120 @@ fn readme_counts_of_automated_steps_and_checklist_items_match_the_documents() {
     );
   }
 }
+
+/// The 9:00 check run unattended for the team: its evidence kept in S3
+/// under Object Lock and anchored by a digest, the findings and what
+/// changed since yesterday told on SNS.
+#[test]
+fn the_morning_check_runs_unattended_keeps_its_evidence_and_tells_the_team() {
+  let region = "ap-east-2";
+  seed_incident(region);
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='acme-morning-evidence', ObjectLockEnabledForBucket=True,
+                 CreateBucketConfiguration={'LocationConstraint': R})
+sns = boto3.client('sns', endpoint_url=E, region_name=R)
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+topic = sns.create_topic(Name='team-alerts')['TopicArn']
+queue = sqs.create_queue(QueueName='team-alerts-copy')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=arn)",
+  );
+  let test = Test::new();
+  let dir = test.dir.path().to_path_buf();
+  let topic = format!("sns:arn:aws:sns:{region}:123456789012:team-alerts");
+  let store = "s3://acme-morning-evidence/daily";
+  let run = || {
+    let mut args: Vec<String> = vec![
+      "run".into(),
+      format!(
+        "{}/runbooks/morning-health-check.md",
+        env!("CARGO_MANIFEST_DIR")
+      ),
+      "--yes".into(),
+      "--store".into(),
+      store.into(),
+      "--notify".into(),
+      topic.clone(),
+      "--summary-json".into(),
+      "summary.json".into(),
+    ];
+    for p in MORNING {
+      args.extend(["--param".to_string(), (*p).to_string()]);
+    }
+    let mut cmd = crate::command(&dir, &args);
+    cmd.envs(incident_env(region));
+    cmd
+      .stdin(std::process::Stdio::null())
+      .output()
+      .expect("run")
+  };
+  let first = run();
+  assert_eq!(first.status.code(), Some(1));
+  // Overnight the alarm cleared.
+  moto().seed(
+    region,
+    "cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+cw.set_alarm_state(AlarmName='acme-production-api-cpu-high', StateValue='OK', StateReason='recovered')",
+  );
+  let second = run();
+  let stderr = String::from_utf8_lossy(&second.stderr).into_owned();
+  assert_eq!(second.status.code(), Some(1), "{stderr}");
+  let stored = stderr
+    .lines()
+    .find_map(|l| l.strip_prefix("litops: stored "))
+    .expect("stored")
+    .to_string();
+  let summary: serde_json::Value =
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
+      .expect("json");
+  assert_eq!(summary["runs"][0]["transcript"], stored.as_str());
+  // Intact where it is kept; locked there; anchored by a digest.
+  let litops = |args: &[&str]| {
+    let mut cmd = crate::command(
+      &dir,
+      &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    cmd.envs(incident_env(region));
+    let out = cmd.output().expect("litops");
+    (
+      out.status.code(),
+      String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+  };
+  let (code, report) = litops(&["verify", &stored]);
+  assert_eq!(code, Some(0), "{report}");
+  assert_eq!(litops(&["keygen", "ops"]).0, Some(0));
+  let (code, out) = litops(&["digest", store, "--key", "ops.key"]);
+  assert_eq!(code, Some(0), "{out}");
+  assert!(out.contains(": 2 transcript(s)"), "{out}");
+  let (code, out) = litops(&["verify", store, "--digests", "--key", "ops.pub"]);
+  assert_eq!(code, Some(0), "{out}");
+  let key = stored.trim_start_matches("s3://acme-morning-evidence/");
+  moto().seed(
+    region,
+    &format!(
+      "import json
+s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+head = s3.head_object(Bucket='acme-morning-evidence', Key='{key}')
+assert head['ObjectLockMode'] == 'COMPLIANCE', head
+try:
+    s3.delete_object(Bucket='acme-morning-evidence', Key='{key}', VersionId=head['VersionId'])
+    raise SystemExit('deleted')
+except s3.exceptions.ClientError as e:
+    assert e.response['Error']['Code'] == 'AccessDenied', e.response
+sqs = boto3.client('sqs', endpoint_url=E, region_name=R)
+queue = sqs.get_queue_url(QueueName='team-alerts-copy')['QueueUrl']
+got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get('Messages', [])
+bodies = [json.loads(m['Body'])['Message'] for m in got]
+assert len(bodies) == 2, bodies
+today = bodies[-1] if 'since the previous run (' in bodies[-1] else bodies[0]
+assert 'verdict: attention needed:' in today, today
+assert 'ECS service api: 2 of 3 tasks running' in today, today
+assert 'since the previous run (' in today, today
+assert '- alarms: done' in today, today
+assert 'transcript: {stored}' in today, today"
+    ),
+  );
+}

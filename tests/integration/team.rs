@@ -246,3 +246,85 @@ except s3.exceptions.ClientError as e:
     String::from_utf8_lossy(&diff.stdout)
   );
 }
+
+/// Digests anchor the store: a transcript deleted, replaced or added after
+/// the fact is found, even where nothing is locked.
+#[test]
+fn digests_find_a_transcript_deleted_replaced_or_added_after_the_fact() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='plain-evidence', CreateBucketConfiguration={'LocationConstraint': R})",
+  );
+  let test = Test::new().runbook(RUNBOOK).file("ok.flag", "");
+  let dir = test.dir.path().to_path_buf();
+  let litops = |args: &[&str]| {
+    let mut cmd = command(
+      &dir,
+      &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    cmd.envs(aws_env(region));
+    let out = cmd.output().expect("litops");
+    (
+      out.status.code().unwrap_or(-1),
+      String::from_utf8_lossy(&out.stdout).into_owned(),
+      String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+  };
+  let store = "s3://plain-evidence/daily";
+  let mut stored = Vec::new();
+  for _ in 0..3 {
+    let (code, _, stderr) = litops(&["run", "rb.md", "--yes", "--store", store]);
+    assert_eq!(code, 0, "{stderr}");
+    stored.push(
+      stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("litops: stored s3://plain-evidence/"))
+        .expect("stored")
+        .to_string(),
+    );
+  }
+  assert_eq!(litops(&["keygen", "ops"]).0, 0);
+  let (code, out, err) = litops(&["digest", store, "--key", "ops.key"]);
+  assert_eq!(code, 0, "{err}");
+  assert!(
+    out.contains(": 3 transcript(s) stored since the previous digest"),
+    "{out}"
+  );
+  // A period with no runs still gets its digest, chained to the last.
+  let (code, out, _) = litops(&["digest", store, "--key", "ops.key"]);
+  assert_eq!(code, 0);
+  assert!(out.contains(": 0 transcript(s)"), "{out}");
+  let (code, out, _) = litops(&["verify", store, "--digests", "--key", "ops.pub"]);
+  assert_eq!(code, 0, "{out}");
+  assert!(
+    out.contains("digests: 2 in a chain, intact; 3 transcript(s) anchored, all as stored"),
+    "{out}"
+  );
+  // Someone with write access to this unlocked bucket deletes one run,
+  // replaces another and slips in a third dated before the digests.
+  moto().seed(
+    region,
+    &format!(
+      "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.delete_object(Bucket='plain-evidence', Key='{}')
+body = s3.get_object(Bucket='plain-evidence', Key='{}')['Body'].read()
+s3.put_object(Bucket='plain-evidence', Key='{}', Body=body.replace(b'passed', b'failed'))
+s3.put_object(Bucket='plain-evidence', Key='daily/rb/20200101T000000Z-00000000/20200101T000000Z-00000000.md', Body=body)",
+      stored[0], stored[1], stored[1]
+    ),
+  );
+  let (code, out, _) = litops(&["verify", store, "--digests", "--key", "ops.pub"]);
+  assert_eq!(code, 1, "{out}");
+  let rel = |s: &str| s.trim_start_matches("daily/").to_string();
+  for expected in [
+    format!("{}: listed in _digests/", rel(&stored[0])),
+    "and no longer stored: it was deleted".to_string(),
+    format!("{}: not the transcript _digests/", rel(&stored[1])),
+    "lists: it was replaced".to_string(),
+    "rb/20200101T000000Z-00000000/20200101T000000Z-00000000.md: started before the last digest but is in none: it was added after the fact".to_string(),
+  ] {
+    assert!(out.contains(&expected), "{expected:?} not in {out}");
+  }
+}
