@@ -755,10 +755,13 @@ impl Finished<'_> {
           .filter(|s| s.1 == transcript::Status::Failed)
           .map(|s| {
             let error = s.3["error"].as_str().unwrap_or("failed");
-            (
-              s.0.clone(),
-              error.lines().next().unwrap_or_default().to_string(),
-            )
+            // On one line: a verdict's reasons are a list.
+            let line: Vec<&str> = error
+              .lines()
+              .map(str::trim)
+              .filter(|l| !l.is_empty())
+              .collect();
+            (s.0.clone(), line.join(" "))
           })
           .collect()
       })

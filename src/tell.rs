@@ -96,9 +96,13 @@ pub fn changes(local: &Path, target: Option<&str>) -> Option<(PathBuf, Vec<Strin
     .steps
     .iter()
     .map(|(id, left, right, changes)| {
+      // The first change that says something on its own line.
       let first = changes
-        .first()
-        .map(|c| format!(" ({})", c.trim()))
+        .iter()
+        .flat_map(|c| c.lines())
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.ends_with(':'))
+        .map(|c| format!(" ({c})"))
         .unwrap_or_default();
       // A cell is `done 0.012 s`, or `not run`.
       let status = |cell: &str| match cell.rsplit_once(' ') {
