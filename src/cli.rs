@@ -187,8 +187,9 @@ struct RunArgs {
   /// Write the transcript under this directory (default: transcripts)
   #[arg(long, value_name = "DIR")]
   transcript_dir: Option<PathBuf>,
-  /// Run for every target in this YAML file (`targets:` with name, params,
-  /// profile, region), concurrently; read-only steps only unless --yes
+  /// Run for every target in this YAML file or s3:// object (`targets:`
+  /// with name, params, profile, region, role), concurrently; read-only
+  /// steps only unless --yes
   #[arg(long, value_name = "FILE", conflicts_with = "transcript")]
   targets: Option<PathBuf>,
   /// With --targets: how many targets run at once
@@ -1246,7 +1247,17 @@ fn fan_out(
   channels: &[crate::tell::Channel],
 ) -> Result<i32, Error> {
   let file = args.targets.as_deref().unwrap_or(Path::new("targets.yaml"));
-  let targets = crate::fanout::load(file).map_err(Error::Targets)?;
+  // A scheduled task reads its targets from the bucket beside the evidence.
+  let (_copy, file) = match file.to_str().filter(|f| f.starts_with("s3://")) {
+    Some(url) => {
+      let (dir, path) = connect()
+        .and_then(|aws| crate::evidence::local_file(url, aws))
+        .map_err(Error::Approval)?;
+      (Some(dir), path)
+    }
+    None => (None, file.to_path_buf()),
+  };
+  let targets = crate::fanout::load(&file).map_err(Error::Targets)?;
   let total = targets.len();
   let walk = &args.walk;
   let given =

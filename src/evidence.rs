@@ -286,6 +286,24 @@ fn collect(root: &Path, dir: &Path, base: &str, out: &mut Vec<(PathBuf, String)>
   }
 }
 
+/// A local copy of one object (a targets file kept beside the evidence).
+pub fn local_file(url: &str, aws: Arc<Aws>) -> Result<(tempfile::TempDir, PathBuf), String> {
+  let store = Store::open(url, aws)?;
+  let (parent, file) = store
+    .prefix
+    .rsplit_once('/')
+    .unwrap_or(("", store.prefix.as_str()));
+  let folder = Store {
+    bucket: store.bucket.clone(),
+    prefix: parent.to_string(),
+    aws: store.aws.clone(),
+  };
+  let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+  let path = dir.path().join(file);
+  std::fs::write(&path, folder.get(file)?).map_err(|e| e.to_string())?;
+  Ok((dir, path))
+}
+
 /// A local copy of an `s3://` location: a transcript (`…/x.md`, with its
 /// sidecars) or a whole prefix (for `log`). The directory lives as long as
 /// the returned guard; the path is the transcript (or the directory).

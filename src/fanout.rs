@@ -7,7 +7,8 @@
 //!   - name: acme-prod
 //!     params: {customer: acme, cluster: acme-production}
 //!     region: eu-west-1
-//!     profile: acme
+//!     profile: acme                                  # or:
+//!     role: arn:aws:iam::111122223333:role/litops-readonly
 //! ```
 
 use std::collections::{HashMap, VecDeque};
@@ -32,6 +33,8 @@ pub struct Target {
   pub params: serde_yaml::Mapping,
   pub profile: Option<String>,
   pub region: Option<String>,
+  /// A role to assume for this target: `arn:aws:iam::ACCOUNT:role/NAME`.
+  pub role: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -54,7 +57,7 @@ impl fmt::Display for TargetsError {
       Self::Read(p, e) => write!(f, "{}: error: cannot read it: {e}", p.display()),
       Self::Yaml(p, m) => write!(
         f,
-        "{}: error: {m} (expected `targets:`, a list of {{name, params, profile, region}})",
+        "{}: error: {m} (expected `targets:`, a list of {{name, params, profile, region, role}})",
         p.display()
       ),
       Self::Empty(p) => write!(f, "{}: error: no targets", p.display()),
@@ -187,6 +190,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
   let aws = crate::aws::Settings {
     region: target.region.clone().or_else(|| base.aws.region.clone()),
     profile: target.profile.clone().or_else(|| base.aws.profile.clone()),
+    role: target.role.clone().or_else(|| base.aws.role.clone()),
     ..base.aws.clone()
   }
   .patient();

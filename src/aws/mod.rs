@@ -21,6 +21,9 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 pub struct Settings {
   pub region: Option<String>,
   pub profile: Option<String>,
+  /// A role to assume (a fan-out target's `role:`): its account is where
+  /// the steps act.
+  pub role: Option<String>,
   pub max_attempts: u32,
   pub connect_timeout: Duration,
   pub operation_timeout: Duration,
@@ -50,6 +53,7 @@ impl Default for Settings {
     Self {
       region: None,
       profile: None,
+      role: None,
       // AWS_MAX_ATTEMPTS is honoured, as the CLI and SDKs do.
       max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
         .ok()
@@ -125,8 +129,29 @@ impl Aws {
           .build(),
       );
     }
-    let config = crate::cancel::run(&runtime, interrupted, None, loader.load())
+    let mut config = crate::cancel::run(&runtime, interrupted, None, loader.load())
       .map_err(|_| crate::cancel::interruption())?;
+    if let Some(role) = &settings.role {
+      // The base credentials (a task role, a profile) assume the target's
+      // role; STS is asked below, so a role that cannot be assumed fails
+      // here, before step 1.
+      let provider = crate::cancel::run(
+        &runtime,
+        interrupted,
+        None,
+        aws_config::sts::AssumeRoleProvider::builder(role)
+          .session_name("litops")
+          .configure(&config)
+          .build(),
+      )
+      .map_err(|_| crate::cancel::interruption())?;
+      config = config
+        .into_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+          provider,
+        ))
+        .build();
+    }
     let region = config.region().map(ToString::to_string).ok_or(
       "no AWS region: set one with --region, `aws: {region: …}` in the front matter, or AWS_REGION",
     )?;

@@ -50,6 +50,11 @@ pub fn moto() -> &'static Moto {
 }
 
 impl Moto {
+  /// A program installed beside moto in the venv (`cfn-lint`, …).
+  pub fn tool(&self, name: &str) -> PathBuf {
+    self.venv.join(name)
+  }
+
   /// Seeds state with boto3 (moto's own dependency) in `region`.
   pub fn seed(&self, region: &str, python: &str) {
     let status = Command::new(self.venv.join("python"))

@@ -329,3 +329,167 @@ s3.put_object(Bucket='plain-evidence', Key='daily/rb/20200101T000000Z-00000000/2
     assert!(out.contains(&expected), "{expected:?} not in {out}");
   }
 }
+
+/// The scheduled task reads its targets from the bucket and reaches each
+/// account through the role the targets file names.
+#[test]
+fn targets_read_from_s3_each_reached_through_its_role() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='fleet-config', CreateBucketConfiguration={'LocationConstraint': R})
+s3.put_object(Bucket='fleet-config', Key='targets/daily.yaml', Body=b'''targets:
+  - name: acme
+    role: arn:aws:iam::111111111111:role/litops-readonly
+  - name: globex
+    role: arn:aws:iam::222222222222:role/litops-readonly
+''')",
+  );
+  let ran = Test::new()
+    .runbook("```cloudwatch {name=alarms}\naction: alarms\n```\n")
+    .env(aws_env(region))
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "s3://fleet-config/targets/daily.yaml",
+    ])
+    .run();
+  ran.assert(0);
+  let mut accounts: Vec<String> = crate::find_transcripts(ran.dir.path())
+    .iter()
+    .map(|t| {
+      let r = crate::records(&std::fs::read_to_string(t).expect("read"));
+      r[0]["aws"]["account"].as_str().unwrap_or("?").to_string()
+    })
+    .collect();
+  accounts.sort();
+  assert_eq!(accounts, ["111111111111", "222222222222"]);
+}
+
+/// deploy/litops-daily.yaml: valid by cfn-lint, and created in the
+/// emulator's CloudFormation (task, bucket with Object Lock, topic, roles,
+/// log group), both the single-task and the sharded path.
+#[test]
+fn the_deploy_template_lints_and_creates_a_stack() {
+  let template = format!("{}/deploy/litops-daily.yaml", env!("CARGO_MANIFEST_DIR"));
+  let lint = std::process::Command::new(moto().tool("cfn-lint"))
+    .arg(&template)
+    .output()
+    .expect("cfn-lint");
+  assert_eq!(
+    lint.status.code(),
+    Some(0),
+    "{}",
+    String::from_utf8_lossy(&lint.stdout)
+  );
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    &format!(
+      "ec2 = boto3.client('ec2', endpoint_url=E, region_name=R)
+subnet = [s for s in ec2.describe_subnets()['Subnets'] if s.get('DefaultForAz')][0]['SubnetId']
+group = ec2.describe_security_groups(GroupNames=['default'])['SecurityGroups'][0]['GroupId']
+cfn = boto3.client('cloudformation', endpoint_url=E, region_name=R)
+body = open('{template}').read()
+for name, shards in (('litops-daily', 'false'), ('litops-fleet', 'true')):
+    cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=['CAPABILITY_IAM'], Parameters=[
+        {{'ParameterKey': 'Image', 'ParameterValue': '123456789012.dkr.ecr.eu-west-2.amazonaws.com/litops:1'}},
+        {{'ParameterKey': 'Subnets', 'ParameterValue': subnet}},
+        {{'ParameterKey': 'SecurityGroup', 'ParameterValue': group}},
+        {{'ParameterKey': 'UseShards', 'ParameterValue': shards}}])
+    stack = cfn.describe_stacks(StackName=name)['Stacks'][0]
+    assert stack['StackStatus'] == 'CREATE_COMPLETE', stack
+    outputs = {{o['OutputKey']: o['OutputValue'] for o in stack.get('Outputs', [])}}
+    assert outputs['Store'].startswith('s3://') and outputs['Store'].endswith('/daily'), outputs
+    kinds = [r.get('ResourceType') for r in cfn.describe_stack_resources(StackName=name)['StackResources']]
+    assert 'AWS::ECS::TaskDefinition' in kinds, kinds
+# The task runs litops with the store and the topic the stack made. (moto
+# completes the schedule and the state machine without modelling them:
+# cfn-lint above checks those.)
+ecs = boto3.client('ecs', endpoint_url=E, region_name=R)
+task = ecs.describe_task_definition(taskDefinition='litops-daily')['taskDefinition']
+command = task['containerDefinitions'][0]['command'][0]
+assert '--store s3://' in command and '--notify sns:arn:aws:sns:' in command, command
+assert task['containerDefinitions'][0]['image'].endswith('/litops:1'), task
+s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+bucket = cfn.describe_stacks(StackName='litops-daily')['Stacks'][0]['Outputs']
+bucket = [o['OutputValue'] for o in bucket if o['OutputKey'] == 'EvidenceBucket'][0]
+# (moto's CloudFormation makes the bucket without its Object Lock
+# configuration; the store test above locks objects in a bucket made so.)
+s3.head_bucket(Bucket=bucket)"
+    ),
+  );
+}
+
+/// docs/deploy.md's read-only policy lists every AWS call the read-only
+/// actions make (each named in the code as `"service:Operation"` where it
+/// is explained), and no call that changes anything.
+#[test]
+fn the_documented_read_only_policy_covers_every_read_call() {
+  let root = env!("CARGO_MANIFEST_DIR");
+  let doc = std::fs::read_to_string(format!("{root}/docs/deploy.md")).expect("deploy.md");
+  let policy = doc
+    .split("```json")
+    .nth(1)
+    .and_then(|rest| rest.split("```").next())
+    .expect("the policy");
+  let mut called = std::collections::BTreeSet::new();
+  let mut stack = vec![std::path::PathBuf::from(format!("{root}/src/exec"))];
+  while let Some(dir) = stack.pop() {
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+      let path = entry.path();
+      if path.is_dir() {
+        stack.push(path);
+        continue;
+      }
+      let text = std::fs::read_to_string(&path).expect("source");
+      for piece in text.split('"').skip(1).step_by(2) {
+        let Some((service, operation)) = piece.split_once(':') else {
+          continue;
+        };
+        let aws_like = !service.is_empty()
+          && service
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+          && operation
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+          && operation.chars().all(|c| c.is_ascii_alphanumeric());
+        if aws_like {
+          // Messages name ELB calls as the SDK does; IAM calls it this.
+          let service = if service == "elbv2" {
+            "elasticloadbalancing"
+          } else {
+            service
+          };
+          called.insert(format!("{service}:{operation}"));
+        }
+      }
+    }
+  }
+  let changes = [
+    "ecs:UpdateService",
+    "ecs:RegisterTaskDefinition",
+    "dynamodb:UpdateTable",
+    "sns:Publish",
+    "sts:GetCallerIdentity",
+  ];
+  assert!(called.len() > 20, "{called:?}");
+  for call in &called {
+    let listed = policy.contains(&format!("\"{call}\""));
+    if changes.contains(&call.as_str()) {
+      assert!(
+        !listed,
+        "{call} changes something, yet the read-only policy allows it"
+      );
+    } else {
+      assert!(
+        listed,
+        "{call} is made by a read-only action but not in docs/deploy.md's policy"
+      );
+    }
+  }
+}
