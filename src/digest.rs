@@ -103,10 +103,7 @@ pub fn write(store: &Store, key: &SigningKey) -> Result<(String, usize), String>
   let name = format!("{DIR}{}.json", now.compact());
   let bytes = serde_json::to_vec_pretty(&digest).map_err(|e| e.to_string())?;
   let stored = store.put_new(&name, &bytes)?;
-  Ok((
-    format!("s3://{}/{}", store.bucket, store.full_key(&stored)),
-    count,
-  ))
+  Ok((store.s3.show(&stored), count))
 }
 
 /// What `verify --digests` found.

@@ -12,14 +12,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
-use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::ObjectLockMode;
 
 use crate::aws::Aws;
 use crate::clock;
+use crate::store::{Extra, Put, S3};
 use crate::transcript::sidecar_dir;
 
 /// How long stored evidence is locked, and how.
@@ -53,58 +51,15 @@ pub fn parse_mode(text: &str) -> Result<Option<ObjectLockMode>, String> {
 
 /// An `s3://bucket/prefix` evidence store.
 pub struct Store {
-  pub bucket: String,
-  pub prefix: String,
-  aws: Arc<Aws>,
+  pub s3: S3,
 }
 
-const CALL: Duration = Duration::from_secs(120);
 /// Attempts per file before the upload is reported as failed.
 const ATTEMPTS: usize = 3;
 
 impl Store {
   pub fn open(url: &str, aws: Arc<Aws>) -> Result<Self, String> {
-    let rest = url
-      .strip_prefix("s3://")
-      .ok_or_else(|| format!("{url}: expected s3://bucket/prefix"))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-      return Err(format!("{url}: no bucket: expected s3://bucket/prefix"));
-    }
-    Ok(Self {
-      bucket: bucket.to_string(),
-      prefix: prefix.trim_matches('/').to_string(),
-      aws,
-    })
-  }
-
-  /// The object key of `name`.
-  pub fn full_key(&self, name: &str) -> String {
-    self.key(name)
-  }
-
-  /// Stores `bytes` as `name` under the bucket's default lock (a digest);
-  /// the name it was stored under.
-  pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<String, String> {
-    let retention = Retention::default();
-    let lock = self.lock(&retention)?;
-    let until = clock::now().seconds() + i64::from(retention.days) * 86_400;
-    self.put(name, bytes, lock.as_ref(), until, "digest")
-  }
-
-  fn key(&self, name: &str) -> String {
-    if self.prefix.is_empty() {
-      name.to_string()
-    } else {
-      format!("{}/{name}", self.prefix)
-    }
-  }
-
-  fn block<F: std::future::Future>(&self, future: F) -> Result<F::Output, String> {
-    self
-      .aws
-      .block_on(&AtomicBool::new(false), Some(CALL), future)
-      .map_err(|_| "S3 did not answer in time".to_string())
+    S3::open(url, aws).map(|s3| Self { s3 })
   }
 
   /// The lock to put objects under: the retention asked for, or when none
@@ -113,11 +68,13 @@ impl Store {
     if let Some(mode) = &retention.mode {
       return Ok(mode.clone());
     }
-    let client = self.aws.client(aws_sdk_s3::Client::new);
-    let answer = self.block(
-      client
+    let answer = self.s3.block(
+      self
+        .s3
+        .aws
+        .client(aws_sdk_s3::Client::new)
         .get_object_lock_configuration()
-        .bucket(&self.bucket)
+        .bucket(&self.s3.bucket)
         .send(),
     )?;
     Ok(match answer {
@@ -140,8 +97,6 @@ impl Store {
     result: &str,
     retention: &Retention,
   ) -> Result<String, String> {
-    let lock = self.lock(retention)?;
-    let until = clock::now().seconds() + i64::from(retention.days) * 86_400;
     let stem = transcript
       .file_stem()
       .and_then(|s| s.to_str())
@@ -162,111 +117,75 @@ impl Store {
     let mut location = String::new();
     for (i, (path, name)) in files.iter().enumerate() {
       let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-      let stored = self.put(name, &bytes, lock.as_ref(), until, result)?;
+      let stored = self.put(name, &bytes, retention, result)?;
       if i == 0 {
-        location = format!("s3://{}/{}", self.bucket, self.key(&stored));
+        location = self.s3.show(&stored);
       }
     }
     Ok(location)
   }
 
-  /// Puts one file, retried; the name it was stored under. Something there
-  /// already is left alone: the same bytes count as stored, other bytes
-  /// (a resumed run's transcript) go beside it with the time in the name.
+  /// Stores `bytes` as `name` under the bucket's default lock (a digest);
+  /// the name it was stored under.
+  pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<String, String> {
+    self.put(name, bytes, &Retention::default(), "digest")
+  }
+
+  /// Puts one file, locked as `retention` says, retried; the name it was
+  /// stored under. Something there already is left alone: the same bytes
+  /// count as stored, other bytes (a resumed run's transcript) go beside it
+  /// with the time in the name.
   fn put(
     &self,
     name: &str,
     bytes: &[u8],
-    lock: Option<&ObjectLockMode>,
-    until: i64,
+    retention: &Retention,
     result: &str,
   ) -> Result<String, String> {
-    let client = self.aws.client(aws_sdk_s3::Client::new);
+    let mode = self.lock(retention)?;
+    let until = clock::now().seconds() + i64::from(retention.days) * 86_400;
+    let extra = Extra {
+      lock: mode.as_ref().map(|m| (m, until)),
+      metadata: &[("litops-result", result)],
+    };
     let mut last = String::new();
     let mut name = name.to_string();
     for _ in 0..ATTEMPTS {
-      let request = client
-        .put_object()
-        .bucket(&self.bucket)
-        .key(self.key(&name))
-        .if_none_match("*")
-        .metadata("litops-result", result)
-        .set_object_lock_mode(lock.cloned())
-        .set_object_lock_retain_until_date(lock.map(|_| DateTime::from_secs(until)))
-        .body(bytes.to_vec().into())
-        .send();
-      match self.block(request) {
-        Ok(Ok(_)) => return Ok(name),
-        Ok(Err(e)) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
-          if self.get(&name).is_ok_and(|there| there == bytes) {
+      match self.s3.put(&name, bytes, &extra) {
+        Ok(()) => return Ok(name),
+        Err(Put::Exists) => {
+          if self.s3.get(&name).is_ok_and(|there| there == bytes) {
             return Ok(name);
           }
           name = format!("{name}.{}", clock::now().compact());
         }
-        Ok(Err(e)) => last = crate::aws::explain("s3:PutObject", &e),
-        Err(e) => last = e,
+        Err(Put::Failed(e)) => last = e,
       }
     }
-    Err(format!("{}: {last}", self.key(&name)))
+    Err(format!("{}: {last}", self.s3.key(&name)))
   }
 
   pub fn get(&self, name: &str) -> Result<Vec<u8>, String> {
-    let client = self.aws.client(aws_sdk_s3::Client::new);
-    let answer = self
-      .block(
-        client
-          .get_object()
-          .bucket(&self.bucket)
-          .key(self.key(name))
-          .send(),
-      )?
-      .map_err(|e| crate::aws::explain("s3:GetObject", &e))?;
-    let body = self
-      .block(answer.body.collect())?
-      .map_err(|e| format!("s3:GetObject: {e}"))?;
-    Ok(body.into_bytes().to_vec())
+    self.s3.get(name)
   }
 
-  /// Every key under `under` (relative to the store's prefix).
   pub fn keys(&self, under: &str) -> Result<Vec<String>, String> {
-    let client = self.aws.client(aws_sdk_s3::Client::new);
-    let pages = self
-      .block(
-        client
-          .list_objects_v2()
-          .bucket(&self.bucket)
-          .prefix(self.key(under))
-          .into_paginator()
-          .send()
-          .try_collect(),
-      )?
-      .map_err(|e| crate::aws::explain("s3:ListObjectsV2", &e))?;
-    let cut = if self.prefix.is_empty() {
-      0
-    } else {
-      self.prefix.len() + 1
-    };
-    Ok(
-      pages
-        .iter()
-        .flat_map(|p| p.contents())
-        .filter_map(|o| o.key().and_then(|k| k.get(cut..)).map(str::to_string))
-        .collect(),
-    )
+    self.s3.keys(under)
   }
+}
 
-  /// Copies every object under `under` into `dir`, keeping their names.
-  pub fn fetch(&self, under: &str, dir: &Path) -> Result<usize, String> {
-    let keys = self.keys(under)?;
-    for key in &keys {
-      let path = dir.join(key);
-      if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-      }
-      std::fs::write(&path, self.get(key)?).map_err(|e| e.to_string())?;
+/// Copies every object under `under` of `s3` into `dir`, keeping their
+/// names; how many.
+fn fetch(s3: &S3, under: &str, dir: &Path) -> Result<usize, String> {
+  let keys = s3.keys(under)?;
+  for key in &keys {
+    let path = dir.join(key);
+    if let Some(parent) = path.parent() {
+      std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
     }
-    Ok(keys.len())
+    std::fs::write(&path, s3.get(key)?).map_err(|e| e.to_string())?;
   }
+  Ok(keys.len())
 }
 
 /// Every file under `dir`, named `base/<path below root>`.
@@ -288,48 +207,42 @@ fn collect(root: &Path, dir: &Path, base: &str, out: &mut Vec<(PathBuf, String)>
 
 /// A local copy of one object (a targets file kept beside the evidence).
 pub fn local_file(url: &str, aws: Arc<Aws>) -> Result<(tempfile::TempDir, PathBuf), String> {
-  let store = Store::open(url, aws)?;
-  let (parent, file) = store
-    .prefix
-    .rsplit_once('/')
-    .unwrap_or(("", store.prefix.as_str()));
-  let folder = Store {
-    bucket: store.bucket.clone(),
-    prefix: parent.to_string(),
-    aws: store.aws.clone(),
-  };
+  let (parent, file) = split(&S3::open(url, aws)?);
   let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-  let path = dir.path().join(file);
-  std::fs::write(&path, folder.get(file)?).map_err(|e| e.to_string())?;
+  let path = dir.path().join(&file);
+  std::fs::write(&path, parent.get(&file)?).map_err(|e| e.to_string())?;
   Ok((dir, path))
+}
+
+/// `s3://b/p/x.md` as the folder `s3://b/p` and the name `x.md`.
+fn split(s3: &S3) -> (S3, String) {
+  let (parent, file) = s3.prefix.rsplit_once('/').unwrap_or(("", &s3.prefix));
+  let folder = S3 {
+    bucket: s3.bucket.clone(),
+    prefix: parent.to_string(),
+    aws: s3.aws.clone(),
+  };
+  (folder, file.to_string())
 }
 
 /// A local copy of an `s3://` location: a transcript (`…/x.md`, with its
 /// sidecars) or a whole prefix (for `log`). The directory lives as long as
 /// the returned guard; the path is the transcript (or the directory).
 pub fn local(url: &str, aws: Arc<Aws>) -> Result<(tempfile::TempDir, PathBuf), String> {
-  let store = Store::open(url, aws)?;
+  let s3 = S3::open(url, aws)?;
   let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-  if store.prefix.ends_with(".md") {
-    let (parent, file) = store
-      .prefix
-      .rsplit_once('/')
-      .unwrap_or(("", store.prefix.as_str()));
-    let folder = Store {
-      bucket: store.bucket.clone(),
-      prefix: parent.to_string(),
-      aws: store.aws.clone(),
-    };
+  if s3.prefix.ends_with(".md") {
+    let (folder, file) = split(&s3);
     let stem = file.trim_end_matches(".md");
-    folder.fetch(file, dir.path())?;
-    folder.fetch(&format!("{stem}.d/"), dir.path())?;
-    let path = dir.path().join(file);
+    fetch(&folder, &file, dir.path())?;
+    fetch(&folder, &format!("{stem}.d/"), dir.path())?;
+    let path = dir.path().join(&file);
     if !path.exists() {
       return Err(format!("{url}: no such transcript"));
     }
     return Ok((dir, path));
   }
-  if store.fetch("", dir.path())? == 0 {
+  if fetch(&s3, "", dir.path())? == 0 {
     return Err(format!("{url}: nothing stored there"));
   }
   let path = dir.path().to_path_buf();

@@ -10,16 +10,29 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use aws_sdk_s3::types::ObjectLockMode;
+
 use crate::aws::Aws;
 
 pub enum Store {
   Dir(PathBuf),
-  S3 {
-    bucket: String,
-    /// Without a trailing `/`; empty for the bucket's root.
-    prefix: String,
-    aws: Arc<Aws>,
-  },
+  S3(S3),
+}
+
+/// An S3 bucket and a prefix in it, through the SDK.
+pub struct S3 {
+  pub bucket: String,
+  /// Without a leading or trailing `/`; empty for the bucket's root.
+  pub prefix: String,
+  pub aws: Arc<Aws>,
+}
+
+/// What a put asks beyond never overwriting.
+#[derive(Default)]
+pub struct Extra<'a> {
+  /// An Object Lock mode and the time (epoch seconds) it holds until.
+  pub lock: Option<(&'a ObjectLockMode, i64)>,
+  pub metadata: &'a [(&'a str, &'a str)],
 }
 
 /// Why a write did not happen.
@@ -50,27 +63,17 @@ impl Store {
     location: &str,
     aws: impl FnOnce() -> Result<Arc<Aws>, String>,
   ) -> Result<Self, String> {
-    let Some(rest) = location.strip_prefix("s3://") else {
-      return Ok(Self::Dir(PathBuf::from(location)));
-    };
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-      return Err(format!(
-        "{location}: no bucket: expected s3://bucket/prefix"
-      ));
+    if location.starts_with("s3://") {
+      return S3::open(location, aws()?).map(Self::S3);
     }
-    Ok(Self::S3 {
-      bucket: bucket.to_string(),
-      prefix: prefix.trim_end_matches('/').to_string(),
-      aws: aws()?,
-    })
+    Ok(Self::Dir(PathBuf::from(location)))
   }
 
   /// A file's location, to show and to pass to `litops approve`.
   pub fn show(&self, name: &str) -> String {
     match self {
       Self::Dir(dir) => dir.join(name).display().to_string(),
-      Self::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{}", key(prefix, name)),
+      Self::S3(s3) => s3.show(name),
     }
   }
 
@@ -86,28 +89,7 @@ impl Store {
           }
         })
       }
-      Self::S3 {
-        bucket,
-        prefix,
-        aws,
-      } => {
-        let client = aws.client(aws_sdk_s3::Client::new);
-        let request = client
-          .put_object()
-          .bucket(bucket)
-          .key(key(prefix, name))
-          .if_none_match("*")
-          .content_type("application/json")
-          .body(bytes.to_vec().into())
-          .send();
-        match block(aws, request).map_err(Put::Failed)? {
-          Ok(_) => Ok(()),
-          Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
-            Err(Put::Exists)
-          }
-          Err(e) => Err(Put::Failed(crate::aws::explain("s3:PutObject", &e))),
-        }
-      }
+      Self::S3(s3) => s3.put(name, bytes, &Extra::default()),
     }
   }
 
@@ -117,27 +99,7 @@ impl Store {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
       }
-      Self::S3 {
-        bucket,
-        prefix,
-        aws,
-      } => {
-        let client = aws.client(aws_sdk_s3::Client::new);
-        let answer = block(
-          aws,
-          client
-            .get_object()
-            .bucket(bucket)
-            .key(key(prefix, name))
-            .send(),
-        )?
-        .map_err(|e| crate::aws::explain("s3:GetObject", &e))?;
-        let body = aws
-          .block_on(&AtomicBool::new(false), Some(CALL), answer.body.collect())
-          .map_err(|_| "s3:GetObject: the body did not arrive in time".to_string())?
-          .map_err(|e| format!("s3:GetObject: {e}"))?;
-        Ok(body.into_bytes().to_vec())
-      }
+      Self::S3(s3) => s3.get(name),
     }
   }
 
@@ -151,52 +113,122 @@ impl Store {
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .filter(|n| n.starts_with(start))
         .collect(),
-      Self::S3 {
-        bucket,
-        prefix,
-        aws,
-      } => {
-        let client = aws.client(aws_sdk_s3::Client::new);
-        let listing = client
-          .list_objects_v2()
-          .bucket(bucket)
-          .prefix(key(prefix, start))
-          .into_paginator()
-          .send()
-          .try_collect();
-        let cut = if prefix.is_empty() {
-          0
-        } else {
-          prefix.len() + 1
-        };
-        match block(aws, listing) {
-          Ok(Ok(pages)) => pages
-            .iter()
-            .flat_map(|page| page.contents())
-            .filter_map(|o| o.key().and_then(|k| k.get(cut..)).map(str::to_string))
-            .collect(),
-          _ => Vec::new(),
-        }
-      }
+      Self::S3(s3) => s3.keys(start).unwrap_or_default(),
     };
     names.sort();
     names
   }
 }
 
-fn key(prefix: &str, name: &str) -> String {
-  if prefix.is_empty() {
-    name.to_string()
-  } else {
-    format!("{prefix}/{name}")
+impl S3 {
+  pub fn open(url: &str, aws: Arc<Aws>) -> Result<Self, String> {
+    let rest = url
+      .strip_prefix("s3://")
+      .ok_or_else(|| format!("{url}: expected s3://bucket/prefix"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+      return Err(format!("{url}: no bucket: expected s3://bucket/prefix"));
+    }
+    Ok(Self {
+      bucket: bucket.to_string(),
+      prefix: prefix.trim_matches('/').to_string(),
+      aws,
+    })
   }
-}
 
-/// One S3 call under its bound.
-fn block<F: std::future::Future>(aws: &Aws, future: F) -> Result<F::Output, String> {
-  aws
-    .block_on(&AtomicBool::new(false), Some(CALL), future)
-    .map_err(|_| "S3 did not answer in time".to_string())
+  /// The object key of `name`.
+  pub fn key(&self, name: &str) -> String {
+    if self.prefix.is_empty() {
+      name.to_string()
+    } else {
+      format!("{}/{name}", self.prefix)
+    }
+  }
+
+  pub fn show(&self, name: &str) -> String {
+    format!("s3://{}/{}", self.bucket, self.key(name))
+  }
+
+  /// One S3 call under its bound.
+  pub fn block<F: std::future::Future>(&self, future: F) -> Result<F::Output, String> {
+    self
+      .aws
+      .block_on(&AtomicBool::new(false), Some(CALL), future)
+      .map_err(|_| "S3 did not answer in time".to_string())
+  }
+
+  /// Puts `bytes` as `name` with `If-None-Match: *`.
+  pub fn put(&self, name: &str, bytes: &[u8], extra: &Extra) -> Result<(), Put> {
+    let mut request = self
+      .aws
+      .client(aws_sdk_s3::Client::new)
+      .put_object()
+      .bucket(&self.bucket)
+      .key(self.key(name))
+      .if_none_match("*")
+      .set_object_lock_mode(extra.lock.map(|(mode, _)| mode.clone()))
+      .set_object_lock_retain_until_date(
+        extra
+          .lock
+          .map(|(_, until)| aws_sdk_s3::primitives::DateTime::from_secs(until)),
+      )
+      .body(bytes.to_vec().into());
+    for (k, v) in extra.metadata {
+      request = request.metadata(*k, *v);
+    }
+    match self.block(request.send()).map_err(Put::Failed)? {
+      Ok(_) => Ok(()),
+      Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Err(Put::Exists),
+      Err(e) => Err(Put::Failed(crate::aws::explain("s3:PutObject", &e))),
+    }
+  }
+
+  pub fn get(&self, name: &str) -> Result<Vec<u8>, String> {
+    let answer = self
+      .block(
+        self
+          .aws
+          .client(aws_sdk_s3::Client::new)
+          .get_object()
+          .bucket(&self.bucket)
+          .key(self.key(name))
+          .send(),
+      )?
+      .map_err(|e| crate::aws::explain("s3:GetObject", &e))?;
+    let body = self
+      .block(answer.body.collect())?
+      .map_err(|e| format!("s3:GetObject: {e}"))?;
+    Ok(body.into_bytes().to_vec())
+  }
+
+  /// Every key under `start` (relative to the prefix).
+  pub fn keys(&self, start: &str) -> Result<Vec<String>, String> {
+    let pages = self
+      .block(
+        self
+          .aws
+          .client(aws_sdk_s3::Client::new)
+          .list_objects_v2()
+          .bucket(&self.bucket)
+          .prefix(self.key(start))
+          .into_paginator()
+          .send()
+          .try_collect(),
+      )?
+      .map_err(|e| crate::aws::explain("s3:ListObjectsV2", &e))?;
+    let cut = if self.prefix.is_empty() {
+      0
+    } else {
+      self.prefix.len() + 1
+    };
+    Ok(
+      pages
+        .iter()
+        .flat_map(|page| page.contents())
+        .filter_map(|o| o.key().and_then(|k| k.get(cut..)).map(str::to_string))
+        .collect(),
+    )
+  }
 }
 
 /// Writes `bytes` to `path` only if nothing is there, and whole: under a
