@@ -159,14 +159,7 @@ s3.create_bucket(Bucket='acme-evidence', ObjectLockEnabledForBucket=True,
     .runbook(&RUNBOOK.replace("test -f ok.flag", "test -f ok.flag && seq 1 3000"))
     .file("ok.flag", "");
   let dir = test.dir.path().to_path_buf();
-  let litops = |args: &[&str]| {
-    let mut cmd = command(
-      &dir,
-      &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-    );
-    cmd.envs(aws_env(region));
-    cmd.output().expect("litops")
-  };
+  let litops = |args: &[&str]| litops_in(&dir, region, args);
   let ran = litops(&[
     "run",
     "rb.md",
@@ -261,12 +254,7 @@ s3.create_bucket(Bucket='plain-evidence', CreateBucketConfiguration={'LocationCo
   let test = Test::new().runbook(RUNBOOK).file("ok.flag", "");
   let dir = test.dir.path().to_path_buf();
   let litops = |args: &[&str]| {
-    let mut cmd = command(
-      &dir,
-      &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-    );
-    cmd.envs(aws_env(region));
-    let out = cmd.output().expect("litops");
+    let out = litops_in(&dir, region, args);
     (
       out.status.code().unwrap_or(-1),
       String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -492,4 +480,11 @@ fn the_documented_read_only_policy_covers_every_read_call() {
       );
     }
   }
+}
+
+/// `litops ARGS` in `dir`, against moto in `region`.
+fn litops_in(dir: &std::path::Path, region: &str, args: &[&str]) -> std::process::Output {
+  let mut cmd = command(dir, &args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+  cmd.envs(aws_env(region));
+  cmd.output().expect("litops")
 }
