@@ -67,6 +67,12 @@ enum Command {
     /// Print the plan as JSON
     #[arg(long)]
     json: bool,
+    /// Print the targets a fan-out would run for (a file, s3://, or
+    /// org:…), resolving them without running anything
+    #[arg(long, value_name = "TARGETS")]
+    targets: Option<String>,
+    #[command(flatten)]
+    fleet: FleetArgs,
   },
   /// List the runs in the transcript directory, newest first, and when each
   /// runbook last passed
@@ -160,6 +166,74 @@ enum Command {
   },
 }
 
+/// Which accounts of an organization a fan-out reaches, and how.
+#[derive(Args)]
+struct FleetArgs {
+  /// With --targets org:…: the role to assume in each account, {account}
+  /// filled in (arn:aws:iam::{account}:role/litops-readonly)
+  #[arg(long, value_name = "ARN-TEMPLATE")]
+  target_role: Option<String>,
+  /// With --targets org:…: only accounts matching one of these (an
+  /// account id, a name pattern with *, or tag:KEY=VALUE)
+  #[arg(long, value_name = "FILTER", value_delimiter = ',')]
+  include: Vec<String>,
+  /// With --targets org:…: leave out accounts matching one of these
+  #[arg(long, value_name = "FILTER", value_delimiter = ',')]
+  exclude: Vec<String>,
+  /// With --targets org:…: every account in each of these regions
+  #[arg(long, value_name = "REGION,…", value_delimiter = ',')]
+  regions: Vec<String>,
+}
+
+/// The targets `spec` names: a YAML file, an s3:// object, or `org:…`
+/// accounts of the organization; a local copy's guard comes with them.
+fn resolve_targets(
+  spec: &str,
+  fleet: &FleetArgs,
+  aws: &crate::aws::Settings,
+) -> Result<(Option<tempfile::TempDir>, Vec<crate::fanout::Target>), Error> {
+  if spec.starts_with("org:") {
+    let role = fleet.target_role.as_deref().ok_or_else(|| {
+      Error::Approval(
+        "--targets org:…: give --target-role arn:aws:iam::{account}:role/NAME, the role to assume in each account"
+          .into(),
+      )
+    })?;
+    let aws = crate::aws::Session::new(aws.clone())
+      .shared()
+      .map_err(Error::Approval)?;
+    let targets = crate::org::targets(
+      &aws,
+      &crate::org::Selection {
+        spec,
+        role,
+        include: &fleet.include,
+        exclude: &fleet.exclude,
+        regions: &fleet.regions,
+      },
+    )
+    .map_err(Error::Approval)?;
+    if targets.is_empty() {
+      return Err(Error::Approval(format!(
+        "--targets {spec}: no account matches"
+      )));
+    }
+    return Ok((None, targets));
+  }
+  // A scheduled task reads its targets from the bucket beside the evidence.
+  let (copy, file) = match spec.strip_prefix("s3://").map(|_| spec) {
+    Some(url) => {
+      let (dir, path) = connect()
+        .and_then(|aws| crate::evidence::local_file(url, aws))
+        .map_err(Error::Approval)?;
+      (Some(dir), path)
+    }
+    None => (None, PathBuf::from(spec)),
+  };
+  let targets = crate::fanout::load(&file).map_err(Error::Targets)?;
+  Ok((copy, targets))
+}
+
 #[derive(Args)]
 struct ParamArgs {
   /// Set a parameter (repeatable)
@@ -188,10 +262,13 @@ struct RunArgs {
   #[arg(long, value_name = "DIR")]
   transcript_dir: Option<PathBuf>,
   /// Run for every target in this YAML file or s3:// object (`targets:`
-  /// with name, params, profile, region, role), concurrently; read-only
+  /// with name, params, profile, region, role), or every account of
+  /// org:root / org:ou-… (with --target-role), concurrently; read-only
   /// steps only unless --yes
-  #[arg(long, value_name = "FILE", conflicts_with = "transcript")]
-  targets: Option<PathBuf>,
+  #[arg(long, value_name = "FILE|org:…", conflicts_with = "transcript")]
+  targets: Option<String>,
+  #[command(flatten)]
+  fleet: FleetArgs,
   /// With --targets: how many targets run at once
   #[arg(long, value_name = "N", default_value_t = 4, requires = "targets")]
   max_concurrency: usize,
@@ -342,20 +419,26 @@ impl WalkArgs {
       transcript,
       operator: exec::operator(),
       run_id,
-      aws: crate::aws::Settings {
-        region: self
-          .region
-          .clone()
-          .or_else(|| runbook.meta.aws_region.clone()),
-        profile: self
-          .profile
-          .clone()
-          .or_else(|| runbook.meta.aws_profile.clone()),
-        ..crate::aws::Settings::default()
-      },
+      aws: self.aws_settings(runbook),
       prefetch: self.prefetch,
       approvals: self.approvals(file, runbook)?,
+      fleet: Vec::new(),
     })
+  }
+
+  /// Where AWS steps act: flags first, then the runbook's `aws:`.
+  fn aws_settings(&self, runbook: &crate::model::Runbook) -> crate::aws::Settings {
+    crate::aws::Settings {
+      region: self
+        .region
+        .clone()
+        .or_else(|| runbook.meta.aws_region.clone()),
+      profile: self
+        .profile
+        .clone()
+        .or_else(|| runbook.meta.aws_profile.clone()),
+      ..crate::aws::Settings::default()
+    }
   }
 
   /// The approval settings, the keyring loaded now so a bad one stops the
@@ -438,7 +521,33 @@ fn command(cli: Cli) -> i32 {
     Command::Run(args) => run(*args),
     Command::Resume(args) => resume(args),
     Command::Check { paths } => Ok(check_paths(&paths)),
-    Command::Plan { file, params, json } => plan_file(&file, &params, json),
+    Command::Plan {
+      targets: Some(targets),
+      fleet,
+      ..
+    } => resolve_targets(&targets, &fleet, &crate::aws::Settings::default()).map(|(_, list)| {
+      for target in &list {
+        out(&format!(
+          "{}{}{}\n",
+          target.name,
+          target
+            .role
+            .as_ref()
+            .map(|r| format!("  role {r}"))
+            .unwrap_or_default(),
+          target
+            .region
+            .as_ref()
+            .map(|r| format!("  region {r}"))
+            .unwrap_or_default()
+        ));
+      }
+      out(&format!("{} target(s)\n", list.len()));
+      0
+    }),
+    Command::Plan {
+      file, params, json, ..
+    } => plan_file(&file, &params, json),
     Command::Verify {
       transcript,
       key,
@@ -1246,18 +1355,9 @@ fn fan_out(
   from: Option<usize>,
   channels: &[crate::tell::Channel],
 ) -> Result<i32, Error> {
-  let file = args.targets.as_deref().unwrap_or(Path::new("targets.yaml"));
-  // A scheduled task reads its targets from the bucket beside the evidence.
-  let (_copy, file) = match file.to_str().filter(|f| f.starts_with("s3://")) {
-    Some(url) => {
-      let (dir, path) = connect()
-        .and_then(|aws| crate::evidence::local_file(url, aws))
-        .map_err(Error::Approval)?;
-      (Some(dir), path)
-    }
-    None => (None, file.to_path_buf()),
-  };
-  let targets = crate::fanout::load(&file).map_err(Error::Targets)?;
+  let spec = args.targets.as_deref().unwrap_or("targets.yaml");
+  let base = args.walk.aws_settings(runbook);
+  let (_copy, targets) = resolve_targets(spec, &args.fleet, &base)?;
   let total = targets.len();
   let walk = &args.walk;
   let given =
@@ -1274,6 +1374,7 @@ fn fan_out(
     options: RunOptions {
       from,
       only: args.only.clone(),
+      fleet: targets.iter().map(|t| t.name.clone()).collect(),
       ..walk.options(&args.file, runbook, approval, path, run_id)?
     },
     max_concurrency: args.max_concurrency,

@@ -229,6 +229,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     operator: base.operator.clone(),
     prefetch: base.prefetch,
     approvals: base.approvals.clone(),
+    fleet: base.fleet.clone(),
   };
   let run =
     exec::run(plan.source, plan.runbook, &params, console, &options).map_err(|e| e.to_string());

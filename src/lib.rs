@@ -18,6 +18,7 @@ pub(crate) mod fanout;
 pub(crate) mod history;
 pub(crate) mod list;
 pub(crate) mod model;
+pub(crate) mod org;
 pub mod params;
 pub(crate) mod parse;
 pub mod plan;

@@ -98,6 +98,8 @@ pub struct RunOptions {
   pub prefetch: bool,
   /// Where approval requests go and whose approvals count.
   pub approvals: Approvals,
+  /// A fan-out's targets, by name: recorded in each target's transcript.
+  pub fleet: Vec<String>,
 }
 
 impl RunOptions {
@@ -252,6 +254,7 @@ pub fn run(
       started_at: started.rfc3339(),
       aws: aws_context,
       partial: options.partial(runbook),
+      fleet: options.fleet.clone(),
     },
     &source.text,
     durability(&console),

@@ -70,6 +70,9 @@ pub enum Event {
     /// `--only a,b` or `--from id`: a partial run, never "last passed".
     #[serde(skip_serializing_if = "Option::is_none", default)]
     partial: Option<String>,
+    /// A fan-out's resolved targets, this one among them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    fleet: Vec<String>,
   },
   StepStarted {
     step: String,

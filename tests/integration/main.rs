@@ -9,6 +9,7 @@ mod corpus;
 mod docs;
 mod ecs;
 mod fanout;
+mod fleet;
 mod fuzz;
 mod history;
 mod http;

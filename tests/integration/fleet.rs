@@ -1,0 +1,169 @@
+//! The fleet: targets from an AWS Organization (nested OUs, include and
+//! exclude by id, name or tag, regions), each reached through its role.
+
+use crate::moto::{aws_env, moto};
+use crate::{Test, records};
+
+const ROLE: &str = "arn:aws:iam::{account}:role/litops-readonly";
+
+/// An organization: root → prod (acme-prod tagged team=payments,
+/// globex-prod) → prod-eu (initech-eu); root → dev (acme-dev). Writes
+/// `org.json` (the OU ids and account ids by name) into `dir`.
+fn organization(dir: &std::path::Path) -> serde_json::Value {
+  let out = dir.join("org.json");
+  moto().seed(
+    "us-east-1",
+    &format!(
+      "import json
+org = boto3.client('organizations', endpoint_url=E, region_name=R)
+org.create_organization(FeatureSet='ALL')
+root = org.list_roots()['Roots'][0]['Id']
+ids = {{'root': root}}
+def unit(name, parent):
+    ids[name] = org.create_organizational_unit(ParentId=parent, Name=name)['OrganizationalUnit']['Id']
+    return ids[name]
+def account(name, parent, tags=()):
+    status = org.create_account(Email=name + '@example.com', AccountName=name, Tags=list(tags))['CreateAccountStatus']
+    ids[name] = status['AccountId']
+    org.move_account(AccountId=status['AccountId'], SourceParentId=root, DestinationParentId=parent)
+prod = unit('prod', root)
+eu = unit('prod-eu', prod)
+dev = unit('dev', root)
+account('acme-prod', prod, [{{'Key': 'team', 'Value': 'payments'}}])
+account('globex-prod', prod)
+account('initech-eu', eu)
+account('acme-dev', dev)
+ids['management'] = org.describe_organization()['Organization']['MasterAccountId']
+open('{}', 'w').write(json.dumps(ids))",
+      out.display()
+    ),
+  );
+  serde_json::from_str(&std::fs::read_to_string(out).expect("org.json")).expect("json")
+}
+
+fn plan(test: &Test, targets: &str, extra: &[&str]) -> (i32, String, String) {
+  let mut args: Vec<String> = ["plan", "rb.md", "--targets", targets, "--target-role", ROLE]
+    .map(String::from)
+    .to_vec();
+  args.extend(extra.iter().map(|a| a.to_string()));
+  let mut cmd = crate::command(test.dir.path(), &args);
+  cmd.envs(aws_env("us-east-1"));
+  let out = cmd.output().expect("plan");
+  (
+    out.status.code().unwrap_or(-1),
+    String::from_utf8_lossy(&out.stdout).into_owned(),
+    String::from_utf8_lossy(&out.stderr).into_owned(),
+  )
+}
+
+fn names(listed: &str) -> Vec<&str> {
+  listed
+    .lines()
+    .filter(|l| l.contains("  role "))
+    .filter_map(|l| l.split("  ").next())
+    .collect()
+}
+
+#[test]
+fn the_organization_s_accounts_become_targets_reached_through_their_roles() {
+  let test = Test::new().runbook("```cloudwatch {name=alarms}\naction: alarms\n```\n");
+  let ids = organization(test.dir.path());
+  let management = ids["management"].as_str().expect("management").to_string();
+  // Every account under the root, nested units included.
+  let (code, listed, err) = plan(&test, "org:root", &["--exclude", &management]);
+  assert_eq!(code, 0, "{err}");
+  assert_eq!(
+    names(&listed),
+    ["acme-dev", "acme-prod", "globex-prod", "initech-eu"],
+    "{listed}"
+  );
+  let acme = ids["acme-prod"].as_str().expect("acme");
+  assert!(
+    listed.contains(&format!(
+      "acme-prod  role arn:aws:iam::{acme}:role/litops-readonly"
+    )),
+    "{listed}"
+  );
+  // One unit and the one below it.
+  let prod = ids["prod"].as_str().expect("prod");
+  let (_, listed, _) = plan(&test, &format!("org:{prod}"), &[]);
+  assert_eq!(names(&listed), ["acme-prod", "globex-prod", "initech-eu"]);
+  // By tag, by name pattern, by id; and in two regions.
+  let (_, listed, _) = plan(&test, "org:root", &["--include", "tag:team=payments"]);
+  assert_eq!(names(&listed), ["acme-prod"]);
+  let (_, listed, _) = plan(
+    &test,
+    "org:root",
+    &["--include", "*-prod", "--exclude", acme],
+  );
+  assert_eq!(names(&listed), ["globex-prod"]);
+  let (_, listed, _) = plan(
+    &test,
+    &format!("org:{prod}"),
+    &[
+      "--exclude",
+      "initech-*,globex-*",
+      "--regions",
+      "eu-west-1,us-east-1",
+    ],
+  );
+  assert_eq!(
+    names(&listed),
+    ["acme-prod-eu-west-1", "acme-prod-us-east-1"]
+  );
+  assert!(listed.contains("region eu-west-1"), "{listed}");
+  // A role template without {account}, or none, is refused.
+  let (code, _, err) = plan(
+    &test,
+    "org:root",
+    &["--target-role", "arn:aws:iam::1:role/x"],
+  );
+  assert_eq!(code, 2, "{err}");
+  // Run: each target acts in its own account, and every transcript
+  // records the whole fleet.
+  let ran = Test::new()
+    .runbook("```cloudwatch {name=alarms}\naction: alarms\n```\n")
+    .env(aws_env("us-east-1"))
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      &format!("org:{prod}"),
+      "--target-role",
+      ROLE,
+    ])
+    .run();
+  ran.assert(0);
+  let mut seen: Vec<(String, String)> = crate::find_transcripts(ran.dir.path())
+    .iter()
+    .map(|t| {
+      let r = records(&std::fs::read_to_string(t).expect("read"));
+      assert_eq!(
+        r[0]["fleet"],
+        serde_json::json!(["acme-prod", "globex-prod", "initech-eu"])
+      );
+      (
+        r[0]["run_id"]
+          .as_str()
+          .unwrap_or("?")
+          .rsplit_once('-')
+          .map_or("?", |p| p.1)
+          .to_string(),
+        r[0]["aws"]["account"].as_str().unwrap_or("?").to_string(),
+      )
+    })
+    .collect();
+  seen.sort();
+  let expected: Vec<(String, String)> = ["acme-prod", "globex-prod", "initech-eu"]
+    .iter()
+    .map(|n| {
+      (
+        n.rsplit('-').next().unwrap_or(n).to_string(),
+        ids[*n].as_str().unwrap_or("?").to_string(),
+      )
+    })
+    .collect();
+  let mut expected = expected;
+  expected.sort();
+  assert_eq!(seen, expected);
+}
