@@ -272,9 +272,14 @@ struct RunArgs {
   /// With --targets: how many targets run at once
   #[arg(long, value_name = "N", default_value_t = 4, requires = "targets")]
   max_concurrency: usize,
-  /// With --targets: stop starting targets after this many failed
-  #[arg(long, value_name = "N", requires = "targets")]
-  max_errors: Option<usize>,
+  /// With --targets: stop starting targets after this many failed, a count
+  /// or a share of the targets (10%)
+  #[arg(long, value_name = "N|N%", requires = "targets")]
+  max_errors: Option<String>,
+  /// With --targets: run this many targets first, and start the rest only
+  /// if every one of them passed (a staged rollout)
+  #[arg(long, value_name = "N", default_value_t = 0, requires = "targets")]
+  canary: usize,
   /// Tell people at the end of the run: sns:TOPIC-ARN, or slack: (the
   /// webhook URL in LITOPS_SLACK_WEBHOOK) or slack:env:NAME (repeatable;
   /// adds to the front matter's `notify:`)
@@ -1378,7 +1383,13 @@ fn fan_out(
       ..walk.options(&args.file, runbook, approval, path, run_id)?
     },
     max_concurrency: args.max_concurrency,
-    max_errors: args.max_errors,
+    max_errors: args
+      .max_errors
+      .as_deref()
+      .map(|m| crate::fanout::error_budget(m, total))
+      .transpose()
+      .map_err(Error::Approval)?,
+    canary: args.canary,
     // On a terminal: the count of finished targets, then a line per
     // running target; otherwise plain lines as targets finish.
     display: std::io::stderr()
@@ -1451,7 +1462,12 @@ fn fan_out(
   out(&format!(
     "{passed} of {total} targets passed{}\n",
     if not_started > 0 {
-      format!("; {not_started} not started (--max-errors)")
+      let why = if args.canary > 0 && outcomes.len() <= args.canary {
+        "a canary failed"
+      } else {
+        "--max-errors"
+      };
+      format!("; {not_started} not started ({why})")
     } else {
       String::new()
     }

@@ -117,6 +117,8 @@ pub struct Plan<'a> {
   pub max_concurrency: usize,
   /// Stop starting targets once this many failed.
   pub max_errors: Option<usize>,
+  /// Run this many targets first; start the rest only if they all pass.
+  pub canary: usize,
   /// The live display on a terminal: a line per running target.
   pub display: Option<indicatif::MultiProgress>,
 }
@@ -126,12 +128,34 @@ pub struct Plan<'a> {
 /// `max_errors` are not in the result.
 pub fn run(
   plan: &Plan,
-  targets: Vec<Target>,
+  mut targets: Vec<Target>,
   progress: &(dyn Fn(&Outcome) + Sync),
 ) -> Vec<Outcome> {
-  let queue = Mutex::new(targets.into_iter().collect::<VecDeque<_>>());
   let failed = AtomicUsize::new(0);
   let outcomes = Mutex::new(Vec::new());
+  // A staged rollout: the canaries first, the rest only if they all passed.
+  if plan.canary > 0 {
+    let rest = targets.split_off(plan.canary.min(targets.len()));
+    phase(plan, targets, progress, &failed, &outcomes);
+    if failed.load(Ordering::SeqCst) > 0 {
+      return outcomes.into_inner().unwrap_or_default();
+    }
+    targets = rest;
+  }
+  phase(plan, targets, progress, &failed, &outcomes);
+  outcomes.into_inner().unwrap_or_default()
+}
+
+/// Runs `targets`, at most `max_concurrency` at once, until they are done
+/// or `max_errors` have failed (counting earlier phases').
+fn phase(
+  plan: &Plan,
+  targets: Vec<Target>,
+  progress: &(dyn Fn(&Outcome) + Sync),
+  failed: &AtomicUsize,
+  outcomes: &Mutex<Vec<Outcome>>,
+) {
+  let queue = Mutex::new(targets.into_iter().collect::<VecDeque<_>>());
   std::thread::scope(|scope| {
     for _ in 0..plan.max_concurrency.max(1) {
       scope.spawn(|| {
@@ -157,7 +181,26 @@ pub fn run(
       });
     }
   });
-  outcomes.into_inner().unwrap_or_default()
+}
+
+/// `--max-errors N` or `N%` (of the targets, at least one) as a count.
+pub fn error_budget(text: &str, targets: usize) -> Result<usize, String> {
+  let bad = || format!("--max-errors {text}: expected a count (3) or a share of the targets (10%)");
+  match text.strip_suffix('%') {
+    Some(percent) => {
+      let percent: f64 = percent.trim().parse().map_err(|_| bad())?;
+      if !(percent > 0.0 && percent <= 100.0) {
+        return Err(bad());
+      }
+      Ok(((targets as f64 * percent / 100.0).ceil() as usize).max(1))
+    }
+    None => text
+      .trim()
+      .parse::<usize>()
+      .ok()
+      .filter(|n| *n > 0)
+      .ok_or_else(bad),
+  }
 }
 
 /// The `--param` values for every target, then the target's own (which win

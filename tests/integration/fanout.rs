@@ -371,3 +371,97 @@ for account in ('210000000001', '210000000002'):
     assert_eq!(r[2]["output"]["count"], alarms, "{target}");
   }
 }
+
+/// Targets whose `health` parameter says whether their one step passes.
+fn health_targets(healths: &[(&str, &str)]) -> String {
+  let mut text = "targets:\n".to_string();
+  for (name, health) in healths {
+    text.push_str(&format!(
+      "  - name: {name}\n    params: {{health: {health}}}\n"
+    ));
+  }
+  text
+}
+
+const HEALTH: &str =
+  "---\nparams:\n  health: {}\n---\n```sh {name=check readonly=true}\ntest \"$health\" = ok\n```\n";
+
+#[test]
+fn a_canary_that_fails_keeps_the_rest_from_starting() {
+  let run = |healths: &[(&str, &str)]| {
+    Test::new()
+      .runbook(HEALTH)
+      .file("targets.yaml", health_targets(healths))
+      .args(&["run", "rb.md", "--targets", "targets.yaml", "--canary", "2"])
+      .run()
+  };
+  let stopped = run(&[("a", "ok"), ("b", "bad"), ("c", "ok"), ("d", "ok")]);
+  stopped.assert(1);
+  assert!(
+    stopped
+      .stdout
+      .contains("1 of 4 targets passed; 2 not started (a canary failed)"),
+    "{}",
+    stopped.stdout
+  );
+  assert_eq!(crate::find_transcripts(stopped.dir.path()).len(), 2);
+  // Canaries that pass let the rest run, failures and all.
+  let went_on = run(&[("a", "ok"), ("b", "ok"), ("c", "bad"), ("d", "ok")]);
+  went_on.assert(1);
+  assert!(
+    went_on.stdout.contains("3 of 4 targets passed\n"),
+    "{}",
+    went_on.stdout
+  );
+}
+
+#[test]
+fn an_error_budget_can_be_a_share_of_the_targets() {
+  let healths: Vec<(String, &str)> = (0..10)
+    .map(|i| (format!("t{i}"), if i < 3 { "bad" } else { "ok" }))
+    .collect();
+  let healths: Vec<(&str, &str)> = healths.iter().map(|(n, h)| (n.as_str(), *h)).collect();
+  let ran = Test::new()
+    .runbook(HEALTH)
+    .file("targets.yaml", health_targets(&healths))
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--max-concurrency",
+      "1",
+      "--max-errors",
+      "20%",
+    ])
+    .run();
+  ran.assert(1);
+  // 20 % of 10 targets: the second failure stops the run.
+  assert!(
+    ran
+      .stdout
+      .contains("0 of 10 targets passed; 8 not started (--max-errors)"),
+    "{}",
+    ran.stdout
+  );
+  for bad in ["0%", "101%", "x%", "0", "1.5"] {
+    let refused = Test::new()
+      .runbook(HEALTH)
+      .file("targets.yaml", health_targets(&healths))
+      .args(&[
+        "run",
+        "rb.md",
+        "--targets",
+        "targets.yaml",
+        "--max-errors",
+        bad,
+      ])
+      .run();
+    refused.assert(2);
+    assert!(
+      refused.stderr.contains("--max-errors"),
+      "{bad}: {}",
+      refused.stderr
+    );
+  }
+}
