@@ -276,6 +276,10 @@ struct RunArgs {
   /// or a share of the targets (10%)
   #[arg(long, value_name = "N|N%", requires = "targets")]
   max_errors: Option<String>,
+  /// A CloudWatch alarm that stops the run when it goes to ALARM: no target
+  /// starts and no step that changes something runs after it (repeatable)
+  #[arg(long, value_name = "ALARM")]
+  stop_on_alarm: Vec<String>,
   /// With --targets: run this many targets first, and start the rest only
   /// if every one of them passed (a staged rollout)
   #[arg(long, value_name = "N", default_value_t = 0, requires = "targets")]
@@ -306,6 +310,25 @@ struct RunArgs {
 }
 
 impl RunArgs {
+  /// The stop-on alarms, read once now: one missing, or already in ALARM,
+  /// stops the run before anything runs.
+  fn tripwire(
+    &self,
+    aws: &crate::aws::Settings,
+  ) -> Result<Option<Arc<crate::tripwire::Tripwire>>, Error> {
+    if self.stop_on_alarm.is_empty() {
+      return Ok(None);
+    }
+    let aws = crate::aws::Session::new(aws.clone())
+      .shared()
+      .map_err(Error::Approval)?;
+    let tripwire = crate::tripwire::Tripwire::new(self.stop_on_alarm.clone(), aws);
+    if let Some(why) = tripwire.check() {
+      return Err(Error::Approval(format!("{why}; nothing was run")));
+    }
+    Ok(Some(Arc::new(tripwire)))
+  }
+
   /// The evidence store and its retention, checked before anything runs.
   fn store(
     &self,
@@ -428,6 +451,7 @@ impl WalkArgs {
       prefetch: self.prefetch,
       approvals: self.approvals(file, runbook)?,
       fleet: Vec::new(),
+      tripwire: None,
     })
   }
 
@@ -808,9 +832,11 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   let (options, console, params) =
     walk_setup(&args.walk, &args.file, runbook, path.clone(), run_id, &[])?;
   let store = args.store(&options.aws)?;
+  let tripwire = args.tripwire(&options.aws)?;
   let options = RunOptions {
     from,
     only: args.only.clone(),
+    tripwire,
     ..options
   };
   let summary = exec::run(&source, runbook, &params, console, &options).map_err(|e| match e {
@@ -1428,6 +1454,7 @@ fn fan_out(
   };
   let store = args.store(&plan.options.aws)?;
   let mut plan = plan;
+  plan.options.tripwire = args.tripwire(&plan.options.aws)?;
   plan.options.approvals.shared =
     Arc::new(crate::fanout::shared_requests(&plan, &targets).map_err(Error::Approval)?);
   let outcomes = crate::fanout::run(&plan, targets, &line);
@@ -1462,10 +1489,11 @@ fn fan_out(
   out(&format!(
     "{passed} of {total} targets passed{}\n",
     if not_started > 0 {
-      let why = if args.canary > 0 && outcomes.len() <= args.canary {
-        "a canary failed"
-      } else {
-        "--max-errors"
+      let alarm = plan.options.tripwire.as_ref().and_then(|t| t.check());
+      let why = match alarm {
+        Some(alarm) => alarm,
+        None if args.canary > 0 && outcomes.len() <= args.canary => "a canary failed".into(),
+        None => "--max-errors".into(),
       };
       format!("; {not_started} not started ({why})")
     } else {

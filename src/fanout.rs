@@ -166,6 +166,15 @@ fn phase(
           {
             return;
           }
+          // A stop-on alarm in ALARM: no new target starts.
+          if plan
+            .options
+            .tripwire
+            .as_ref()
+            .is_some_and(|t| t.check().is_some())
+          {
+            return;
+          }
           let next = queue.lock().ok().and_then(|mut q| q.pop_front());
           let Some(target) = next else { return };
           let outcome = one(plan, target);
@@ -273,6 +282,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     prefetch: base.prefetch,
     approvals: base.approvals.clone(),
     fleet: base.fleet.clone(),
+    tripwire: base.tripwire.clone(),
   };
   let run =
     exec::run(plan.source, plan.runbook, &params, console, &options).map_err(|e| e.to_string());

@@ -32,4 +32,5 @@ pub(crate) mod store;
 pub(crate) mod tell;
 pub(crate) mod template;
 pub mod transcript;
+pub(crate) mod tripwire;
 pub mod verify;

@@ -100,6 +100,8 @@ pub struct RunOptions {
   pub approvals: Approvals,
   /// A fan-out's targets, by name: recorded in each target's transcript.
   pub fleet: Vec<String>,
+  /// `--stop-on-alarm`: alarms that stop every change once one fires.
+  pub tripwire: Option<Arc<crate::tripwire::Tripwire>>,
 }
 
 impl RunOptions {
@@ -961,6 +963,17 @@ impl<'a> Walk<'a> {
         }
       }
     };
+    // A stop-on alarm in ALARM: no change runs, here or anywhere.
+    if step.is_mutating()
+      && let Some(why) = self.options.tripwire.as_ref().and_then(|t| t.check())
+    {
+      self.console.say(&format!("   not run: {why}\n"));
+      return Ok(Next::Stop(Ending {
+        result: RunResult::Stopped,
+        exit_code: 1,
+        reason: Some(why),
+      }));
+    }
     if let Err(next) = self.gate(index, step, &text, preview.as_deref())? {
       return Ok(next);
     }

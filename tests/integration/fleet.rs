@@ -167,3 +167,107 @@ fn the_organization_s_accounts_become_targets_reached_through_their_roles() {
   expected.sort();
   assert_eq!(seen, expected);
 }
+
+/// `--stop-on-alarm`: the alarm flipped mid-run stops every change and
+/// every target not yet started; the walks still going end naming it.
+#[test]
+fn an_alarm_going_off_mid_run_stops_changes_and_new_targets() {
+  let region = "us-east-1";
+  moto().seed(
+    region,
+    "cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+cw.put_metric_alarm(AlarmName='deploy-guard', Namespace='AWS/ECS', MetricName='CPUUtilization',
+  Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=90, ComparisonOperator='GreaterThanThreshold')",
+  );
+  let runbook = "---\nparams:\n  name: {}\n---\n```sh {name=wait readonly=true}\ntouch \"started-$name\"\nwhile [ ! -f go ]; do sleep 0.05; done\n```\n\n```sh {name=change}\ntouch \"changed-$name\"\n```\n";
+  let test = Test::new().runbook(runbook).file(
+    "targets.yaml",
+    "targets:\n  - name: a\n    params: {name: a}\n  - name: b\n    params: {name: b}\n",
+  );
+  let dir = test.dir.path().to_path_buf();
+  let mut cmd = crate::command(
+    &dir,
+    &[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--yes",
+      "--max-concurrency",
+      "1",
+      "--stop-on-alarm",
+      "deploy-guard",
+    ]
+    .map(String::from),
+  );
+  cmd.envs(aws_env(region));
+  let child = cmd
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("run");
+  let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+  while !dir.join("started-a").exists() {
+    assert!(
+      std::time::Instant::now() < deadline,
+      "target a never started"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+  }
+  moto().seed(
+    region,
+    "cw = boto3.client('cloudwatch', endpoint_url=E, region_name=R)
+cw.set_alarm_state(AlarmName='deploy-guard', StateValue='ALARM', StateReason='error rate up after the change')",
+  );
+  std::fs::write(dir.join("go"), "").expect("go");
+  let out = child.wait_with_output().expect("run");
+  let stdout = String::from_utf8_lossy(&out.stdout);
+  assert_eq!(out.status.code(), Some(1), "{stdout}");
+  assert!(
+    !dir.join("changed-a").exists(),
+    "a change ran after the alarm"
+  );
+  assert!(
+    !dir.join("started-b").exists(),
+    "a target started after the alarm"
+  );
+  assert!(
+    stdout.contains(
+      "0 of 2 targets passed; 1 not started (alarm deploy-guard went to ALARM: error rate up after the change)"
+    ),
+    "{stdout}"
+  );
+  let transcript = crate::find_transcript(&dir).expect("a's transcript");
+  let r = records(&std::fs::read_to_string(transcript).expect("read"));
+  let end = r.iter().find(|x| x["type"] == "run-finished").expect("end");
+  assert_eq!(
+    end["reason"],
+    "alarm deploy-guard went to ALARM: error rate up after the change"
+  );
+  // An alarm that does not exist stops the run before anything runs.
+  let missing = Test::new()
+    .runbook(runbook)
+    .file(
+      "targets.yaml",
+      "targets:\n  - name: a\n    params: {name: a}\n",
+    )
+    .env(aws_env(region))
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--stop-on-alarm",
+      "no-such-alarm",
+    ])
+    .run();
+  missing.assert(2);
+  assert!(
+    missing
+      .stderr
+      .contains("stop-on alarm no-such-alarm does not exist; nothing was run"),
+    "{}",
+    missing.stderr
+  );
+}
