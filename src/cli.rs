@@ -817,11 +817,18 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     Some(path) => path.clone(),
     None => transcript::default_path(&args.file, args.transcript_dir.as_deref(), &run_id),
   };
+  // The team's defaults fill what the flags and environment left out.
+  let config = crate::config::Config::load().map_err(Error::Approval)?;
+  let args = RunArgs {
+    store: args.store.or(config.store),
+    ..args
+  };
   // Where to tell people, checked before anything runs.
   let channels = runbook
     .meta
     .notify
     .iter()
+    .chain(&config.notify)
     .chain(&args.notify)
     .map(|c| crate::tell::Channel::parse(c))
     .collect::<Result<Vec<_>, _>>()

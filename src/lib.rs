@@ -8,6 +8,7 @@ pub(crate) mod cancel;
 pub mod check;
 pub mod cli;
 pub(crate) mod clock;
+pub(crate) mod config;
 pub(crate) mod diagnostic;
 pub(crate) mod diff;
 pub(crate) mod digest;

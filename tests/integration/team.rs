@@ -488,3 +488,54 @@ fn litops_in(dir: &std::path::Path, region: &str, args: &[&str]) -> std::process
   cmd.envs(aws_env(region));
   cmd.output().expect("litops")
 }
+
+/// A team's defaults in a config file: the store and the channels, so the
+/// scheduled command stays short; a config file that says something
+/// unknown stops the run before anything runs.
+#[test]
+fn a_config_file_gives_the_store_and_the_channels() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='config-evidence', CreateBucketConfiguration={'LocationConstraint': R})",
+  );
+  let (url, posts) = crate::secrets::recording_server();
+  let test = Test::new()
+    .runbook(RUNBOOK)
+    .file(
+      "team.yaml",
+      "store: s3://config-evidence/daily\nnotify: [\"slack:\"]\n",
+    )
+    .file(
+      "bad.yaml",
+      "store: s3://config-evidence/daily\nschedule: daily\n",
+    );
+  let dir = test.dir.path().to_path_buf();
+  let mut cmd = command(&dir, &["run", "rb.md", "--yes"].map(String::from));
+  cmd.envs(aws_env(region));
+  cmd.env("LITOPS_CONFIG", dir.join("team.yaml"));
+  cmd.env("LITOPS_SLACK_WEBHOOK", format!("{url}/hooks/x"));
+  let out = cmd.output().expect("run");
+  let stderr = String::from_utf8_lossy(&out.stderr);
+  // No ok.flag: the probe fails, and the team is told.
+  assert_eq!(out.status.code(), Some(1), "{stderr}");
+  assert!(
+    stderr.contains("litops: stored s3://config-evidence/daily/rb/"),
+    "{stderr}"
+  );
+  let post = posts.try_recv().expect("told on Slack");
+  assert!(
+    post.contains("litops: Nightly probe: failed (exit 1)"),
+    "{post}"
+  );
+  let mut bad = command(&dir, &["run", "rb.md", "--yes"].map(String::from));
+  bad.env("LITOPS_CONFIG", dir.join("bad.yaml"));
+  let out = bad.output().expect("run");
+  let stderr = String::from_utf8_lossy(&out.stderr);
+  assert_eq!(out.status.code(), Some(2), "{stderr}");
+  assert!(
+    stderr.contains("bad.yaml: unknown field `schedule`"),
+    "{stderr}"
+  );
+}
