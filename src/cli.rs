@@ -1071,7 +1071,20 @@ fn report(summary: &exec::Summary, path: &Path) -> i32 {
 }
 
 fn resume(args: ResumeArgs) -> Result<i32, Error> {
-  let path = &args.transcript;
+  // A stored run is resumed in a local copy, kept again when it ends.
+  let stored = args
+    .transcript
+    .to_str()
+    .filter(|t| t.starts_with("s3://"))
+    .map(str::to_string);
+  let local;
+  let path = match &stored {
+    Some(url) => {
+      local = fetch_for_resume(url)?;
+      &local
+    }
+    None => &args.transcript,
+  };
   let opened = crate::resume::Opened::open(path)?;
   let runbook_path = PathBuf::from(&opened.runbook);
   let (source, checked) = load(&runbook_path)?;
@@ -1100,7 +1113,59 @@ fn resume(args: ResumeArgs) -> Result<i32, Error> {
     &options,
     in_flight,
   )?;
-  Ok(report(&summary, path))
+  let exit = report(&summary, path);
+  if let Some(url) = &stored {
+    // s3://bucket/prefix/<runbook>/<run>/<run>.md: the store is the prefix.
+    let root: Vec<&str> = url.rsplitn(4, '/').collect();
+    let store = connect()
+      .and_then(|aws| crate::evidence::Store::open(root.last().copied().unwrap_or(url), aws))
+      .map_err(Error::Approval)?;
+    let retention = crate::evidence::Retention::default();
+    keep(
+      Some(&(store, retention)),
+      path,
+      &source.path.display().to_string(),
+      summary.result.name(),
+    );
+  }
+  Ok(exit)
+}
+
+/// A stored transcript copied to `transcripts/<runbook>/<file>` (with its
+/// sidecars), to resume there; an existing local copy is never replaced.
+fn fetch_for_resume(url: &str) -> Result<PathBuf, Error> {
+  let (tmp, fetched) = connect()
+    .and_then(|aws| crate::evidence::local(url, aws))
+    .map_err(Error::Approval)?;
+  let parts: Vec<&str> = url.rsplitn(4, '/').collect();
+  let (file, book) = (parts[0], parts.get(2).copied().unwrap_or("runbook"));
+  let local = Path::new("transcripts").join(book).join(file);
+  if local.exists() {
+    return Err(Error::Approval(format!(
+      "{} exists: resume that local copy (then --store keeps it), or move it away",
+      local.display()
+    )));
+  }
+  let copy = |from: &Path, to: &Path| -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+      std::fs::create_dir_all(parent)?;
+    }
+    std::fs::copy(from, to).map(|_| ())
+  };
+  copy(&fetched, &local).map_err(|e| Error::Approval(e.to_string()))?;
+  let sidecars = transcript::sidecar_dir(&fetched);
+  if let Ok(entries) = std::fs::read_dir(&sidecars) {
+    for entry in entries.flatten() {
+      let to = transcript::sidecar_dir(&local).join(entry.file_name());
+      copy(&entry.path(), &to).map_err(|e| Error::Approval(e.to_string()))?;
+    }
+  }
+  drop(tmp);
+  eprintln!(
+    "litops: resuming a local copy of {url}: {}",
+    local.display()
+  );
+  Ok(local)
 }
 
 fn resolve_params(

@@ -539,3 +539,59 @@ s3.create_bucket(Bucket='config-evidence', CreateBucketConfiguration={'LocationC
     "{stderr}"
   );
 }
+
+/// `resume s3://…`: a stored run resumed in a local copy, the resumed
+/// transcript kept beside the stored one (which is never overwritten).
+#[test]
+fn a_stored_run_is_resumed_and_kept_again() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='resume-evidence', CreateBucketConfiguration={'LocationConstraint': R})",
+  );
+  let test = Test::new().runbook(RUNBOOK);
+  let dir = test.dir.path().to_path_buf();
+  let first = litops_in(
+    &dir,
+    region,
+    &[
+      "run",
+      "rb.md",
+      "--yes",
+      "--store",
+      "s3://resume-evidence/daily",
+    ],
+  );
+  assert_eq!(first.status.code(), Some(1));
+  let stored = String::from_utf8_lossy(&first.stderr)
+    .lines()
+    .find_map(|l| l.strip_prefix("litops: stored "))
+    .expect("stored")
+    .to_string();
+  // The local transcripts are gone (another machine); the store has it.
+  std::fs::remove_dir_all(dir.join("transcripts")).expect("rm");
+  std::fs::write(dir.join("ok.flag"), "").expect("fixed");
+  let resumed = litops_in(
+    &dir,
+    region,
+    &["resume", &stored, "--from", "probe", "--yes"],
+  );
+  let stderr = String::from_utf8_lossy(&resumed.stderr);
+  assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+  assert!(
+    stderr.contains("litops: resuming a local copy of s3://resume-evidence/daily/rb/"),
+    "{stderr}"
+  );
+  let again = stderr
+    .lines()
+    .find_map(|l| l.strip_prefix("litops: stored "))
+    .expect("stored again");
+  assert!(again.starts_with(&format!("{stored}.")), "{again}");
+  let verified = litops_in(&dir, region, &["verify", &stored]);
+  assert_eq!(
+    verified.status.code(),
+    Some(0),
+    "the first transcript stands"
+  );
+}
