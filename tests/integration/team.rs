@@ -185,6 +185,11 @@ s3.create_bucket(Bucket='acme-evidence', ObjectLockEnabledForBucket=True,
   assert_eq!(verified.status.code(), Some(0), "{report}");
   assert!(report.contains("sidecars: 1 checked"), "{report}");
   assert!(report.contains("actions found in it"), "{report}");
+  // The auditor's report, from where it is kept.
+  let rendered = litops(&["render", &stored, "--html", "report.html"]);
+  assert_eq!(rendered.status.code(), Some(0));
+  let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
+  assert!(html.contains("Nightly probe"), "{html}");
   // Locked: the stored version cannot be deleted, nor overwritten.
   let key = stored.trim_start_matches("s3://acme-evidence/");
   moto().seed(
@@ -594,4 +599,53 @@ s3.create_bucket(Bucket='resume-evidence', CreateBucketConfiguration={'LocationC
     Some(0),
     "the first transcript stands"
   );
+}
+
+/// A fan-out tells one message for the whole run, failing targets first.
+#[test]
+fn a_fan_out_is_told_in_one_message_failing_targets_first() {
+  let (url, posts) = crate::secrets::recording_server();
+  let test = Test::new()
+    .runbook(
+      "---\ntitle: Fleet probe\nparams:\n  health: {}\n---\n```sh {name=check readonly=true}\ntest \"$health\" = ok\n```\n",
+    )
+    .file(
+      "targets.yaml",
+      "targets:\n  - name: alpha\n    params: {health: ok}\n  - name: bravo\n    params: {health: bad}\n",
+    )
+    .file("render-me", "");
+  let dir = test.dir.path().to_path_buf();
+  let mut cmd = command(
+    &dir,
+    &[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--notify",
+      "slack:",
+      "--max-concurrency",
+      "1",
+    ]
+    .map(String::from),
+  );
+  cmd.env("LITOPS_SLACK_WEBHOOK", format!("{url}/hooks/fleet"));
+  let out = cmd.output().expect("run");
+  assert_eq!(out.status.code(), Some(1));
+  let post = posts.try_recv().expect("one message");
+  assert!(posts.try_recv().is_err(), "more than one message");
+  let body: serde_json::Value =
+    serde_json::from_str(post.rsplit("\r\n").next().unwrap_or_default()).expect("JSON");
+  let text = body["text"].as_str().unwrap_or_default();
+  assert!(
+    text.starts_with("litops: Fleet probe: 1 of 2 targets need attention\n"),
+    "{text}"
+  );
+  let bravo = text
+    .find("litops: Fleet probe on bravo: failed")
+    .expect("bravo");
+  let alpha = text
+    .find("litops: Fleet probe on alpha: passed")
+    .expect("alpha");
+  assert!(bravo < alpha, "failing targets first: {text}");
 }
