@@ -879,6 +879,7 @@ fn run(args: RunArgs) -> Result<i32, Error> {
     args.notify_on,
     &aws,
     std::slice::from_ref(&finished),
+    store.as_ref().map(|(s, _)| s),
   );
   Ok(exit)
 }
@@ -964,6 +965,7 @@ fn tell_team(
   when: crate::tell::When,
   aws: &crate::aws::Settings,
   runs: &[Finished],
+  store: Option<&crate::evidence::Store>,
 ) {
   if channels.is_empty() {
     return;
@@ -971,7 +973,7 @@ fn tell_team(
   let mut parts: Vec<(i32, bool, String, String)> = Vec::new();
   for finished in runs {
     let outcome = finished.outcome();
-    let changed = crate::tell::changes(finished.local, finished.target);
+    let changed = crate::tell::changes(finished.local, finished.target, store);
     let wanted = crate::tell::wanted(when, outcome.exit_code, changed.as_ref());
     let (subject, text) = crate::tell::message(&outcome, changed.as_ref());
     parts.push((outcome.exit_code, wanted, subject, text));
@@ -1552,7 +1554,13 @@ fn fan_out(
   if let Some(out) = &args.summary_json {
     write_summary(out, &finished)?;
   }
-  tell_team(channels, args.notify_on, &plan.options.aws, &finished);
+  tell_team(
+    channels,
+    args.notify_on,
+    &plan.options.aws,
+    &finished,
+    store.as_ref().map(|(s, _)| s),
+  );
   let passed = outcomes
     .iter()
     .filter(|o| o.run.as_ref().is_ok_and(|s| s.exit_code == 0))

@@ -169,6 +169,58 @@ impl Store {
     self.s3.get(name)
   }
 
+  /// The newest run stored before `local`'s, of the same runbook and
+  /// target: a local copy (with the directory holding it) and where it is
+  /// kept. `local` is `…/<runbook>/<run>.md`, as `keep` names it.
+  pub fn previous(
+    &self,
+    local: &Path,
+    target: Option<&str>,
+  ) -> Result<Option<(tempfile::TempDir, PathBuf, String)>, String> {
+    let book = local
+      .parent()
+      .and_then(|p| p.file_name())
+      .and_then(|n| n.to_str())
+      .unwrap_or("runbook");
+    let mine = local
+      .file_stem()
+      .and_then(|s| s.to_str())
+      .unwrap_or_default();
+    // Names start with the second a run started: newest first, and among
+    // runs of the same second the one that started before this one.
+    let second = |stem: &str| stem.get(..16).unwrap_or(stem).to_string();
+    let mut candidates: Vec<String> = self
+      .keys(&format!("{book}/"))?
+      .into_iter()
+      .filter(|key| key.ends_with(".md") && !key.contains(".d/"))
+      .filter(|key| {
+        let stem = key
+          .rsplit('/')
+          .next()
+          .unwrap_or(key)
+          .trim_end_matches(".md");
+        stem != mine && second(stem) <= second(mine) && crate::tell::same_target(stem, target)
+      })
+      .collect();
+    candidates.sort_by(|a, b| b.cmp(a));
+    let started = |path: &Path| {
+      std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| crate::history::started_at(&text))
+    };
+    let Some(mine_started) = started(local) else {
+      return Ok(None);
+    };
+    for key in candidates {
+      let location = self.s3.show(&key);
+      let (dir, path) = self::local(&location, self.s3.aws.clone())?;
+      if started(&path).is_some_and(|at| at < mine_started) {
+        return Ok(Some((dir, path, location)));
+      }
+    }
+    Ok(None)
+  }
+
   pub fn keys(&self, under: &str) -> Result<Vec<String>, String> {
     self.s3.keys(under)
   }

@@ -56,6 +56,15 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
   Ok(())
 }
 
+/// When the run in a transcript's text started; `None` for text that is
+/// not a transcript.
+pub fn started_at(text: &str) -> Option<String> {
+  match parsed_records(text).next()?.event {
+    Event::RunStarted { started_at, .. } => Some(started_at),
+    _ => None,
+  }
+}
+
 /// A run from its transcript's first and last records (the step records
 /// between, which may hold thousands of rows, are not parsed); `None` for
 /// files that are not transcripts.

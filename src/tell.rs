@@ -88,8 +88,26 @@ pub struct Outcome<'a> {
 
 /// What changed since the previous run of the same runbook and target: the
 /// previous transcript and a line per changed step; None without one.
-pub fn changes(local: &Path, target: Option<&str>) -> Option<(PathBuf, Vec<String>)> {
-  let previous = previous(local, target)?;
+pub fn changes(
+  local: &Path,
+  target: Option<&str>,
+  store: Option<&crate::evidence::Store>,
+) -> Option<(String, Vec<String>)> {
+  // Beside the transcript, else (a fresh machine, a scheduled task) where
+  // the team keeps its runs.
+  // A stored run is compared from a temporary copy, removed when this returns.
+  let mut _copy = None;
+  let (previous, shown) = match previous(local, target) {
+    Some(path) => {
+      let shown = path.display().to_string();
+      (path, shown)
+    }
+    None => {
+      let (dir, path, location) = store?.previous(local, target).ok()??;
+      _copy = Some(dir);
+      (path, location)
+    }
+  };
   let (a, b) = (diff::load(&previous).ok()?, diff::load(local).ok()?);
   let compared = diff::compare(&a, &b);
   let mut lines: Vec<String> = compared
@@ -119,7 +137,7 @@ pub fn changes(local: &Path, target: Option<&str>) -> Option<(PathBuf, Vec<Strin
   if a.digest != b.digest {
     lines.insert(0, "the runbook itself changed".to_string());
   }
-  Some((previous, lines))
+  Some((shown, lines))
 }
 
 /// The newest earlier transcript beside `local` of the same runbook and,
@@ -128,27 +146,28 @@ fn previous(local: &Path, target: Option<&str>) -> Option<PathBuf> {
   let dir = local.parent()?;
   let ours = crate::history::runs(dir, None).ok()?;
   let me = ours.iter().find(|r| r.transcript == local)?;
-  let same_target = |path: &Path| {
-    let stem = path
-      .file_stem()
-      .and_then(|s| s.to_str())
-      .unwrap_or_default();
-    match target {
-      Some(target) => stem.ends_with(&format!("-{target}")),
-      // A single run's file is `<time>-<8 hex>.md`.
-      None => stem.split('-').count() == 2,
-    }
-  };
   ours
     .iter()
     .filter(|r| r.transcript != local && r.runbook == me.runbook)
-    .filter(|r| r.started_at < me.started_at && same_target(&r.transcript))
+    .filter(|r| {
+      let stem = r.transcript.file_stem().and_then(|s| s.to_str());
+      r.started_at < me.started_at && stem.is_some_and(|s| same_target(s, target))
+    })
     .max_by(|a, b| a.started_at.cmp(&b.started_at))
     .map(|r| r.transcript.clone())
 }
 
+/// Whether a transcript named `stem` is a run of `target` (for a fan-out),
+/// or a single run (`<time>-<8 hex>`).
+pub fn same_target(stem: &str, target: Option<&str>) -> bool {
+  match target {
+    Some(target) => stem.ends_with(&format!("-{target}")),
+    None => stem.split('-').count() == 2,
+  }
+}
+
 /// Whether `when` asks for a message about this run.
-pub fn wanted(when: When, exit_code: i32, changed: Option<&(PathBuf, Vec<String>)>) -> bool {
+pub fn wanted(when: When, exit_code: i32, changed: Option<&(String, Vec<String>)>) -> bool {
   match when {
     When::Always => true,
     When::Failure => exit_code != 0,
@@ -158,7 +177,7 @@ pub fn wanted(when: When, exit_code: i32, changed: Option<&(PathBuf, Vec<String>
 }
 
 /// The subject and the text of the message.
-pub fn message(outcome: &Outcome, changed: Option<&(PathBuf, Vec<String>)>) -> (String, String) {
+pub fn message(outcome: &Outcome, changed: Option<&(String, Vec<String>)>) -> (String, String) {
   let on = outcome
     .target
     .map(|t| format!(" on {t}"))
@@ -176,14 +195,10 @@ pub fn message(outcome: &Outcome, changed: Option<&(PathBuf, Vec<String>)>) -> (
   }
   match changed {
     Some((previous, lines)) if lines.is_empty() => text.push_str(&format!(
-      "since the previous run ({}): nothing changed\n",
-      previous.display()
+      "since the previous run ({previous}): nothing changed\n"
     )),
     Some((previous, lines)) => {
-      text.push_str(&format!(
-        "since the previous run ({}):\n",
-        previous.display()
-      ));
+      text.push_str(&format!("since the previous run ({previous}):\n"));
       for line in lines.iter().take(12) {
         text.push_str(&format!("- {line}\n"));
       }

@@ -649,3 +649,47 @@ fn a_fan_out_is_told_in_one_message_failing_targets_first() {
     .expect("alpha");
   assert!(bravo < alpha, "failing targets first: {text}");
 }
+
+/// On a machine with no earlier transcript (a scheduled task), what
+/// changed is found against the previous run kept in the store.
+#[test]
+fn what_changed_is_found_in_the_store_when_no_earlier_run_is_local() {
+  let region = "eu-west-2";
+  moto().seed(
+    region,
+    "s3 = boto3.client('s3', endpoint_url=E, region_name=R)
+s3.create_bucket(Bucket='told-evidence', CreateBucketConfiguration={'LocationConstraint': R})",
+  );
+  let (url, posts) = crate::secrets::recording_server();
+  let test = Test::new().runbook(RUNBOOK).file("ok.flag", "");
+  let dir = test.dir.path().to_path_buf();
+  let run = || {
+    let mut cmd = command(
+      &dir,
+      &[
+        "run",
+        "rb.md",
+        "--yes",
+        "--store",
+        "s3://told-evidence/daily",
+        "--notify",
+        "slack:",
+      ]
+      .map(String::from),
+    );
+    cmd.envs(aws_env(region));
+    cmd.env("LITOPS_SLACK_WEBHOOK", format!("{url}/hooks/x"));
+    cmd.output().expect("run")
+  };
+  assert_eq!(run().status.code(), Some(0));
+  // Yesterday's task is gone with its disk; today's starts afresh.
+  std::fs::remove_dir_all(dir.join("transcripts")).expect("rm");
+  std::fs::remove_file(dir.join("ok.flag")).expect("rm");
+  assert_eq!(run().status.code(), Some(1));
+  let post = posts.try_recv().expect("told");
+  assert!(
+    post.contains("since the previous run (s3://told-evidence/daily/rb/"),
+    "{post}"
+  );
+  assert!(post.contains("- probe: done → failed"), "{post}");
+}
