@@ -1,23 +1,29 @@
-//! The floor for `bench/side-by-side`: the AWS calls the morning health
-//! check makes, sequentially, with nothing else — STS GetCallerIdentity,
-//! DescribeAlarms, ListServices, DescribeServices and each service's task
-//! definition, five GetMetricData over 12 hours, and a Logs Insights query
-//! polled to completion. bench/morning-aws-cli.sh and bench/morning.ipynb
-//! make the same calls.
+//! The floor for `bench/side-by-side` and `bench/fleet`: the AWS calls the
+//! morning health check makes, sequentially, with nothing else — STS
+//! GetCallerIdentity, the technical dashboard and each widget's metric
+//! statistics, DescribeAlarms, DescribeAlarmHistory, ListServices,
+//! DescribeServices and each service's task definition, six GetMetricData
+//! over 12 hours, and a Logs Insights query polled to completion.
+//! bench/morning-aws-cli.sh and bench/morning.ipynb make the same calls.
 //!
-//! With profile names as arguments, the same calls for each profile's
-//! account, 16 at a time: the floor for `litops run --targets`.
+//! With targets as arguments, the same calls for each target's account,
+//! `BARE_CONCURRENCY` (16) at a time: the floor for `litops run --targets`.
+//! A target is a profile name, or a role ARN assumed with the environment's
+//! credentials (as a targets file's `role:`).
 //!
-//! `cargo run --release --example bare_morning [PROFILE…]` (endpoint,
-//! region and credentials from the environment).
+//! `cargo run --release --example bare_morning [PROFILE|ROLE-ARN…]`
+//! (endpoint, region and credentials from the environment).
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
+use aws_sdk_cloudwatch::types::{
+  Dimension, HistoryItemType, Metric, MetricDataQuery, MetricStat, StateValue, Statistic,
+};
 use aws_sdk_cloudwatchlogs::types::QueryStatus;
 
 const CLUSTER: &str = "acme-production";
 const PREFIX: &str = "acme-production-";
+const DASHBOARD: &str = "acme-production-technical-dashboard";
 const LOG_GROUP: &str = "/ecs/acme-production-api";
 const DB: &str = "acme-production-db";
 const LB: &str = "app/acme-production/50dc6c495c0c9188";
@@ -25,26 +31,39 @@ const LB: &str = "app/acme-production/50dc6c495c0c9188";
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), Error> {
-  let profiles: Vec<String> = std::env::args().skip(1).collect();
-  let runtime = tokio::runtime::Builder::new_current_thread()
+  let targets: Vec<String> = std::env::args().skip(1).collect();
+  let concurrency = std::env::var("BARE_CONCURRENCY").map_or(Ok(16), |n| n.parse())?;
+  let runtime = tokio::runtime::Builder::new_multi_thread()
     .enable_all()
     .build()?;
   runtime.block_on(async {
-    if profiles.is_empty() {
-      let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-      println!("{}", morning(&config).await?);
+    let base = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    if targets.is_empty() {
+      println!("{}", morning(&base).await?);
       return Ok(());
     }
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut running = tokio::task::JoinSet::new();
-    for profile in profiles {
-      let slots = slots.clone();
+    for target in targets {
+      let (slots, base) = (slots.clone(), base.clone());
       running.spawn(async move {
         let _slot = slots.acquire_owned().await?;
-        let config = aws_config::defaults(BehaviorVersion::latest())
-          .profile_name(&profile)
-          .load()
-          .await;
+        let config = if target.starts_with("arn:") {
+          let role = aws_config::sts::AssumeRoleProvider::builder(&target)
+            .session_name("bare")
+            .configure(&base)
+            .build()
+            .await;
+          base
+            .into_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(role))
+            .build()
+        } else {
+          aws_config::defaults(BehaviorVersion::latest())
+            .profile_name(&target)
+            .load()
+            .await
+        };
         morning(&config).await
       });
     }
@@ -65,12 +84,59 @@ async fn morning(config: &aws_config::SdkConfig) -> Result<String, Error> {
     .send()
     .await?;
   let cw = aws_sdk_cloudwatch::Client::new(config);
+  let now = std::time::SystemTime::now()
+    .duration_since(std::time::UNIX_EPOCH)?
+    .as_secs() as i64;
+  let dashboard = cw.get_dashboard().dashboard_name(DASHBOARD).send().await?;
+  let body: serde_json::Value = serde_json::from_str(dashboard.dashboard_body().unwrap_or("{}"))?;
+  let widgets = body["widgets"].as_array().cloned().unwrap_or_default();
+  for widget in &widgets {
+    for line in widget["properties"]["metrics"]
+      .as_array()
+      .into_iter()
+      .flatten()
+    {
+      let words: Vec<&str> = line
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str())
+        .collect();
+      let [namespace, name, dimensions @ ..] = words.as_slice() else {
+        continue;
+      };
+      cw.get_metric_statistics()
+        .namespace(*namespace)
+        .metric_name(*name)
+        .set_dimensions(Some(
+          dimensions
+            .chunks_exact(2)
+            .map(|pair| Dimension::builder().name(pair[0]).value(pair[1]).build())
+            .collect(),
+        ))
+        .statistics(Statistic::Average)
+        .period(300)
+        .start_time(DateTime::from_secs(now - 3 * 3600))
+        .end_time(DateTime::from_secs(now))
+        .send()
+        .await?;
+    }
+  }
   let alarms = cw
     .describe_alarms()
     .state_value(StateValue::Alarm)
     .alarm_name_prefix(PREFIX)
     .send()
     .await?;
+  // moto answers DescribeAlarmHistory with 500 (bench/side-by-side): the
+  // floor makes the call, retries included, as litops does, and goes on.
+  let _ = cw
+    .describe_alarm_history()
+    .history_item_type(HistoryItemType::StateUpdate)
+    .start_date(DateTime::from_secs(now - 12 * 3600))
+    .end_date(DateTime::from_secs(now))
+    .send()
+    .await;
   let ecs = aws_sdk_ecs::Client::new(config);
   let arns = ecs.list_services().cluster(CLUSTER).send().await?;
   let services = ecs
@@ -86,9 +152,6 @@ async fn morning(config: &aws_config::SdkConfig) -> Result<String, Error> {
       .send()
       .await?;
   }
-  let now = std::time::SystemTime::now()
-    .duration_since(std::time::UNIX_EPOCH)?
-    .as_secs() as i64;
   let (end, start) = (now / 300 * 300, now / 300 * 300 - 12 * 3600);
   let metrics = [
     (

@@ -2,18 +2,20 @@
 //! standard credential chain, the account context, and a tokio runtime that
 //! exists only once a run reaches an AWS step.
 
+pub mod pace;
 pub mod secrets;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::SharedHttpClient;
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -75,8 +77,11 @@ pub struct Identity {
 
 pub struct Aws {
   pub config: SdkConfig,
-  runtime: tokio::runtime::Runtime,
+  runtime: &'static tokio::runtime::Runtime,
   pub identity: Identity,
+  /// Tasks started for this session (prefetched queries): stopped with it,
+  /// as the runtime outlives it.
+  tasks: Mutex<Vec<tokio::task::AbortHandle>>,
   /// One client per service for the whole run: each owns its connection
   /// pool, so a client per step would open a TCP (and TLS) connection per step.
   clients: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
@@ -88,13 +93,7 @@ impl Aws {
   /// Loads the configuration and asks STS who we are, so every transcript
   /// and mutating prompt names the account and region.
   pub fn connect(settings: &Settings, interrupted: &AtomicBool) -> Result<Self, String> {
-    // One worker thread: prefetched queries poll on it while the main
-    // thread waits for the operator.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-      .worker_threads(1)
-      .enable_all()
-      .build()
-      .map_err(|e| format!("cannot start the AWS runtime: {e}"))?;
+    let runtime = shared_runtime()?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
       .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
       .timeout_config(
@@ -124,19 +123,24 @@ impl Aws {
       // the environment must not quietly win and act in another account.
       loader = loader.profile_name(profile).credentials_provider(
         aws_config::profile::ProfileFileCredentialsProvider::builder()
-          .configure(&aws_config::provider_config::ProviderConfig::default().with_region(region))
+          .configure(
+            &aws_config::provider_config::ProviderConfig::default()
+              .with_region(region)
+              .with_http_client(shared_http()),
+          )
           .profile_name(profile)
           .build(),
       );
     }
-    let mut config = crate::cancel::run(&runtime, interrupted, None, loader.load())
+    loader = loader.http_client(shared_http());
+    let mut config = crate::cancel::run(runtime, interrupted, None, loader.load())
       .map_err(|_| crate::cancel::interruption())?;
     if let Some(role) = &settings.role {
       // The base credentials (a task role, a profile) assume the target's
       // role; STS is asked below, so a role that cannot be assumed fails
       // here, before step 1.
       let provider = crate::cancel::run(
-        &runtime,
+        runtime,
         interrupted,
         None,
         aws_config::sts::AssumeRoleProvider::builder(role)
@@ -158,14 +162,9 @@ impl Aws {
     let sts = aws_sdk_sts::Client::new(&config);
     // Ctrl-C is honoured here too: with no network this call can take a
     // minute of retries before step 1.
-    let who = crate::cancel::run(
-      &runtime,
-      interrupted,
-      None,
-      sts.get_caller_identity().send(),
-    )
-    .map_err(|_| crate::cancel::interruption())?
-    .map_err(|e| explain("sts:GetCallerIdentity", &e))?;
+    let who = crate::cancel::run(runtime, interrupted, None, sts.get_caller_identity().send())
+      .map_err(|_| crate::cancel::interruption())?
+      .map_err(|e| explain("sts:GetCallerIdentity", &e))?;
     let identity = Identity {
       account: who.account().unwrap_or("unknown").to_string(),
       arn: who.arn().unwrap_or("unknown").to_string(),
@@ -176,6 +175,7 @@ impl Aws {
       runtime,
       identity,
       clients: Mutex::new(HashMap::new()),
+      tasks: Mutex::new(Vec::new()),
     })
   }
 
@@ -197,7 +197,13 @@ impl Aws {
     F: Future + Send + 'static,
     F::Output: Send + 'static,
   {
-    self.runtime.spawn(future)
+    let task = self.runtime.spawn(future);
+    self
+      .tasks
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+      .push(task.abort_handle());
+    task
   }
 
   /// Runs an AWS call to completion unless the operator presses Ctrl-C or
@@ -208,8 +214,62 @@ impl Aws {
     timeout: Option<Duration>,
     future: F,
   ) -> Result<F::Output, Cut> {
-    crate::cancel::run(&self.runtime, interrupted, timeout, future)
+    crate::cancel::run(self.runtime, interrupted, timeout, future)
   }
+}
+
+impl Drop for Aws {
+  fn drop(&mut self) {
+    for task in self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner) {
+      task.abort();
+    }
+  }
+}
+
+/// The process's one AWS runtime and HTTP client, shared by every session:
+/// a fan-out's targets use the same few threads and connection pool rather
+/// than a runtime, a pool and a parsed certificate store each (the floor's
+/// CPU and memory per target; `bench/fleet`).
+static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+static HTTP: OnceLock<SharedHttpClient> = OnceLock::new();
+
+/// The SDK's default HTTP client (rustls with aws-lc, proxies from the
+/// environment), made once: left to the SDK, every client of every session
+/// makes its own and parses the certificate store again — a fan-out of
+/// 1,000 targets held 4,000 of them.
+fn shared_http() -> SharedHttpClient {
+  use aws_smithy_http_client::proxy::ProxyConfig;
+  use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+  HTTP
+    .get_or_init(|| {
+      aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = aws_smithy_http_client::ConnectorBuilder::default()
+          .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+          connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+      })
+    })
+    .clone()
+}
+
+fn shared_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+  RUNTIME
+    .get_or_init(|| {
+      // Two workers: prefetched queries poll on them while the main thread
+      // waits for the operator, and connections are driven while every
+      // fan-out thread blocks on its own call.
+      tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the AWS runtime: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 /// One line saying what failed and what to do about it.

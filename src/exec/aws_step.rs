@@ -97,7 +97,7 @@ pub fn wait<F: std::future::Future>(run: &Reach, aws: &Aws, future: F) -> Result
 }
 
 /// An SDK request under `wait`, a failure explained as `operation`'s
-/// (`"ecs:DescribeServices"`).
+/// (`"ecs:DescribeServices"`), sent when the account's quota for it allows.
 pub fn call<T, E>(
   run: &Reach,
   aws: &Aws,
@@ -109,7 +109,12 @@ pub fn call<T, E>(
 where
   E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-  wait(run, aws, request)?.map_err(|e| explain(operation, &e).into())
+  let delay = crate::aws::pace::slot(&aws.identity, operation, std::time::Instant::now());
+  let paced = async {
+    tokio::time::sleep(delay).await;
+    request.await
+  };
+  wait(run, aws, paced)?.map_err(|e| explain(operation, &e).into())
 }
 
 pub fn table(header: impl Into<comfy_table::Row>) -> comfy_table::Table {

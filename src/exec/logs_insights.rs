@@ -32,28 +32,13 @@ use crate::clock::{self, Instant};
 use crate::model::Step;
 use crate::transcript::Status;
 
-/// GetQueryResults is limited to 5 calls per second per account and region;
-/// never poll faster than this.
+/// GetQueryResults is limited to 5 calls per second per account and region:
+/// one query is never polled faster than this.
 const MIN_POLL: Duration = Duration::from_millis(200);
 /// A finished query's rows are on screen at most this long (plus one round
-/// trip) after AWS completes it: a responder is waiting on them.
+/// trip) after AWS completes it: a responder is waiting on them. Polls are
+/// paced to the account's quota besides (`aws::pace`).
 const MAX_POLL: Duration = Duration::from_millis(250);
-/// When the next GetQueryResults may go out, per account and region, for
-/// every query this process runs: the quota is the account's, not a step's.
-static NEXT_POLL: Mutex<BTreeMap<(String, String), std::time::Instant>> =
-  Mutex::new(BTreeMap::new());
-
-/// Reserves the next free poll slot for this account and region and says
-/// how long after `now` it is.
-fn poll_slot(identity: &Identity, now: std::time::Instant) -> Duration {
-  let mut slots = NEXT_POLL.lock().unwrap_or_else(PoisonError::into_inner);
-  let slot = slots
-    .entry((identity.account.clone(), identity.region.clone()))
-    .or_insert(now);
-  let at = (*slot).max(now);
-  *slot = at + MIN_POLL;
-  at - now
-}
 
 /// Logs Insights runs at most 30 queries at once per account and region,
 /// dashboards included; litops keeps to 20 so the team's dashboards and an
@@ -390,7 +375,10 @@ async fn poll(
   let _slot = slots.acquire_owned().await;
   let mut retries = 0;
   let started = loop {
-    match request.clone().send().await {
+    // Each call boxed: this task lives as long as the query, and an SDK
+    // call's future inlined would keep hundreds of KB per query the whole
+    // time (a fan-out runs a query per target at once).
+    match Box::pin(request.clone().send()).await {
       Ok(started) => break started,
       Err(e) if e.code() == Some("LimitExceededException") && retries < LIMIT_RETRIES => {
         let backoff = Duration::from_secs(1 << retries);
@@ -410,11 +398,13 @@ async fn poll(
   let mut delay = Duration::ZERO;
   loop {
     tokio::time::sleep(delay).await;
-    tokio::time::sleep(poll_slot(&identity, std::time::Instant::now())).await;
-    let results = client
-      .get_query_results()
-      .query_id(&query_id)
-      .send()
+    tokio::time::sleep(crate::aws::pace::slot(
+      &identity,
+      "logs:GetQueryResults",
+      std::time::Instant::now(),
+    ))
+    .await;
+    let results = Box::pin(client.get_query_results().query_id(&query_id).send())
       .await
       .map_err(|e| explain("logs:GetQueryResults", &e))?;
     let stats = results.statistics();
@@ -605,32 +595,6 @@ mod tests {
     for (body, want) in cases {
       assert_eq!(Query::parse(body, &[]).expect_err(body), want);
     }
-  }
-
-  #[test]
-  fn polls_share_five_slots_a_second_per_account_and_region() {
-    let identity = |account: &str, region: &str| Identity {
-      account: account.into(),
-      arn: String::new(),
-      region: region.into(),
-    };
-    let here = identity("111", "eu-west-1");
-    let now = std::time::Instant::now();
-    let waits: Vec<Duration> = (0..4).map(|_| poll_slot(&here, now)).collect();
-    assert_eq!(waits, [0, 200, 400, 600].map(Duration::from_millis));
-    // A second later the slots have passed: no wait.
-    assert_eq!(
-      poll_slot(&here, now + Duration::from_secs(1)),
-      Duration::ZERO
-    );
-    assert_eq!(
-      poll_slot(&identity("111", "us-east-1"), now),
-      Duration::ZERO
-    );
-    assert_eq!(
-      poll_slot(&identity("222", "eu-west-1"), now),
-      Duration::ZERO
-    );
   }
 
   #[test]

@@ -271,3 +271,72 @@ cw.set_alarm_state(AlarmName='deploy-guard', StateValue='ALARM', StateReason='er
     missing.stderr
   );
 }
+
+/// The peer's counters (`GET /peer/stats` of bench/aws_peer.py).
+fn peer_stats(url: &str) -> serde_json::Value {
+  use std::io::{Read, Write};
+  let address = url.trim_start_matches("http://");
+  let mut stream = std::net::TcpStream::connect(address).expect("connect to the peer");
+  write!(
+    stream,
+    "GET /peer/stats HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+  )
+  .expect("ask the peer");
+  let mut answer = String::new();
+  // The peer keeps the connection open: read exactly the announced body.
+  let mut reader = std::io::BufReader::new(stream);
+  let mut length = 0;
+  loop {
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).expect("header");
+    if line == "\r\n" {
+      break;
+    }
+    if let Some(n) = line.to_lowercase().strip_prefix("content-length:") {
+      length = n.trim().parse().expect("length");
+    }
+  }
+  reader
+    .take(length)
+    .read_to_string(&mut answer)
+    .expect("body");
+  serde_json::from_str(&answer).expect("stats")
+}
+
+/// A fan-out of many targets in one account and region keeps to the
+/// account's quotas across every target: the peer, which throttles as AWS
+/// does, refuses nothing. Unpaced, 12 targets' 36 DescribeServices and
+/// their queries' polls would all go out within a second.
+#[test]
+fn a_fan_out_in_one_account_keeps_to_its_quotas() {
+  let url = crate::moto::fleet_peer();
+  let describe = "```ecs\naction: describe\ncluster: acme-production\n```\n\n";
+  let runbook = format!(
+    "# Quotas\n\n{}```logs-insights {{name=errors}}\nlog-groups: [\"/ecs/api\"]\nsince: 1h\n---\nstats count() by @service\n```\n",
+    describe.repeat(3)
+  );
+  let targets: String = (0..12).map(|i| format!("  - name: t{i:02}\n")).collect();
+  let ran = Test::new()
+    .runbook(&runbook)
+    .file("targets.yaml", format!("targets:\n{targets}"))
+    .env(vec![
+      ("AWS_ENDPOINT_URL".into(), url.into()),
+      ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+      ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+      ("AWS_REGION".into(), "eu-west-1".into()),
+    ])
+    .args(&[
+      "run",
+      "rb.md",
+      "--targets",
+      "targets.yaml",
+      "--max-concurrency",
+      "12",
+    ])
+    .run();
+  assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
+  let stats = peer_stats(url);
+  assert_eq!(stats["refused"], serde_json::json!({}), "{stats}");
+  assert_eq!(stats["calls"]["ecs:DescribeServices"], 36, "{stats}");
+  assert_eq!(stats["calls"]["logs:StartQuery"], 12, "{stats}");
+}

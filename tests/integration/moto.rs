@@ -95,22 +95,53 @@ static PEER: OnceLock<String> = OnceLock::new();
 pub fn peer() -> &'static str {
   PEER.get_or_init(|| {
     let upstream = moto().url.clone();
-    let venv = moto().venv.clone();
-    let dir = tempfile::tempdir().expect("tempdir").keep();
-    let port_file = dir.join("port");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/peer.py");
-    let mut command = Command::new(venv.join("python"));
-    command.arg(script).arg(upstream).arg(&port_file);
-    serve(command);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-      if let Ok(port) = std::fs::read_to_string(&port_file) {
-        return format!("http://127.0.0.1:{}", port.trim());
-      }
-      assert!(Instant::now() < deadline, "demo/peer.py did not start");
-      std::thread::sleep(Duration::from_millis(20));
-    }
+    start("demo/peer.py", &[upstream.as_str()], &[])
   })
+}
+
+static FLEET_PEER: OnceLock<String> = OnceLock::new();
+
+/// bench/aws_peer.py, the benchmarks' latency-bound AWS, answering at once
+/// and finishing Logs Insights queries after half a second; it enforces
+/// AWS's quotas per account and region and counts what it refused
+/// (`GET /peer/stats`). Its URL.
+pub fn fleet_peer() -> &'static str {
+  FLEET_PEER.get_or_init(|| {
+    start(
+      "bench/aws_peer.py",
+      &[],
+      &[
+        "--latency",
+        "0",
+        "--query-time",
+        "0.5",
+        "--burst-slack",
+        "5",
+      ],
+    )
+  })
+}
+
+/// Starts a Python server of this repository that writes its port into
+/// the file named after `before`, and waits for it. Its URL.
+fn start(script: &str, before: &[&str], after: &[&str]) -> String {
+  let dir = tempfile::tempdir().expect("tempdir").keep();
+  let port_file = dir.join("port");
+  let mut command = Command::new(moto().venv.join("python"));
+  command
+    .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script))
+    .args(before)
+    .arg(&port_file)
+    .args(after);
+  serve(command);
+  let deadline = Instant::now() + Duration::from_secs(30);
+  loop {
+    if let Ok(port) = std::fs::read_to_string(&port_file) {
+      return format!("http://127.0.0.1:{}", port.trim());
+    }
+    assert!(Instant::now() < deadline, "{script} did not start");
+    std::thread::sleep(Duration::from_millis(20));
+  }
 }
 
 /// Starts a server for the whole test run. PR_SET_PDEATHSIG fires when the
