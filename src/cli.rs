@@ -270,7 +270,7 @@ struct RunArgs {
   #[command(flatten)]
   fleet: FleetArgs,
   /// With --targets: how many targets run at once
-  #[arg(long, value_name = "N", default_value_t = 4, requires = "targets")]
+  #[arg(long, value_name = "N", default_value_t = 100, requires = "targets")]
   max_concurrency: usize,
   /// With --targets: stop starting targets after this many failed, a count
   /// or a share of the targets (10%)

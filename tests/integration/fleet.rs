@@ -340,3 +340,36 @@ fn a_fan_out_in_one_account_keeps_to_its_quotas() {
   assert_eq!(stats["calls"]["ecs:DescribeServices"], 36, "{stats}");
   assert_eq!(stats["calls"]["logs:StartQuery"], 12, "{stats}");
 }
+
+/// A fan-out leaves nothing behind per finished target: 80 targets run
+/// under a limit of 48 open files. Each target's console once kept a
+/// signal thread and its two sockets for the rest of the run.
+#[test]
+fn finished_targets_leave_no_files_open() {
+  let targets: String = (0..80).map(|i| format!("  - name: t{i:02}\n")).collect();
+  let test = Test::new()
+    .runbook("```rhai {name=probe}\n1\n```\n")
+    .file("targets.yaml", format!("targets:\n{targets}"));
+  // The limit is set by a shell that then becomes litops.
+  let mut sh = std::process::Command::new("sh");
+  sh.args([
+    "-c",
+    "ulimit -n 48 && exec \"$0\" \"$@\"",
+    crate::BIN,
+    "run",
+    "rb.md",
+    "--targets",
+    "targets.yaml",
+    "--max-concurrency",
+    "2",
+  ])
+  .current_dir(test.dir.path())
+  .env_clear()
+  .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+  .env("HOME", test.dir.path());
+  let ran = sh.output().expect("run");
+  let stdout = String::from_utf8_lossy(&ran.stdout);
+  let stderr = String::from_utf8_lossy(&ran.stderr);
+  assert_eq!(ran.status.code(), Some(0), "{stdout}\n{stderr}");
+  assert!(stdout.contains("80 of 80 targets passed"), "{stdout}");
+}
