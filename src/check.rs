@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, Problem, close_matches};
-use crate::model::{Action, ActionKind, Confirm, Meta, OnFailure, Policy, Runbook, Step, StepBody};
+use crate::model::{
+  Action, ActionKind, Confirm, Dialect, Meta, OnFailure, Policy, Runbook, Step, StepBody,
+};
 use crate::parse::{self, Attribute, Item, parse_front_matter, parse_info};
 use crate::source::{Source, Span};
-use crate::{script, template};
+use crate::{runme, script, template};
 
 /// Attributes Runme writes that litops accepts and has no use for.
 const RUNME_ATTRIBUTES: &[&str] = &[
@@ -73,6 +75,19 @@ pub fn check(source: &Source) -> Checked {
     ));
   }
 
+  let mut meta = meta;
+  if doc.items.iter().any(|item| match item {
+    Item::Code(code) => code
+      .fence
+      .as_ref()
+      .is_some_and(|f| runme::json_attributes(&f.info)),
+    Item::Task(_) => false,
+  }) {
+    meta.dialect = Dialect::Runme;
+  }
+  let runme = meta.dialect == Dialect::Runme;
+  let mut runme_names = RunmeNames::default();
+
   let mut steps = Vec::new();
   let mut blocks = Vec::new();
   let mut ids = Ids::default();
@@ -102,7 +117,7 @@ pub fn check(source: &Source) -> Checked {
         let mut required = false;
         for attr in info.iter().flat_map(|i| &i.attributes) {
           match attr.key.as_str() {
-            "name" if valid_name(&attr.value) => name = Some(attr.value.clone()),
+            "name" if valid_name(&attr.value, false) => name = Some(attr.value.clone()),
             "name" => diagnostics.push(Diagnostic::new(
               Problem::BadStepName(attr.value.clone()),
               attr.span,
@@ -161,6 +176,15 @@ pub fn check(source: &Source) -> Checked {
           ));
         }
         let info = parse_info(&fence.info, fence.info_span.start);
+        // Runme names every fenced block, cell or not, in document order:
+        // a repeat of a name is numbered across all of them.
+        let runme_name = runme.then(|| {
+          let written = info
+            .attributes
+            .iter()
+            .find(|a| a.key == "name" && !a.value.is_empty());
+          runme_names.get(written.map_or_else(|| runme::name(&code.body), |a| a.value.clone()))
+        });
         let Some(kind) = ActionKind::from_word(&info.kind) else {
           // A typo of a kind (`cloudwach`) with step attributes was meant
           // to run: silently keeping it as prose would skip the step.
@@ -180,10 +204,13 @@ pub fn check(source: &Source) -> Checked {
         };
         diagnostics.extend(info.diagnostics);
         let (name, policy, readonly, options) =
-          attributes(kind, &info.attributes, &mut diagnostics);
-        let id = match name {
-          Some(name) => name,
-          None => ids.generated(&code.context.headings),
+          attributes(kind, &info.attributes, &mut diagnostics, runme);
+        let id = match (runme_name, name) {
+          // Runme's name, as `runme run NAME` knows the cell; one with
+          // nothing usable in it (a block of punctuation) gets litops's.
+          (Some(runme), _) if valid_name(&runme, true) => runme,
+          (_, Some(name)) => name,
+          _ => ids.generated(&code.context.headings),
         };
         let mutating = mutating(
           kind,
@@ -407,12 +434,13 @@ fn check_action(
   }
 }
 
-/// Whether `name` can be a step id: letters, digits, `-`, `_`, `.`.
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can be a step id: letters, digits, `-`, `_`, `.`; and `:`
+/// in a Runme document, whose names it accepts (`deploy:prod`).
+fn valid_name(name: &str, runme: bool) -> bool {
   !name.is_empty()
     && name
       .chars()
-      .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+      .all(|c| c.is_alphanumeric() || "-_.".contains(c) || (runme && c == ':'))
 }
 
 /// A checklist item's text without its trailing attribute block
@@ -664,6 +692,7 @@ fn attributes(
   kind: ActionKind,
   attributes: &[Attribute],
   diagnostics: &mut Vec<Diagnostic>,
+  runme: bool,
 ) -> Attributes {
   let mut options = Vec::new();
   let mut name = None;
@@ -682,7 +711,7 @@ fn attributes(
     };
     match attr.key.as_str() {
       "name" => {
-        if valid_name(&attr.value) {
+        if valid_name(&attr.value, runme) {
           name = Some(attr.value.clone());
         } else {
           diagnostics.push(Diagnostic::new(
@@ -761,6 +790,22 @@ impl Ids {
         return id;
       }
     }
+  }
+}
+
+/// Runme's names: the first of a name is the name, its repeats are
+/// numbered from 2 (`echo-hello`, `echo-hello-2`), written names and
+/// derived ones alike.
+#[derive(Default)]
+struct RunmeNames {
+  counts: HashMap<String, usize>,
+}
+
+impl RunmeNames {
+  fn get(&mut self, name: String) -> String {
+    let n = self.counts.entry(name.clone()).or_insert(0);
+    *n += 1;
+    if *n == 1 { name } else { format!("{name}-{n}") }
   }
 }
 

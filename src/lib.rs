@@ -26,6 +26,7 @@ pub mod plan;
 pub(crate) mod redact;
 pub(crate) mod render;
 pub(crate) mod resume;
+pub(crate) mod runme;
 pub(crate) mod script;
 pub(crate) mod signing;
 pub mod source;

@@ -27,8 +27,19 @@ impl DocKind {
   }
 }
 
+/// Whose rules name and pick the steps: litops's, or Runme's for a
+/// document written for Runme (a `runme:` key in the front matter, or
+/// blocks with Runme's JSON attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+  #[default]
+  Litops,
+  Runme,
+}
+
 #[derive(Debug, Default)]
 pub struct Meta {
+  pub dialect: Dialect,
   pub title: Option<String>,
   pub kind: DocKind,
   pub description: Option<String>,

@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
   "max-visits",
   "approvals",
   "notify",
+  "runme",
 ];
 
 /// `approvals: {mutating: 1, keyring: approvers.yaml, expires: 30m,
@@ -131,6 +132,9 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         _ => wrong(diagnostics, "tags", "a list of strings"),
       },
       "params" => params = Some(value),
+      // Runme's own settings (its document id, version): read by Runme,
+      // and what marks the document as written for it.
+      "runme" => meta.dialect = crate::model::Dialect::Runme,
       "prefetch" => match value {
         Value::Bool(on) => meta.prefetch = *on,
         _ => wrong(diagnostics, "prefetch", "true or false"),

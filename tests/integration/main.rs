@@ -21,6 +21,7 @@ mod pty;
 mod report;
 mod resume;
 mod run;
+mod runme;
 mod scripted;
 mod secrets;
 mod shipped;

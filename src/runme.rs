@@ -1,0 +1,93 @@
+//! Runme's rules, for documents written for Runme: how it names a cell that
+//! has no `name`, and how it marks a document as its own. Following
+//! runmedev/runme (`document/block.go`, `internal/shell`), so `litops run
+//! --only NAME` takes the names `runme run NAME` does.
+
+/// A fence's attributes in Runme's JSON form (```` ```sh {"name":"x"} ````).
+pub fn json_attributes(info: &str) -> bool {
+  info
+    .find('{')
+    .is_some_and(|at| info[at + 1..].trim_start().starts_with('"'))
+}
+
+/// The name Runme gives a cell without one: from its first line that is
+/// not a comment (prompts `$` dropped), the part before a `=` when it sets
+/// a variable, at most 32 bytes, its first two words, lowercased, words
+/// joined by `-`, anything but ASCII letters and digits dropped.
+pub fn name(body: &str) -> String {
+  let lines: Vec<&str> = body
+    .lines()
+    .map(|l| l.trim_start_matches('$').trim_end())
+    .collect();
+  let first = lines
+    .iter()
+    .map(|l| l.trim())
+    .filter_map(|l| l.split('#').next())
+    .find(|code| !code.is_empty())
+    .map(str::trim_end)
+    .or_else(|| lines.first().copied())
+    .unwrap_or_default();
+  sanitize(first)
+}
+
+fn sanitize(line: &str) -> String {
+  if let Some(at) = line.find('=').filter(|&at| at > 0) {
+    return sanitize(&line[..at]);
+  }
+  // 32 bytes, as Runme slices; a character cut in two is dropped below.
+  let bytes = &line.as_bytes()[..line.len().min(32)];
+  let cut = String::from_utf8_lossy(bytes);
+  let words: Vec<&str> = cut.split(' ').collect();
+  let kept = words[..words.len().min(2)].join(" ");
+  let mut out = String::new();
+  for c in kept.chars().flat_map(char::to_lowercase) {
+    if c == ' ' && !out.is_empty() {
+      out.push('-');
+    } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
+      out.push(c);
+    }
+  }
+  out
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn names_as_runme_gives_them() {
+    for (body, want) in [
+      ("echo hello\n", "echo-hello"),
+      ("echo hello world\n", "echo-hello"),
+      ("$ echo hello\n", "echo-hello"),
+      ("# set it up\nexport NAME=world\n", "export-name"),
+      ("#!/bin/bash\nset -e\nls\n", "set-e"),
+      ("FOO=bar\n", "foo"),
+      ("docker compose -f x.yml up\n", "docker-compose"),
+      ("Deploy_To:Prod now\n", "deploytoprod-now"),
+      (
+        "kubectl get pods --all-namespaces-and-more-text\n",
+        "kubectl-get",
+      ),
+      (
+        "averyveryverylongcommandnamethatgoesonandon --flag\n",
+        "averyveryverylongcommandnamethat",
+      ),
+      ("# only a comment\n", "only"),
+      ("echo 'a#b'\n", "echo-a"),
+      ("", ""),
+      ("  \n", ""),
+      ("éclair ok\n", "clair-ok"),
+    ] {
+      assert_eq!(name(body), want, "{body:?}");
+    }
+  }
+
+  #[test]
+  fn json_attributes_are_runme_s() {
+    assert!(json_attributes(r#"sh {"name":"x"}"#));
+    assert!(json_attributes(r#"{ "name": "x" }"#));
+    assert!(!json_attributes("sh {name=x}"));
+    assert!(!json_attributes("sh"));
+  }
+}

@@ -1,0 +1,106 @@
+//! Documents written for Runme: cells named as Runme names them, so the
+//! names a team uses with `runme run NAME` work with `litops run --only`.
+
+use crate::Test;
+
+/// A Runme document (its front matter's `runme:` key marks it): unnamed
+/// cells take the first two words of their first command that is not a
+/// comment, repeats numbered from 2, every fenced block counted; a written
+/// name wins, `:` and all.
+const DOCUMENT: &str = "---
+runme:
+  id: 01HF7B0KJPF469EG9ZWDNKKACQ
+  version: v3
+---
+
+# Setup
+
+```sh
+echo hello
+```
+
+```sh
+echo hello world
+```
+
+```json
+{\"echo\": \"hello\"}
+```
+
+```sh {\"name\":\"deploy:prod\"}
+echo deploying
+```
+
+```bash
+# greet whoever reads
+export GREETING=hi
+```
+
+```sh
+echo hello again
+```
+";
+
+#[test]
+fn cells_are_named_as_runme_names_them() {
+  let ran = Test::new().runbook(DOCUMENT).args(&["plan", "rb.md"]).run();
+  ran.assert(0);
+  let names: Vec<&str> = ran
+    .stdout
+    .lines()
+    .filter(|l| l.starts_with('['))
+    .filter_map(|l| l.split_whitespace().nth(1))
+    .collect();
+  assert_eq!(
+    names,
+    // The JSON block is no cell but is named too (`echo-hello-3`).
+    [
+      "echo-hello",
+      "echo-hello-2",
+      "deploy:prod",
+      "export-greeting",
+      "echo-hello-4"
+    ],
+    "{}",
+    ran.stdout
+  );
+}
+
+#[test]
+fn a_cell_runs_by_its_runme_name() {
+  let ran = Test::new()
+    .runbook(DOCUMENT)
+    .args(&["run", "rb.md", "--yes", "--only", "echo-hello-2"])
+    .run();
+  ran.assert(0);
+  assert!(ran.stdout.contains("hello world"), "{}", ran.stdout);
+  assert!(!ran.stdout.contains("deploying"), "{}", ran.stdout);
+  let ran = Test::new()
+    .runbook(DOCUMENT)
+    .args(&["run", "rb.md", "--yes", "--only", "deploy:prod"])
+    .run();
+  ran.assert(0);
+  assert!(ran.stdout.contains("deploying"), "{}", ran.stdout);
+}
+
+/// Without the `runme:` key, Runme's JSON attributes mark the document;
+/// a litops document keeps its heading-based ids.
+#[test]
+fn json_attributes_mark_a_runme_document_and_litops_ids_stay() {
+  let runme = Test::new()
+    .runbook("# Setup\n\n```sh {\"background\":\"false\"}\nls -la\n```\n")
+    .args(&["plan", "rb.md"])
+    .run();
+  runme.assert(0);
+  assert!(runme.stdout.contains("[1/1] ls-la "), "{}", runme.stdout);
+  let litops = Test::new()
+    .runbook("# Setup\n\n```sh\nls -la\n```\n")
+    .args(&["plan", "rb.md"])
+    .run();
+  litops.assert(0);
+  assert!(
+    litops.stdout.contains("[1/1] setup-1 "),
+    "{}",
+    litops.stdout
+  );
+}
