@@ -185,7 +185,12 @@ pub fn check(source: &Source) -> Checked {
             .find(|a| a.key == "name" && !a.value.is_empty());
           runme_names.get(written.map_or_else(|| runme::name(&code.body), |a| a.value.clone()))
         });
-        let Some(kind) = ActionKind::from_word(&info.kind) else {
+        // In Runme a fenced block with no language is a shell cell.
+        let word = match info.kind.as_str() {
+          "" if runme => "sh",
+          word => word,
+        };
+        let Some(kind) = ActionKind::from_word(word) else {
           // A typo of a kind (`cloudwach`) with step attributes was meant
           // to run: silently keeping it as prose would skip the step.
           let close = close_matches(&info.kind, ActionKind::WORDS.iter().copied());
@@ -231,7 +236,10 @@ pub fn check(source: &Source) -> Checked {
           prose,
           body: StepBody::Action(Action {
             kind,
-            code: code.body.clone(),
+            code: match kind {
+              ActionKind::Shell(_) if runme => runme::without_prompts(&code.body),
+              _ => code.body.clone(),
+            },
             code_start: code.body_start,
             mutating,
             options,

@@ -10,6 +10,16 @@ pub fn json_attributes(info: &str) -> bool {
     .is_some_and(|at| info[at + 1..].trim_start().starts_with('"'))
 }
 
+/// A shell cell's commands as copied from a terminal: `$ ` prompts dropped
+/// (`$ kubectl get pods` runs `kubectl get pods`); other lines, `$HOME/bin`
+/// among them, as written.
+pub fn without_prompts(body: &str) -> String {
+  body
+    .split_inclusive('\n')
+    .map(|line| line.strip_prefix("$ ").unwrap_or(line))
+    .collect()
+}
+
 /// The name Runme gives a cell without one: from its first line that is
 /// not a comment (prompts `$` dropped), the part before a `=` when it sets
 /// a variable, at most 32 bytes, its first two words, lowercased, words
@@ -81,6 +91,14 @@ mod tests {
     ] {
       assert_eq!(name(body), want, "{body:?}");
     }
+  }
+
+  #[test]
+  fn prompts_are_dropped_and_nothing_else() {
+    assert_eq!(
+      without_prompts("$ echo a\n$HOME/bin/x\n  $ indented\n$ \necho $ b\n"),
+      "echo a\n$HOME/bin/x\n  $ indented\n\necho $ b\n"
+    );
   }
 
   #[test]

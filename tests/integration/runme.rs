@@ -104,3 +104,25 @@ fn json_attributes_mark_a_runme_document_and_litops_ids_stay() {
     litops.stdout
   );
 }
+
+/// A fenced block with no language is a shell cell in a Runme document,
+/// and commands copied with their `$ ` prompt run without it.
+#[test]
+fn a_block_without_a_language_runs_as_shell_without_its_prompts() {
+  let ran = Test::new()
+    .runbook(
+      "---\nrunme:\n  version: v3\n---\n\n```\n$ echo from-a-prompt\n$ echo \"$((6 * 7))\"\n```\n",
+    )
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  assert!(ran.stdout.contains("from-a-prompt"), "{}", ran.stdout);
+  assert!(ran.stdout.contains("42"), "{}", ran.stdout);
+  assert!(ran.stdout.contains("echo-fromaprompt"), "{}", ran.stdout);
+  // In a litops document the same block is prose.
+  let prose = Test::new()
+    .runbook("# Notes\n\n```\n$ echo from-a-prompt\n```\n\n```sh\ntrue\n```\n")
+    .args(&["plan", "rb.md"])
+    .run();
+  assert!(prose.stdout.contains("1 step"), "{}", prose.stdout);
+}
