@@ -243,6 +243,7 @@ pub fn check(source: &Source) -> Checked {
             code_start: code.body_start,
             mutating,
             options,
+            fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
           }),
           policy,
         });

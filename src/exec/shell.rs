@@ -34,6 +34,13 @@ impl Execute for ShellAction {
       Shell::Zsh => "zsh",
     };
     let mut command = Command::new(program);
+    if run.step.action().is_some_and(|a| a.fail_fast) {
+      command.arg("-e");
+      // dash, Debian's sh, has no pipefail.
+      if self.0 != Shell::Sh {
+        command.args(["-o", "pipefail"]);
+      }
+    }
     command
       .arg("-c")
       .arg(run.text)

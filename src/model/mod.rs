@@ -120,6 +120,9 @@ pub struct Action {
   pub mutating: bool,
   /// Kind-specific attributes, such as `log-groups=` on `logs-insights`.
   pub options: Vec<(String, String)>,
+  /// A shell cell of a Runme document: the first failing command fails it
+  /// (`-e`, and `-o pipefail` where the shell has it), as Runme runs it.
+  pub fail_fast: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

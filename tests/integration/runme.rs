@@ -126,3 +126,30 @@ fn a_block_without_a_language_runs_as_shell_without_its_prompts() {
     .run();
   assert!(prose.stdout.contains("1 step"), "{}", prose.stdout);
 }
+
+/// Runme runs shell cells fail-fast: the first failing command fails the
+/// cell, inside a pipeline too where the shell has pipefail. A litops
+/// document's shell steps run as the shell runs them.
+#[test]
+fn shell_cells_stop_at_the_first_failing_command() {
+  for (block, hidden) in [
+    ("```sh\nfalse\necho after-false\n```\n", "after-false"),
+    (
+      "```bash\nfalse | true\necho after-pipe\n```\n",
+      "after-pipe",
+    ),
+  ] {
+    let runme = Test::new()
+      .runbook(&format!("---\nrunme:\n  version: v3\n---\n\n{block}"))
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    runme.assert(1);
+    assert!(!runme.stdout.contains(hidden), "{}", runme.stdout);
+    let litops = Test::new()
+      .runbook(&format!("# Steps\n\n{block}"))
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    litops.assert(0);
+    assert!(litops.stdout.contains(hidden), "{}", litops.stdout);
+  }
+}
