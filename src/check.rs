@@ -11,19 +11,22 @@ use crate::parse::{self, Attribute, Item, parse_front_matter, parse_info};
 use crate::source::{Source, Span};
 use crate::{runme, script, template};
 
-/// Attributes Runme writes that litops accepts and has no use for.
+/// Attributes Runme writes for its notebook's own use: nothing for a
+/// terminal walk to follow.
+const RUNME_NOTEBOOK_ATTRIBUTES: &[&str] = &["closeTerminalOnSuccess", "id", "mimeType"];
+
+/// Runme attributes that change how Runme runs a cell, which litops does
+/// not follow yet: each is a warning naming it.
 const RUNME_ATTRIBUTES: &[&str] = &[
   "background",
   "category",
-  "closeTerminalOnSuccess",
   "cwd",
   "excludeFromRunAll",
-  "id",
   "interactive",
   "interpreter",
-  "mimeType",
   "promptEnv",
   "skipPrompts",
+  "tag",
   "terminalRows",
 ];
 
@@ -753,7 +756,11 @@ fn attributes(
         _ => bad("`true` or `false`"),
       },
       key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
-      key if RUNME_ATTRIBUTES.contains(&key) => {}
+      key if RUNME_NOTEBOOK_ATTRIBUTES.contains(&key) => {}
+      key if RUNME_ATTRIBUTES.contains(&key) => diagnostics.push(Diagnostic::new(
+        Problem::RunmeNotFollowed(key.into()),
+        attr.span,
+      )),
       key => diagnostics.push(Diagnostic::new(
         Problem::UnknownAttribute(key.into()),
         attr.span,

@@ -52,6 +52,10 @@ pub enum Problem {
   },
   DuplicateAttribute(String),
   UnknownAttribute(String),
+  /// A Runme attribute whose behaviour litops does not follow yet.
+  RunmeNotFollowed(String),
+  /// A Runme session output (`runme.session` in the front matter).
+  RunmeSession,
   BadStepName(String),
   DuplicateStep {
     id: String,
@@ -135,6 +139,7 @@ impl Problem {
     match self {
       Self::UnknownFrontMatterKey(_)
       | Self::UnknownAttribute(_)
+      | Self::RunmeNotFollowed(_)
       | Self::UnclosedFence
       | Self::NoSteps => Severity::Warning,
       _ => Severity::Error,
@@ -195,6 +200,15 @@ impl fmt::Display for Problem {
       }
       Self::DuplicateAttribute(a) => write!(f, "attribute `{a}` is given twice"),
       Self::UnknownAttribute(a) => write!(f, "unknown attribute `{a}` is ignored"),
+      Self::RunmeNotFollowed(a) => write!(
+        f,
+        "Runme's `{a}` is not followed by litops yet: the cell runs as if it were not there"
+      ),
+      Self::RunmeSession => write!(
+        f,
+        "this is a Runme session output (`runme.session` in the front matter): \
+         a record of a run, not a runbook; run the document it came from"
+      ),
       Self::BadStepName(n) => {
         write!(
           f,

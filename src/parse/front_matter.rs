@@ -134,7 +134,15 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
       "params" => params = Some(value),
       // Runme's own settings (its document id, version): read by Runme,
       // and what marks the document as written for it.
-      "runme" => meta.dialect = crate::model::Dialect::Runme,
+      "runme" => {
+        meta.dialect = crate::model::Dialect::Runme;
+        if value.get("session").is_some() {
+          diagnostics.push(Diagnostic::new(
+            Problem::RunmeSession,
+            locate(&["runme", "session"]),
+          ));
+        }
+      }
       "prefetch" => match value {
         Value::Bool(on) => meta.prefetch = *on,
         _ => wrong(diagnostics, "prefetch", "true or false"),

@@ -153,3 +153,39 @@ fn shell_cells_stop_at_the_first_failing_command() {
     assert!(litops.stdout.contains(hidden), "{}", litops.stdout);
   }
 }
+
+/// What litops does not follow of Runme is said, naming it; what only
+/// Runme's notebook uses is not. A session output is a record, not a
+/// runbook: `check` says so and `run` refuses.
+#[test]
+fn what_is_not_followed_is_named_and_a_session_output_is_refused() {
+  let ran = Test::new()
+    .runbook("# Setup\n\n```sh {\"cwd\":\"/tmp\",\"background\":\"true\",\"id\":\"01HF7B0KJPF469EG9ZWDNKKACQ\"}\necho hi\n```\n")
+    .args(&["check", "rb.md"])
+    .run();
+  ran.assert(0);
+  for attribute in ["cwd", "background"] {
+    assert!(
+      ran.stderr.contains(&format!(
+        "warning: Runme's `{attribute}` is not followed by litops yet"
+      )),
+      "{}",
+      ran.stderr
+    );
+  }
+  assert!(!ran.stderr.contains("`id`"), "{}", ran.stderr);
+  let session = "---\nrunme:\n  id: 01HF7B0KJPF469EG9ZWDNKKACQ\n  version: v3\n  session:\n    id: 01HF7BT3HEQBTBM9SSSM7QJ6V9\n    updated: 2024-01-01 10:00:00-05:00\n---\n\n```sh\necho hi\n```\n";
+  for command in ["check", "run"] {
+    let ran = Test::new()
+      .runbook(session)
+      .args(&[command, "rb.md", "--yes"][..if command == "run" { 3 } else { 2 }])
+      .run();
+    assert_ne!(ran.status, 0, "{}", ran.stdout);
+    assert!(
+      ran.stderr.contains("this is a Runme session output"),
+      "{}",
+      ran.stderr
+    );
+    assert!(!ran.stdout.contains("\nhi\n"), "{}", ran.stdout);
+  }
+}
