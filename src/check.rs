@@ -21,6 +21,7 @@ const RUNME_ATTRIBUTES: &[&str] = &[
   "background",
   "category",
   "cwd",
+  // Followed in a Runme document; a warning in a litops one.
   "excludeFromRunAll",
   "interactive",
   "interpreter",
@@ -756,6 +757,12 @@ fn attributes(
         _ => bad("`true` or `false`"),
       },
       key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
+      // Runme reads it as Go's ParseBool does.
+      "excludeFromRunAll" if runme => match attr.value.as_str() {
+        "true" | "True" | "TRUE" | "t" | "T" | "1" => policy.excluded_from_run_all = true,
+        "false" | "False" | "FALSE" | "f" | "F" | "0" => {}
+        _ => bad("`true` or `false`"),
+      },
       key if RUNME_NOTEBOOK_ATTRIBUTES.contains(&key) => {}
       key if RUNME_ATTRIBUTES.contains(&key) => diagnostics.push(Diagnostic::new(
         Problem::RunmeNotFollowed(key.into()),

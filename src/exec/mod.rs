@@ -496,11 +496,10 @@ impl<'a> Walk<'a> {
   }
 
   fn selected(&self, step: &Step) -> bool {
-    self
-      .options
-      .only
-      .as_ref()
-      .is_none_or(|only| only.contains(&step.id))
+    match &self.options.only {
+      Some(only) => only.contains(&step.id),
+      None => !step.policy.excluded_from_run_all,
+    }
   }
 
   /// Starts, in the background, each fetch whose inputs are parameters

@@ -148,6 +148,8 @@ pub struct Policy {
   pub confirm: Confirm,
   /// `approvers=N`: approvals this step needs, whatever the front matter says.
   pub approvers: Option<usize>,
+  /// Runme's `excludeFromRunAll`: runs only when named (`--only`).
+  pub excluded_from_run_all: bool,
 }
 
 /// What a step is, as transcripts record it (`manual`, `sh`, `rhai`, …):

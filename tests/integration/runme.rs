@@ -189,3 +189,31 @@ fn what_is_not_followed_is_named_and_a_session_output_is_refused() {
     assert!(!ran.stdout.contains("\nhi\n"), "{}", ran.stdout);
   }
 }
+
+/// `excludeFromRunAll`: a whole-document run leaves the cell out; named,
+/// it runs. The run's transcript still verifies.
+#[test]
+fn a_cell_excluded_from_run_all_runs_only_when_named() {
+  let document = "---\nrunme:\n  version: v3\n---\n\n```sh\necho first-cell\n```\n\n```sh {\"name\":\"cleanup\",\"excludeFromRunAll\":\"true\"}\necho cleanup-ran\n```\n\n```sh\necho last-cell\n```\n";
+  let all = Test::new()
+    .runbook(document)
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  all.assert(0);
+  assert!(all.stdout.contains("last-cell"), "{}", all.stdout);
+  assert!(!all.stdout.contains("cleanup-ran"), "{}", all.stdout);
+  let transcript = crate::find_transcript(all.dir.path()).expect("transcript");
+  let verified = crate::command(
+    all.dir.path(),
+    &["verify".to_string(), transcript.display().to_string()],
+  )
+  .output()
+  .expect("verify");
+  assert_eq!(verified.status.code(), Some(0));
+  let named = Test::new()
+    .runbook(document)
+    .args(&["run", "rb.md", "--yes", "--only", "cleanup"])
+    .run();
+  named.assert(0);
+  assert!(named.stdout.contains("cleanup-ran"), "{}", named.stdout);
+}
