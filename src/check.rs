@@ -20,8 +20,8 @@ const RUNME_NOTEBOOK_ATTRIBUTES: &[&str] = &["closeTerminalOnSuccess", "id", "mi
 const RUNME_ATTRIBUTES: &[&str] = &[
   "background",
   "category",
+  // Followed in a Runme document; warnings in a litops one.
   "cwd",
-  // Followed in a Runme document; a warning in a litops one.
   "excludeFromRunAll",
   "interactive",
   "interpreter",
@@ -248,6 +248,18 @@ pub fn check(source: &Source) -> Checked {
             mutating,
             options,
             fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
+            cwd: match kind {
+              ActionKind::Shell(_) if runme => runme::cwd(
+                &source.path,
+                info
+                  .attributes
+                  .iter()
+                  .find(|a| a.key == "cwd")
+                  .map(|a| a.value.as_str())
+                  .or(meta.cwd.as_deref()),
+              ),
+              _ => None,
+            },
           }),
           policy,
         });
@@ -757,6 +769,7 @@ fn attributes(
         _ => bad("`true` or `false`"),
       },
       key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
+      "cwd" if runme => {}
       // Runme reads it as Go's ParseBool does.
       "excludeFromRunAll" if runme => match attr.value.as_str() {
         "true" | "True" | "TRUE" | "t" | "T" | "1" => policy.excluded_from_run_all = true,

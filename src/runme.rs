@@ -20,6 +20,14 @@ pub fn without_prompts(body: &str) -> String {
     .collect()
 }
 
+/// Where a cell runs: its `cwd` (else the document's), relative to the
+/// document's directory as Runme resolves it; `None` to run where litops
+/// runs.
+pub fn cwd(document: &std::path::Path, cwd: Option<&str>) -> Option<std::path::PathBuf> {
+  let dir = document.parent().unwrap_or(std::path::Path::new(""));
+  cwd.map(|cwd| dir.join(cwd))
+}
+
 /// The name Runme gives a cell without one: from its first line that is
 /// not a comment (prompts `$` dropped), the part before a `=` when it sets
 /// a variable, at most 32 bytes, its first two words, lowercased, words

@@ -34,6 +34,15 @@ impl Execute for ShellAction {
       Shell::Zsh => "zsh",
     };
     let mut command = Command::new(program);
+    if let Some(dir) = run.step.action().and_then(|a| a.cwd.as_ref()) {
+      if !dir.is_dir() {
+        return Output::failed(
+          Status::Failed,
+          format!("cannot run in {}: no such directory", dir.display()),
+        );
+      }
+      command.current_dir(dir);
+    }
     if run.step.action().is_some_and(|a| a.fail_fast) {
       command.arg("-e");
       // dash, Debian's sh, has no pipefail.

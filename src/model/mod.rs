@@ -58,6 +58,9 @@ pub struct Meta {
   pub approvals: Option<crate::approval::Policy>,
   /// `notify:`: where the end of every run is told (`sns:ARN`, `slack:`).
   pub notify: Vec<String>,
+  /// `cwd:` of a Runme document: where its shell cells run, relative to
+  /// the document.
+  pub cwd: Option<String>,
 }
 
 /// How often a step may run in one run unless `max-visits` says otherwise.
@@ -123,6 +126,9 @@ pub struct Action {
   /// A shell cell of a Runme document: the first failing command fails it
   /// (`-e`, and `-o pipefail` where the shell has it), as Runme runs it.
   pub fail_fast: bool,
+  /// Where a Runme shell cell runs (its `cwd`, else the document's),
+  /// resolved against the document's directory.
+  pub cwd: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -134,6 +134,12 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
       "params" => params = Some(value),
       // Runme's own settings (its document id, version): read by Runme,
       // and what marks the document as written for it.
+      // Runme's working directory for every cell; litops's own documents
+      // have no such key.
+      "cwd" if map.contains_key("runme") => match scalar(value) {
+        Some(dir) => meta.cwd = Some(dir),
+        None => wrong(diagnostics, "cwd", "a directory"),
+      },
       "runme" => {
         meta.dialect = crate::model::Dialect::Runme;
         if value.get("session").is_some() {
@@ -180,7 +186,8 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
     }
   }
   for key in map.keys().filter_map(Value::as_str) {
-    if !KEYS.contains(&key) {
+    let runme_cwd = key == "cwd" && map.contains_key("runme");
+    if !(KEYS.contains(&key) || runme_cwd) {
       diagnostics.push(Diagnostic::new(
         Problem::UnknownFrontMatterKey(key.to_string()),
         locate(&[key]),

@@ -160,11 +160,11 @@ fn shell_cells_stop_at_the_first_failing_command() {
 #[test]
 fn what_is_not_followed_is_named_and_a_session_output_is_refused() {
   let ran = Test::new()
-    .runbook("# Setup\n\n```sh {\"cwd\":\"/tmp\",\"background\":\"true\",\"id\":\"01HF7B0KJPF469EG9ZWDNKKACQ\"}\necho hi\n```\n")
+    .runbook("# Setup\n\n```sh {\"interactive\":\"true\",\"background\":\"true\",\"id\":\"01HF7B0KJPF469EG9ZWDNKKACQ\"}\necho hi\n```\n")
     .args(&["check", "rb.md"])
     .run();
   ran.assert(0);
-  for attribute in ["cwd", "background"] {
+  for attribute in ["interactive", "background"] {
     assert!(
       ran.stderr.contains(&format!(
         "warning: Runme's `{attribute}` is not followed by litops yet"
@@ -216,4 +216,51 @@ fn a_cell_excluded_from_run_all_runs_only_when_named() {
     .run();
   named.assert(0);
   assert!(named.stdout.contains("cleanup-ran"), "{}", named.stdout);
+}
+
+/// `cwd` (a cell's, else the front matter's) is where the cell runs,
+/// relative to the document; a directory that is not there fails the cell
+/// saying so.
+#[test]
+fn cells_run_in_their_cwd() {
+  let cell = Test::new()
+    .file("docs/work/marker-in-work", "")
+    .file(
+      "docs/rb.md",
+      "---\nrunme:\n  version: v3\n---\n\n```sh {\"cwd\":\"work\"}\nls\n```\n\n```sh\nls\n```\n",
+    )
+    .args(&["run", "docs/rb.md", "--yes"])
+    .run();
+  cell.assert(0);
+  assert_eq!(
+    cell.stdout.matches("marker-in-work").count(),
+    1,
+    "{}",
+    cell.stdout
+  );
+  let document = Test::new()
+    .file("docs/work/marker-in-work", "")
+    .file(
+      "docs/rb.md",
+      "---\nrunme:\n  version: v3\ncwd: work\n---\n\n```sh\nls\n```\n",
+    )
+    .args(&["run", "docs/rb.md", "--yes"])
+    .run();
+  document.assert(0);
+  assert!(
+    document.stdout.contains("marker-in-work"),
+    "{}",
+    document.stdout
+  );
+  let missing = Test::new()
+    .runbook("---\nrunme:\n  version: v3\n---\n\n```sh {\"cwd\":\"nowhere\"}\necho ran\n```\n")
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  missing.assert(1);
+  // Where the walk's failures are shown.
+  let said = format!("{}{}", missing.stdout, missing.stderr);
+  assert!(
+    said.contains("cannot run in nowhere: no such directory"),
+    "{said}"
+  );
 }
