@@ -19,8 +19,8 @@ const RUNME_NOTEBOOK_ATTRIBUTES: &[&str] = &["closeTerminalOnSuccess", "id", "mi
 /// not follow yet: each is a warning naming it.
 const RUNME_ATTRIBUTES: &[&str] = &[
   "background",
-  "category",
   // Followed in a Runme document; warnings in a litops one.
+  "category",
   "cwd",
   "excludeFromRunAll",
   "interactive",
@@ -770,6 +770,14 @@ fn attributes(
       },
       key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
       "cwd" if runme => {}
+      "category" | "tag" if runme => policy.tags.extend(
+        attr
+          .value
+          .split(',')
+          .map(str::trim)
+          .filter(|t| !t.is_empty())
+          .map(String::from),
+      ),
       // Runme reads it as Go's ParseBool does.
       "excludeFromRunAll" if runme => match attr.value.as_str() {
         "true" | "True" | "TRUE" | "t" | "T" | "1" => policy.excluded_from_run_all = true,

@@ -255,6 +255,14 @@ struct RunArgs {
   /// Run only these steps
   #[arg(long, value_name = "ID,…", value_delimiter = ',')]
   only: Option<Vec<String>>,
+  /// Run only the cells with one of these tags (Runme's `category` or `tag`)
+  #[arg(
+    long,
+    value_name = "TAG,…",
+    value_delimiter = ',',
+    conflicts_with = "only"
+  )]
+  tag: Option<Vec<String>>,
   /// Write the transcript to this file
   #[arg(long, value_name = "PATH", conflicts_with = "transcript_dir")]
   transcript: Option<PathBuf>,
@@ -812,6 +820,14 @@ fn run(args: RunArgs) -> Result<i32, Error> {
   for id in args.only.iter().flatten() {
     step_index(runbook, "--only", id)?;
   }
+  // A tag picks its cells as `--only` would name them.
+  let args = match &args.tag {
+    Some(tags) => RunArgs {
+      only: Some(tagged(runbook, tags)?),
+      ..args
+    },
+    None => args,
+  };
   let run_id = transcript::run_id(clock::now());
   let path = match &args.transcript {
     Some(path) => path.clone(),
@@ -1006,6 +1022,33 @@ fn tell_team(
 
 /// The index of the step `id` named by `flag`, or an error naming the
 /// closest ids.
+/// The ids of the steps carrying any of `tags`; each tag must be on one.
+fn tagged(runbook: &crate::model::Runbook, tags: &[String]) -> Result<Vec<String>, Error> {
+  for tag in tags {
+    if !runbook.steps.iter().any(|s| s.policy.tags.contains(tag)) {
+      let mut known: Vec<String> = runbook
+        .steps
+        .iter()
+        .flat_map(|s| s.policy.tags.iter().cloned())
+        .collect();
+      known.sort();
+      known.dedup();
+      return Err(Error::UnknownTag {
+        tag: tag.clone(),
+        known,
+      });
+    }
+  }
+  Ok(
+    runbook
+      .steps
+      .iter()
+      .filter(|s| s.policy.tags.iter().any(|t| tags.contains(t)))
+      .map(|s| s.id.clone())
+      .collect(),
+  )
+}
+
 fn step_index(
   runbook: &crate::model::Runbook,
   flag: &'static str,

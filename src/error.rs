@@ -29,6 +29,11 @@ pub enum Error {
     /// Step ids close to `id`.
     close: Vec<String>,
   },
+  /// `--tag TAG` that no cell carries; the tags the document has.
+  UnknownTag {
+    tag: String,
+    known: Vec<String>,
+  },
   NoRunbooks(PathBuf),
   Key(crate::signing::KeyError),
   /// The approval settings cannot be used, or an approval cannot be given.
@@ -97,6 +102,15 @@ impl fmt::Display for Error {
           crate::diagnostic::did_you_mean(close)
         )
       }
+      Self::UnknownTag { tag, known } if known.is_empty() => write!(
+        f,
+        "error: `--tag {tag}`: no cell has a tag (Runme's `category` or `tag` attribute)"
+      ),
+      Self::UnknownTag { tag, known } => write!(
+        f,
+        "error: `--tag {tag}`: no cell has this tag; the document's tags: {}",
+        known.join(", ")
+      ),
       Self::Key(e) => write!(f, "error: {e}"),
       Self::Approval(e) => write!(f, "error: {e}"),
       Self::Targets(e) => write!(f, "{e}"),

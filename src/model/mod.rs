@@ -156,6 +156,8 @@ pub struct Policy {
   pub approvers: Option<usize>,
   /// Runme's `excludeFromRunAll`: runs only when named (`--only`).
   pub excluded_from_run_all: bool,
+  /// Runme's `category` and `tag` (comma-separated): `run --tag` picks by them.
+  pub tags: Vec<String>,
 }
 
 /// What a step is, as transcripts record it (`manual`, `sh`, `rhai`, …):

@@ -264,3 +264,35 @@ fn cells_run_in_their_cwd() {
     "{said}"
   );
 }
+
+/// `run --tag T` runs the cells whose `category` or `tag` carries T, as a
+/// named selection; a tag no cell has is refused with the tags there are.
+#[test]
+fn cells_are_picked_by_tag() {
+  let document = "---\nrunme:\n  version: v3\n---\n\n```sh {\"category\":\"build\"}\necho compile-step\n```\n\n```sh {\"tag\":\"deploy, build\"}\necho ship-step\n```\n\n```sh\necho other-step\n```\n";
+  let build = Test::new()
+    .runbook(document)
+    .args(&["run", "rb.md", "--yes", "--tag", "build"])
+    .run();
+  build.assert(0);
+  for (text, ran) in [
+    ("compile-step", true),
+    ("ship-step", true),
+    ("other-step", false),
+  ] {
+    assert_eq!(build.stdout.contains(text), ran, "{text}: {}", build.stdout);
+  }
+  let unknown = Test::new()
+    .runbook(document)
+    .args(&["run", "rb.md", "--yes", "--tag", "test"])
+    .run();
+  assert_ne!(unknown.status, 0);
+  assert!(
+    unknown
+      .stderr
+      .contains("`--tag test`: no cell has this tag; the document's tags: build, deploy"),
+    "{}",
+    unknown.stderr
+  );
+  assert!(!unknown.stdout.contains("-step"), "{}", unknown.stdout);
+}
