@@ -248,6 +248,7 @@ pub fn check(source: &Source) -> Checked {
             mutating,
             options,
             fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
+            carries_exports: runme && matches!(kind, ActionKind::Shell(_)),
             cwd: match kind {
               ActionKind::Shell(_) if runme => runme::cwd(
                 &source.path,

@@ -50,10 +50,27 @@ impl Execute for ShellAction {
         command.args(["-o", "pipefail"]);
       }
     }
+    // A Runme cell's exported variables are read back when it exits, by a
+    // trap set on its first line (its line numbers stay as written).
+    let exports = match run.step.action().is_some_and(|a| a.carries_exports) {
+      true => match tempfile::NamedTempFile::new() {
+        Ok(file) => Some(file),
+        Err(e) => return Output::failed(Status::Failed, format!("cannot read its exports: {e}")),
+      },
+      false => None,
+    };
+    let given = run.environment();
+    let script = match &exports {
+      Some(_) => format!("trap 'env -0 > \"$LITOPS_EXPORTS\"' EXIT; {}", run.text),
+      None => run.text.to_string(),
+    };
+    if let Some(file) = &exports {
+      command.env("LITOPS_EXPORTS", file.path());
+    }
     command
       .arg("-c")
-      .arg(run.text)
-      .envs(run.environment())
+      .arg(&script)
+      .envs(given.iter().cloned())
       .env("LITOPS_STEP", &run.step.id)
       .stdin(Stdio::null())
       .stdout(Stdio::piped())
@@ -130,6 +147,9 @@ impl Execute for ShellAction {
         .map_or_else(String::new, |(_, t)| t.clone());
       output.fields.insert(name.into(), Value::String(text));
     }
+    if let Some(file) = &exports {
+      carry(file.path(), &given, run.vars);
+    }
     let code = exit.map(|e| e.code().unwrap_or_else(|| 128 + e.signal().unwrap_or(0)));
     output
       .fields
@@ -185,4 +205,35 @@ fn spawn_capture(
     console.show(&mask.finish(), stdout);
     let _ = tx.send((name, String::from_utf8_lossy(&captured).into_owned()));
   });
+}
+
+/// Sets in `vars` what a cell exported that it was not given: variables it
+/// added or changed, for the cells after it. The shell's own (`PWD`,
+/// `SHLVL`, `_`, …) and litops's are left out.
+fn carry(
+  dump: &std::path::Path,
+  given: &[(String, String)],
+  vars: &mut serde_json::Map<String, Value>,
+) {
+  let Ok(bytes) = std::fs::read(dump) else {
+    return;
+  };
+  for entry in bytes.split(|&b| b == 0) {
+    let entry = String::from_utf8_lossy(entry);
+    let Some((name, value)) = entry.split_once('=') else {
+      continue;
+    };
+    if ["PWD", "OLDPWD", "SHLVL", "_"].contains(&name) || name.starts_with("LITOPS_") {
+      continue;
+    }
+    let before = given
+      .iter()
+      .rev()
+      .find(|(k, _)| k == name)
+      .map(|(_, v)| v.clone())
+      .or_else(|| std::env::var(name).ok());
+    if before.as_deref() != Some(value) {
+      vars.insert(name.to_string(), Value::String(value.to_string()));
+    }
+  }
 }

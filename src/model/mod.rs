@@ -126,6 +126,9 @@ pub struct Action {
   /// A shell cell of a Runme document: the first failing command fails it
   /// (`-e`, and `-o pipefail` where the shell has it), as Runme runs it.
   pub fail_fast: bool,
+  /// A shell cell of a Runme document: variables it exports are set in
+  /// later cells of the run (and recorded like `vars`).
+  pub carries_exports: bool,
   /// Where a Runme shell cell runs (its `cwd`, else the document's),
   /// resolved against the document's directory.
   pub cwd: Option<std::path::PathBuf>,

@@ -296,3 +296,39 @@ fn cells_are_picked_by_tag() {
   );
   assert!(!unknown.stdout.contains("-step"), "{}", unknown.stdout);
 }
+
+/// A variable a cell exports is set in the cells after it, and recorded as
+/// the run's `vars`; one it only assigns is not. In a litops document each
+/// shell step starts afresh.
+#[test]
+fn exported_variables_reach_later_cells() {
+  let cells = "```sh\nexport GREETING=hello-from-one\nLOCAL=kept-inside\n```\n\n```sh\necho \"seen:${GREETING:-unset}/${LOCAL:-unset}\"\n```\n";
+  let runme = Test::new()
+    .runbook(&format!("---\nrunme:\n  version: v3\n---\n\n{cells}"))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  runme.assert(0);
+  assert!(
+    runme.stdout.contains("seen:hello-from-one/unset"),
+    "{}",
+    runme.stdout
+  );
+  let transcript = crate::find_transcript(runme.dir.path()).expect("transcript");
+  let records = crate::records(&std::fs::read_to_string(transcript).expect("read"));
+  assert!(
+    records
+      .iter()
+      .any(|r| r["vars"]["GREETING"] == "hello-from-one"),
+    "{records:?}"
+  );
+  let litops = Test::new()
+    .runbook(&format!("# Steps\n\n{cells}"))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  litops.assert(0);
+  assert!(
+    litops.stdout.contains("seen:unset/unset"),
+    "{}",
+    litops.stdout
+  );
+}
