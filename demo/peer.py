@@ -74,6 +74,24 @@ def insight_rule_report(form):
             "</ResponseMetadata></GetInsightRuleReportResponse>")
 
 
+# Service Quotas, which the emulator answers for few services: Fargate's
+# on-demand vCPU quota at its default of 6, with its usage metric.
+FARGATE_VCPU = {"ServiceCode": "fargate", "QuotaCode": "L-3032A538",
+                "QuotaName": "Fargate On-Demand vCPU resource count", "Value": 6.0,
+                "Unit": "None", "Adjustable": True,
+                "UsageMetric": {"MetricNamespace": "AWS/Usage", "MetricName": "ResourceCount",
+                                "MetricDimensions": {"Service": "Fargate", "Resource": "vCPU",
+                                                     "Type": "Resource",
+                                                     "Class": "Standard/OnDemand"},
+                                "MetricStatisticRecommendation": "Maximum"}}
+
+
+def service_quotas(operation, request):
+    if operation == "ListAWSDefaultServiceQuotas" and request.get("ServiceCode") == "fargate":
+        return {"Quotas": [FARGATE_VCPU]}
+    return {"Quotas": []}
+
+
 # (minutes before now, desired count, status, message)
 SCALING = [(2 * 1440 + 125, 4, "Successful", None),
            (2 * 1440 + 95, 6, "Failed",
@@ -195,6 +213,14 @@ class Peer(BaseHTTPRequestHandler):
         if self.headers.get("x-amz-target") == "DynamoDB_20120810.DescribeContributorInsights":
             answer = contributor_insights(json.loads(body or b"{}"))
             return self.reply(200, json.dumps(answer), "application/x-amz-json-1.0")
+        # The service's public health endpoint, for the readiness and DR
+        # runbooks' probes.
+        if self.command == "GET" and self.path == "/health":
+            return self.reply(200, "ok", "text/plain")
+        target = self.headers.get("x-amz-target") or ""
+        if target.startswith("ServiceQuotasV20190624."):
+            answer = service_quotas(target.split(".", 1)[1], json.loads(body or b"{}"))
+            return self.reply(200, json.dumps(answer), "application/x-amz-json-1.1")
         skip = {"host", "content-length", "connection", "transfer-encoding"}
         request = urllib.request.Request(
             UPSTREAM + self.path, data=body if body else None, method=self.command,

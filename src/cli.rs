@@ -59,6 +59,19 @@ enum Command {
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
   },
+  /// Run runbook tests: each case in NAME.test.yaml walks NAME.md with
+  /// its outputs replayed (only rhai runs; nothing reaches AWS or changes)
+  Test {
+    /// Case files, runbooks (their NAME.test.yaml) or directories
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Also write the results as JUnit XML here, for CI systems
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write each case's `expect:` from what its run did, for review
+    #[arg(long)]
+    update: bool,
+  },
   /// Print every step and exactly what it would run; runs nothing
   Plan {
     file: PathBuf,
@@ -460,6 +473,7 @@ impl WalkArgs {
       approvals: self.approvals(file, runbook)?,
       fleet: Vec::new(),
       tripwire: None,
+      replay: None,
     })
   }
 
@@ -649,6 +663,11 @@ fn command(cli: Cli) -> i32 {
         Ok(0)
       })
     }
+    Command::Test {
+      paths,
+      junit,
+      update,
+    } => test(&paths, junit.as_deref(), update),
     Command::Log {
       runbook,
       transcript_dir,
@@ -754,6 +773,59 @@ fn check_paths(paths: &[PathBuf]) -> i32 {
   i32::from(problems > 0)
 }
 
+/// `litops test`: every case of every case file; a line per case, then
+/// the summary. Exit 0 when every case passed, else 1.
+fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Error> {
+  use crate::testing;
+  let (files, missing) = testing::discover(paths);
+  let mut unusable: Vec<(PathBuf, String)> = Vec::new();
+  for (path, why) in missing {
+    eprintln!("error: {why}");
+    unusable.push((path, why));
+  }
+  let mut verdicts = Vec::new();
+  for file in &files {
+    let suite = match testing::load(file, update) {
+      Ok(suite) => suite,
+      Err(why) => {
+        let shown = why.render();
+        eprint!("{shown}");
+        unusable.push((file.clone(), shown));
+        continue;
+      }
+    };
+    let (mut ran, outcomes) = testing::run_suite(&suite, update);
+    if update {
+      let text = testing::updated(&suite, &outcomes);
+      std::fs::write(file, text).map_err(|error| Error::Report {
+        path: file.clone(),
+        error,
+      })?;
+      eprintln!(
+        "litops: wrote the expectations of {} case(s) to {}",
+        outcomes.len(),
+        file.display()
+      );
+    }
+    verdicts.append(&mut ran);
+  }
+  out(
+    &testing::Report {
+      verdicts: &verdicts,
+      unusable: unusable.len(),
+    }
+    .to_string(),
+  );
+  if let Some(path) = junit {
+    std::fs::write(path, testing::junit(&verdicts, &unusable)).map_err(|error| Error::Report {
+      path: path.to_path_buf(),
+      error,
+    })?;
+  }
+  let passed = unusable.is_empty() && verdicts.iter().all(|v| v.failures.is_empty());
+  Ok(i32::from(!passed))
+}
+
 fn markdown_files(dir: &Path, files: &mut Vec<PathBuf>) {
   let Ok(entries) = std::fs::read_dir(dir) else {
     return;
@@ -779,6 +851,8 @@ fn markdown_files(dir: &Path, files: &mut Vec<PathBuf>) {
       .extension()
       .is_some_and(|e| e.eq_ignore_ascii_case("md"))
       && path.is_file()
+      // A recorded run kept beside its runbook (a test case's) is a record.
+      && !std::fs::read_to_string(&path).is_ok_and(|t| crate::transcript::is_transcript(&t))
     {
       files.push(path);
     }

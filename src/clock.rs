@@ -1,14 +1,30 @@
 //! The only place litops reads the wall clock (clippy.toml forbids it
 //! elsewhere), so every timestamp in a transcript has one format.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Instant(DateTime<Utc>);
 
+/// `litops test`: the moment a case runs at, in milliseconds since the
+/// epoch, so what a script computes from the time (`utc_ago`) is the same
+/// on every run. `i64::MIN` when the clock runs.
+static FROZEN: AtomicI64 = AtomicI64::new(i64::MIN);
+
 #[allow(clippy::disallowed_methods)]
 pub fn now() -> Instant {
-  Instant(Utc::now())
+  match FROZEN.load(Ordering::SeqCst) {
+    i64::MIN => Instant(Utc::now()),
+    millis => Instant::from_millis(millis).unwrap_or(Instant(Utc::now())),
+  }
+}
+
+/// Stops the clock at `at` (every `now()` answers it), or lets it run.
+pub fn freeze(at: Option<Instant>) {
+  let millis = at.map_or(i64::MIN, |at| at.0.timestamp_millis());
+  FROZEN.store(millis, Ordering::SeqCst);
 }
 
 impl Instant {

@@ -101,6 +101,8 @@ pub enum Problem {
   Spec(String),
   UnclosedFence,
   NoSteps,
+  /// A `litops test` case that cannot be run as written.
+  TestCase(String),
 }
 
 /// The known names closest to `name`, best first: what a typo meant.
@@ -164,7 +166,7 @@ impl fmt::Display for Problem {
       ),
       Self::FrontMatterType { field, expected } => write!(f, "`{field}` must be {expected}"),
       Self::UnknownFrontMatterKey(k) => write!(f, "unknown front matter key `{k}` is ignored"),
-      Self::Approvals(m) => f.write_str(m),
+      Self::Approvals(m) | Self::TestCase(m) => f.write_str(m),
       Self::BadDocKind(k) => write!(f, "`kind: {k}` is not known: use `runbook` or `playbook`"),
       Self::BadParamName(n) => write!(
         f,

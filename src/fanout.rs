@@ -283,6 +283,7 @@ fn one(plan: &Plan, target: Target) -> Outcome {
     approvals: base.approvals.clone(),
     fleet: base.fleet.clone(),
     tripwire: base.tripwire.clone(),
+    replay: None,
   };
   let run =
     exec::run(plan.source, plan.runbook, &params, console, &options).map_err(|e| e.to_string());

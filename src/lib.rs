@@ -1,6 +1,6 @@
 //! litops: literate runbooks. The modules read as the pipeline:
 //! source → parse → model → check → plan → exec (with approval) → transcript
-//! → verify/diff.
+//! → verify/diff; `testing` walks runbooks with outputs replayed from cases.
 
 pub(crate) mod approval;
 pub(crate) mod aws;
@@ -33,6 +33,7 @@ pub mod source;
 pub(crate) mod store;
 pub(crate) mod tell;
 pub(crate) mod template;
+pub(crate) mod testing;
 pub mod transcript;
 pub(crate) mod tripwire;
 pub mod verify;

@@ -45,7 +45,7 @@ fn entry(path: &Path, runs: &[Run]) -> Option<Entry> {
   let copy = path
     .parent()
     .is_some_and(|d| d.extension().is_some_and(|e| e == "d"));
-  if !source.text.starts_with("---") || source.text.starts_with("---\nlitops_transcript:") || copy {
+  if !source.text.starts_with("---") || crate::transcript::is_transcript(&source.text) || copy {
     return None;
   }
   let checked = crate::check::check(&source);

@@ -248,6 +248,35 @@ fn members<'a>(code: &'a str, root: &str) -> Vec<(usize, &'a str, &'a str)> {
   out
 }
 
+/// The questions a script asks (`ask`, `choose`, `confirm`), by their
+/// literal text; None when one is built as the script runs, so which
+/// questions it asks cannot be known before.
+pub fn questions(code: &str) -> Option<Vec<String>> {
+  let mut questions = Vec::new();
+  for function in ["ask", "choose", "confirm"] {
+    let literal = string_calls(code, function);
+    if literal.len() != calls(code, function) {
+      return None;
+    }
+    questions.extend(literal.into_iter().map(|(_, q)| q.to_string()));
+  }
+  Some(questions)
+}
+
+/// How often `function(` is called in `code`.
+fn calls(code: &str, function: &str) -> usize {
+  code
+    .match_indices(function)
+    .filter(|(i, _)| {
+      !code[..*i]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        && code[i + function.len()..].trim_start().starts_with('(')
+    })
+    .count()
+}
+
 fn string_calls<'a>(code: &'a str, function: &str) -> Vec<(usize, &'a str)> {
   let mut out = Vec::new();
   for (i, _) in code.match_indices(function) {

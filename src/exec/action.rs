@@ -29,6 +29,8 @@ pub struct StepRun<'a> {
   pub aws: &'a Session,
   /// What `--prefetch` started for this step, if anything.
   pub prefetched: Option<Box<dyn Pending>>,
+  /// `litops test`: answers to a script's questions come from the case.
+  pub replay: Option<&'a super::Replay>,
 }
 
 impl StepRun<'_> {
@@ -107,6 +109,10 @@ pub trait Execute {
       read,
     ))
   }
+
+  /// The fields this kind's steps record (besides [`super::COMMON_FIELDS`]):
+  /// what a test case may give a step of this kind.
+  fn fields(&self) -> &'static [&'static str];
 
   fn execute(&self, run: &mut StepRun) -> Output;
 }

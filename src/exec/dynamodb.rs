@@ -18,6 +18,29 @@ use crate::model::ActionKind;
 pub struct DynamoDb;
 
 impl Execute for DynamoDb {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "active",
+      "after",
+      "autoscaling",
+      "before",
+      "billing_mode",
+      "enabled",
+      "index",
+      "indexes",
+      "insights_status",
+      "item_count",
+      "read",
+      "rules",
+      "table",
+      "table_status",
+      "targets",
+      "top",
+      "wait_ms",
+      "write",
+    ]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     check(text)
   }

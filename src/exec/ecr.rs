@@ -26,6 +26,10 @@ use crate::model::ActionKind;
 pub struct Ecr;
 
 impl Execute for Ecr {
+  fn fields(&self) -> &'static [&'static str] {
+    &["all_exist", "images", "missing"]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     Spec::parse(&Body::parse(ActionKind::Ecr, text)?).map(|_| ())
   }

@@ -28,6 +28,39 @@ use crate::model::ActionKind;
 pub struct Ecs;
 
 impl Execute for Ecs {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "activities",
+      "after",
+      "all_exist",
+      "before",
+      "cluster",
+      "configured",
+      "containers",
+      "cpu",
+      "deployments",
+      "desired_status",
+      "events",
+      "failed",
+      "forced_deployment",
+      "in_progress",
+      "memory",
+      "missing",
+      "policies",
+      "references",
+      "requested_desired",
+      "resource",
+      "service",
+      "services",
+      "steady",
+      "targets",
+      "task_definition",
+      "tasks",
+      "wait_ms",
+      "waited",
+    ]
+  }
+
   fn preview(&self, run: &StepRun) -> Option<String> {
     let body = Body::parse(ActionKind::Ecs, run.text).ok()?;
     let action = body.text("action")?;

@@ -24,6 +24,21 @@ use crate::model::ActionKind;
 pub struct Elb;
 
 impl Execute for Elb {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "expiring",
+      "health_check",
+      "healthy",
+      "listeners",
+      "load_balancer",
+      "min_days",
+      "stickiness",
+      "target_group",
+      "targets",
+      "total",
+    ]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     Spec::parse(&Body::parse(ActionKind::Elb, text)?).map(|_| ())
   }

@@ -37,6 +37,18 @@ const EXCERPT: usize = 512;
 pub struct Http;
 
 impl Execute for Http {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "method",
+      "url",
+      "http_status",
+      "latency_ms",
+      "headers",
+      "body_excerpt",
+      "body_bytes",
+    ]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     Request::parse(text).map(|_| ())
   }

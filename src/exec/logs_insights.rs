@@ -178,6 +178,21 @@ impl Query {
 pub struct LogsInsights;
 
 impl Execute for LogsInsights {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "end",
+      "log_groups",
+      "query",
+      "query_id",
+      "row_count",
+      "rows",
+      "start",
+      "statistics",
+      "status_aws",
+      "stop_query",
+    ]
+  }
+
   fn check(&self, text: &str, options: &[(String, String)]) -> Result<(), String> {
     Query::parse(text, options).map(|_| ())
   }

@@ -23,6 +23,7 @@ mod prefetch;
 mod quotas;
 mod rds;
 mod rds_insights;
+mod replay;
 mod rhai;
 mod shell;
 mod shown;
@@ -39,6 +40,7 @@ pub use crate::transcript::Status;
 pub use action::{Execute, Output, StepRun};
 pub use console::{Answer, Console, operator};
 pub use notify::post_text;
+pub use replay::{Answers, Replay};
 pub use style::diff as diff_style;
 
 use crate::clock::{self, Instant};
@@ -56,6 +58,8 @@ pub enum Approval {
   /// A fan-out run without `--yes`: read-only steps run, mutating ones are
   /// recorded as skipped for every target.
   Unattended,
+  /// `litops test`: outputs come from a case; nothing is asked or changed.
+  Replay,
 }
 
 impl Approval {
@@ -65,6 +69,7 @@ impl Approval {
       Self::YesReadonly => "--yes-readonly",
       Self::Yes => "--yes",
       Self::Unattended => "--targets (read-only steps only)",
+      Self::Replay => "litops test (outputs replayed, nothing run)",
     }
   }
 }
@@ -102,6 +107,8 @@ pub struct RunOptions {
   pub fleet: Vec<String>,
   /// `--stop-on-alarm`: alarms that stop every change once one fires.
   pub tripwire: Option<Arc<crate::tripwire::Tripwire>>,
+  /// `litops test`: each step's output from a case (see [`Replay`]).
+  pub replay: Option<Arc<Replay>>,
 }
 
 impl RunOptions {
@@ -126,6 +133,24 @@ pub struct Summary {
   /// The `verdict` step's value or error, else the last step's, on one line.
   pub verdict: String,
 }
+
+/// The fields a step of `kind` records: what a test case may give it.
+pub fn fields(kind: ActionKind) -> &'static [&'static str] {
+  executor(kind).fields()
+}
+
+/// The fields in `output` a step of `kind` never records.
+pub fn unknown_fields(kind: ActionKind, output: &Map<String, Value>) -> Vec<&str> {
+  let known = fields(kind);
+  output
+    .keys()
+    .map(String::as_str)
+    .filter(|k| !known.contains(k) && !COMMON_FIELDS.contains(k))
+    .collect()
+}
+
+/// Fields any step may record beside its kind's own.
+pub const COMMON_FIELDS: &[&str] = &["status", "error", "shown", "prefetched_at", "prefetch"];
 
 fn executor(kind: ActionKind) -> Box<dyn Execute> {
   match kind {
@@ -397,7 +422,8 @@ fn connect(
     .steps
     .iter()
     .any(|s| s.action().is_some_and(|a| a.kind.is_aws()));
-  if !uses_aws {
+  // A test reaches no account: every AWS step's output is replayed.
+  if !uses_aws || options.replay.is_some() {
     return (aws, None);
   }
   let context = match aws.get() {
@@ -505,7 +531,7 @@ impl<'a> Walk<'a> {
   /// Starts, in the background, each fetch whose inputs are parameters
   /// alone, when `--prefetch` or the front matter asks for it.
   fn prefetch(&mut self) {
-    if !(self.options.prefetch || self.runbook.meta.prefetch) {
+    if !(self.options.prefetch || self.runbook.meta.prefetch) || self.options.replay.is_some() {
       return;
     }
     let steps = &self.runbook.steps[self.start.min(self.runbook.steps.len())..];
@@ -783,7 +809,16 @@ impl<'a> Walk<'a> {
     let text = action_text(step, self.params, &self.vars);
     self.show(index, step, &format!("[ ] {text}"), false);
     let started = clock::now();
-    let (status, decision) = if !self.console.interactive {
+    let (status, decision) = if let Some(replay) = &self.options.replay {
+      let status = replay.checklist(step);
+      let choice = match status {
+        Status::Done => Choice::Done,
+        Status::NotDone => Choice::NotDone,
+        Status::NotApplicable => Choice::NotApplicable,
+        _ => Choice::Unconfirmed,
+      };
+      (status, self.decision(choice, "litops test", None))
+    } else if !self.console.interactive {
       // A checklist item needs a person; nobody answered, so it is not done.
       (
         Status::Unconfirmed,
@@ -883,7 +918,8 @@ impl<'a> Walk<'a> {
     }
     let executor = executor(action.kind);
     let mut preview = None;
-    if step.is_mutating() {
+    // A test shows no diff: it would read the current state from AWS.
+    if step.is_mutating() && self.options.replay.is_none() {
       let mut vars = self.vars.clone();
       preview = executor.preview(&self.step_run(step, &text, &mut vars));
       if let Some(preview) = &preview {
@@ -919,6 +955,8 @@ impl<'a> Walk<'a> {
       _ if retried => Some("retry after it failed"),
       _ if in_flight && self.in_flight == Some(InFlight::Rerun) => Some("--in-flight rerun"),
       _ if in_flight => None,
+      // A test asks nobody, whatever the step says.
+      (_, Approval::Replay) => Some("litops test"),
       (Confirm::Always, _) => None,
       (_, Approval::Ask) if glue => Some("auto: sandboxed script"),
       (_, Approval::Ask) => None,
@@ -973,7 +1011,10 @@ impl<'a> Walk<'a> {
         reason: Some(why),
       }));
     }
-    if let Err(next) = self.gate(index, step, &text, preview.as_deref())? {
+    // A test changes nothing, so no approval is needed for it.
+    if self.options.replay.is_none()
+      && let Err(next) = self.gate(index, step, &text, preview.as_deref())?
+    {
       return Ok(next);
     }
     let started = clock::now();
@@ -1001,19 +1042,26 @@ impl<'a> Walk<'a> {
     // own progress, and rhai asks questions.
     let alive = matches!(action.kind, ActionKind::Shell(_) | ActionKind::Http)
       .then(|| self.console.alive(step.policy.timeout));
-    let output =
-      std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| executor.execute(&mut run)))
-        .unwrap_or_else(|payload| {
-          let what = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("no message");
-          Output::failed(
-            Status::Failed,
-            format!("internal error in litops (a bug; please report it): {what}"),
-          )
-        });
+    let replayed = self
+      .options
+      .replay
+      .as_ref()
+      .filter(|_| action.kind != ActionKind::Rhai);
+    let output = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match replayed {
+      Some(replay) => replay.output(step),
+      None => executor.execute(&mut run),
+    }))
+    .unwrap_or_else(|payload| {
+      let what = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+      Output::failed(
+        Status::Failed,
+        format!("internal error in litops (a bug; please report it): {what}"),
+      )
+    });
     drop(alive);
     self.vars = vars;
     let mut output = output;
@@ -1161,6 +1209,7 @@ impl<'a> Walk<'a> {
       timeout: step.policy.timeout,
       aws: &self.aws,
       prefetched: None,
+      replay: self.options.replay.as_deref(),
     }
   }
 
@@ -1175,6 +1224,16 @@ impl<'a> Walk<'a> {
     let finished = clock::now();
     let duration_ms = finished.millis_since(started);
     let mut fields = output.fields;
+    // The lists `litops test` checks cases against must cover what runs.
+    debug_assert!(
+      self.options.replay.is_some()
+        || step
+          .action()
+          .is_none_or(|a| unknown_fields(a.kind, &fields).is_empty()),
+      "a {} step recorded a field its kind does not list: {:?}",
+      step.kind_name(),
+      fields.keys().collect::<Vec<_>>()
+    );
     fields.insert("status".into(), Value::String(output.status.name().into()));
     let value = Value::Object(fields);
     let mut recorded = value.clone();
@@ -1259,7 +1318,7 @@ fn one_line(value: &Value) -> String {
 }
 
 /// A step's result on one line, as recorded: its error, else its value.
-fn verdict(output: &Value, error: Option<&str>) -> String {
+pub fn verdict(output: &Value, error: Option<&str>) -> String {
   error.map_or_else(
     || output.get("value").map(flat).unwrap_or_default(),
     collapse,

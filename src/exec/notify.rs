@@ -25,6 +25,10 @@ use crate::template;
 pub struct Notify;
 
 impl Execute for Notify {
+  fn fields(&self) -> &'static [&'static str] {
+    &["http_status", "message", "message_id", "topic", "webhook"]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     Message::parse(&Body::parse(ActionKind::Notify, text)?).map(|_| ())
   }

@@ -30,6 +30,10 @@ use crate::model::ActionKind;
 pub struct Quotas;
 
 impl Execute for Quotas {
+  fn fields(&self) -> &'static [&'static str] {
+    &["all_below", "flagged", "max_percent", "quotas"]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     Spec::parse(&Body::parse(ActionKind::Quotas, text)?).map(|_| ())
   }

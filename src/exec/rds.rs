@@ -30,6 +30,22 @@ use crate::model::ActionKind;
 pub struct Rds;
 
 impl Execute for Rds {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "all_available",
+      "all_fresh",
+      "count",
+      "enabled",
+      "events",
+      "instance",
+      "instances",
+      "max_age",
+      "stale",
+      "top_sql",
+      "wait_events",
+    ]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     Spec::parse(&Body::parse(ActionKind::Rds, text)?).map(|_| ())
   }

@@ -32,6 +32,10 @@ struct State {
 pub struct RhaiAction;
 
 impl Execute for RhaiAction {
+  fn fields(&self) -> &'static [&'static str] {
+    &["value", "printed", "answers", "goto_reason"]
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     let state = Arc::new(Mutex::new(State::default()));
     let mut engine = script::sandbox();
@@ -84,6 +88,7 @@ impl Execute for RhaiAction {
     let asker = Asker {
       console: run.console.clone(),
       state: state.clone(),
+      answers: run.replay.map(|r| r.answers.clone()),
     };
     let a = asker.clone();
     engine.register_fn("ask", move |q: &str| a.ask(q, None).map(Dynamic::from));
@@ -192,10 +197,12 @@ fn outcome_of(error: EvalAltResult, run: &StepRun, limit: Duration) -> Output {
             .strip_prefix(UNANSWERED)
             .unwrap_or(other)
             .trim_start_matches(':');
-          let mut output = Output::failed(
-            Status::Failed,
-            format!("cannot ask “{question}”: no terminal; run interactively to answer it"),
-          );
+          let why = if run.replay.is_some() {
+            format!("the case gives no answer to “{question}”: add it under `answers`")
+          } else {
+            format!("cannot ask “{question}”: no terminal; run interactively to answer it")
+          };
+          let mut output = Output::failed(Status::Failed, why);
           output.unanswered = true;
           output
         }
@@ -232,6 +239,8 @@ fn at(run: &StepRun, position: Position) -> String {
 struct Asker {
   console: Arc<Console>,
   state: Arc<Mutex<State>>,
+  /// `litops test`: the case's answers, by question; nobody is asked.
+  answers: Option<Arc<super::replay::Answers>>,
 }
 
 impl Asker {
@@ -245,7 +254,13 @@ impl Asker {
     prompt.push_str("› ");
     let waiting = Instant::now();
     let answer = loop {
-      match self.console.ask(&prompt, false) {
+      let typed = match &self.answers {
+        Some(answers) => answers
+          .next(question)
+          .map_or(Answer::Unavailable, Answer::Line),
+        None => self.console.ask(&prompt, false),
+      };
+      match typed {
         Answer::Line(line) => {
           let line = line.trim().to_string();
           match options {
@@ -268,6 +283,16 @@ impl Asker {
                 });
               match pick {
                 Some(choice) => break choice.clone(),
+                // A case's answer is given once: asking again loops.
+                None if self.answers.is_some() => {
+                  return Err(
+                    format!(
+                      "the case answers “{question}” with `{line}`, not one of: {}",
+                      options.join(", ")
+                    )
+                    .into(),
+                  );
+                }
                 None => self
                   .console
                   .say(&format!("  please answer one of: {}\n", options.join(", "))),

@@ -27,6 +27,10 @@ const DRAIN: Duration = Duration::from_secs(2);
 pub struct ShellAction(pub Shell);
 
 impl Execute for ShellAction {
+  fn fields(&self) -> &'static [&'static str] {
+    &["stdout", "stderr", "exit_code"]
+  }
+
   fn execute(&self, run: &mut StepRun) -> Output {
     let program = match self.0 {
       Shell::Sh => "sh",

@@ -355,33 +355,11 @@ fn scalar(value: &Value) -> Option<String> {
   }
 }
 
-/// The span of `key:` for a path of nested keys, found by reading lines in
-/// order (serde_yaml values carry no positions). Falls back to the parent.
+/// The span of `key:` for a path of nested keys; the front matter's start
+/// when the first is not there.
 fn key_span(fm: &FrontMatter, path: &[&str]) -> Span {
-  let mut offset = 0;
-  let mut found = Span::new(fm.span.start, fm.span.start);
-  for key in path {
-    let mut line_start = offset;
-    let mut hit = None;
-    for line in fm.text[offset..].split_inclusive('\n') {
-      let trimmed = line.trim_start().trim_start_matches("- ");
-      let indent = line.len() - trimmed.len();
-      let bare = trimmed.trim_start_matches(['"', '\'']);
-      if bare.starts_with(key)
-        && bare[key.len()..]
-          .trim_start_matches(['"', '\''])
-          .starts_with(':')
-      {
-        hit = Some((line_start + indent, line_start + line.len()));
-        break;
-      }
-      line_start += line.len();
-    }
-    let Some((start, next)) = hit else { break };
-    found = Span::new(fm.span.start + start, fm.span.start + start + key.len());
-    offset = next;
-  }
-  found
+  let (start, end) = super::yaml::key_span(&fm.text, 0, path).unwrap_or((0, 0));
+  Span::new(fm.span.start + start, fm.span.start + end)
 }
 
 #[cfg(test)]

@@ -44,6 +44,37 @@ pub fn depth_message() -> String {
   format!("collections nest more than {MAX_DEPTH} levels deep")
 }
 
+/// Where `key:` is for a path of nested keys, searched line by line from
+/// byte `from` (serde_yaml values carry no positions): the span of the
+/// deepest key found, None when not even the first is there.
+pub fn key_span(text: &str, from: usize, path: &[&str]) -> Option<(usize, usize)> {
+  let mut offset = from.min(text.len());
+  let mut found = None;
+  for key in path {
+    let mut line_start = offset;
+    let mut hit = None;
+    for line in text[offset..].split_inclusive('\n') {
+      let trimmed = line.trim_start().trim_start_matches("- ");
+      let indent = line.len() - trimmed.len();
+      let bare = trimmed.trim_start_matches(['"', '\'']);
+      if bare.starts_with(key)
+        && bare[key.len()..]
+          .trim_start_matches(['"', '\''])
+          .starts_with(':')
+      {
+        let quote = trimmed.len() - bare.len();
+        hit = Some((line_start + indent + quote, line_start + line.len()));
+        break;
+      }
+      line_start += line.len();
+    }
+    let Some((start, next)) = hit else { break };
+    found = Some((start, start + key.len()));
+    offset = next;
+  }
+  found
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;

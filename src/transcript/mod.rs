@@ -308,6 +308,12 @@ pub fn default_path(runbook: &Path, dir: Option<&Path>, run_id: &str) -> PathBuf
 pub const RUNBOOK_COPY: &str = "runbook.md";
 
 /// Where a transcript's sidecars and runbook copy live: `x.md` → `x.d/`.
+/// Whether a Markdown file's text is a transcript (a record of a run, not
+/// a runbook): a directory's runbooks leave them out.
+pub fn is_transcript(text: &str) -> bool {
+  text.starts_with("---\nlitops_transcript:")
+}
+
 pub fn sidecar_dir(transcript: &Path) -> PathBuf {
   transcript.with_extension("d")
 }

@@ -5,13 +5,19 @@ use crate::{Test, records};
 
 /// The bodies of the 4-backtick `markdown` blocks of a doc.
 fn examples(doc: &str) -> Vec<String> {
+  blocks(doc, "markdown")
+}
+
+/// The bodies of a doc's 4-backtick blocks of `language`.
+fn blocks(doc: &str, language: &str) -> Vec<String> {
   let text = std::fs::read_to_string(format!("{}/docs/{doc}", env!("CARGO_MANIFEST_DIR")))
     .expect("read the doc");
+  let fence = format!("````{language}");
   let mut out = Vec::new();
   let mut current: Option<String> = None;
   for line in text.lines() {
     match (&mut current, line) {
-      (None, "````markdown") => current = Some(String::new()),
+      (None, open) if open == fence => current = Some(String::new()),
       (Some(body), "````") => {
         out.push(std::mem::take(body));
         current = None;
@@ -66,4 +72,21 @@ fn format_examples_check_and_run_as_written() {
     ran.assert(3);
     assert_eq!(r.last().expect("end")["result"], "incomplete");
   }
+}
+
+#[test]
+fn testing_example_passes_as_written() {
+  let runbook = blocks("testing.md", "markdown");
+  let cases = blocks("testing.md", "yaml");
+  assert_eq!((runbook.len(), cases.len()), (1, 1));
+  let ran = Test::new()
+    .runbook(&runbook[0])
+    .file("rb.test.yaml", &cases[0])
+    .args(&["test", "rb.md"])
+    .run();
+  ran.assert(0);
+  assert_eq!(
+    ran.stdout,
+    "ok    rb.test.yaml › full disk\nok    rb.test.yaml › quiet\nok    rb.test.yaml › cleanup fails\n\n3 passed, 0 failed\n"
+  );
 }

@@ -27,6 +27,7 @@ mod secrets;
 mod shipped;
 mod signals;
 mod team;
+mod testing;
 mod verify;
 
 use std::path::{Path, PathBuf};

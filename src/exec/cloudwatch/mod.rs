@@ -25,6 +25,40 @@ use crate::model::{ActionKind, Step};
 pub struct CloudWatch;
 
 impl Execute for CloudWatch {
+  fn fields(&self) -> &'static [&'static str] {
+    &[
+      "alarms",
+      "all_have_data",
+      "average",
+      "baseline",
+      "breaches",
+      "change_percent",
+      "count",
+      "dashboard",
+      "dimensions",
+      "end",
+      "episodes",
+      "fired",
+      "latest",
+      "max",
+      "metric",
+      "min",
+      "namespace",
+      "no_data",
+      "not_recovered",
+      "period",
+      "points",
+      "prefix",
+      "since",
+      "start",
+      "stat",
+      "state",
+      "threshold",
+      "values",
+      "widgets",
+    ]
+  }
+
   fn check(&self, text: &str, _options: &[(String, String)]) -> Result<(), String> {
     let body = Body::parse(ActionKind::CloudWatch, text)?;
     match body.required("action")?.as_str() {
