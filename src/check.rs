@@ -57,6 +57,15 @@ pub struct Block {
   pub step: Option<String>,
 }
 
+/// `--dialect`: every document a command reads is read by these rules,
+/// whatever it says about itself.
+static DIALECT: std::sync::OnceLock<Dialect> = std::sync::OnceLock::new();
+
+/// Reads every document from now on as `dialect` (`--dialect`).
+pub fn read_as(dialect: Dialect) {
+  let _ = DIALECT.set(dialect);
+}
+
 pub fn check(source: &Source) -> Checked {
   let doc = parse::parse(&source.text);
   let mut diagnostics = Vec::new();
@@ -88,6 +97,9 @@ pub fn check(source: &Source) -> Checked {
     Item::Task(_) => false,
   }) {
     meta.dialect = Dialect::Runme;
+  }
+  if let Some(dialect) = DIALECT.get() {
+    meta.dialect = *dialect;
   }
   let runme = meta.dialect == Dialect::Runme;
   let mut runme_names = RunmeNames::default();
@@ -180,6 +192,12 @@ pub fn check(source: &Source) -> Checked {
           ));
         }
         let info = parse_info(&fence.info, fence.info_span.start);
+        // Blocks Runme keeps as Markdown: `ignore`, `transform=false`, and
+        // diagrams.
+        if runme && runme::not_a_cell(&info.kind, &info.attributes) {
+          blocks.push(block);
+          continue;
+        }
         // Runme names every fenced block, cell or not, in document order:
         // a repeat of a name is numbered across all of them.
         let runme_name = runme.then(|| {
@@ -194,7 +212,13 @@ pub fn check(source: &Source) -> Checked {
           "" if runme => "sh",
           word => word,
         };
-        let Some(kind) = ActionKind::from_word(word) else {
+        // Other languages run through their interpreter in a Runme
+        // document; in a litops one only a block with attributes runs.
+        let program = (runme || !info.attributes.is_empty())
+          .then(|| crate::model::Language::from_word(word))
+          .flatten()
+          .map(ActionKind::Program);
+        let Some(kind) = ActionKind::from_word(word).or(program) else {
           // A typo of a kind (`cloudwach`) with step attributes was meant
           // to run: silently keeping it as prose would skip the step.
           let close = close_matches(&info.kind, ActionKind::WORDS.iter().copied());
@@ -247,10 +271,26 @@ pub fn check(source: &Source) -> Checked {
             code_start: code.body_start,
             mutating,
             options,
+            interpreter: runme
+              .then(|| {
+                let written = info.attributes.iter().find(|a| a.key == "interpreter");
+                written.map(|a| a.value.clone()).or(match kind {
+                  ActionKind::Shell(_) => meta.shell.clone(),
+                  _ => None,
+                })
+              })
+              .flatten()
+              .map(|program| {
+                program
+                  .split_whitespace()
+                  .map(String::from)
+                  .collect::<Vec<_>>()
+              })
+              .filter(|words| !words.is_empty()),
             fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
             carries_exports: runme && matches!(kind, ActionKind::Shell(_)),
             cwd: match kind {
-              ActionKind::Shell(_) if runme => runme::cwd(
+              ActionKind::Shell(_) | ActionKind::Program(_) if runme => runme::cwd(
                 &source.path,
                 info
                   .attributes
@@ -770,7 +810,8 @@ fn attributes(
         _ => bad("`true` or `false`"),
       },
       key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
-      "cwd" if runme => {}
+      // `ignore`/`transform` that keep the block a cell say nothing more.
+      "cwd" | "ignore" | "transform" | "interpreter" if runme => {}
       "category" | "tag" if runme => policy.tags.extend(
         attr
           .value

@@ -37,6 +37,16 @@ struct Cli {
   /// Colour: auto (a terminal, unless NO_COLOR is set), always or never
   #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
   color: Color,
+  /// Whose rules a document is read by: runme, litops, or (by default) the
+  /// document's own say (a `runme:` front matter key, Runme's JSON attributes)
+  #[arg(long, global = true, value_enum)]
+  dialect: Option<DialectArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DialectArg {
+  Runme,
+  Litops,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -563,6 +573,12 @@ pub fn main() -> i32 {
     Color::Auto => {}
     Color::Always => anstream::ColorChoice::Always.write_global(),
     Color::Never => anstream::ColorChoice::Never.write_global(),
+  }
+  if let Some(dialect) = cli.dialect {
+    crate::check::read_as(match dialect {
+      DialectArg::Runme => crate::model::Dialect::Runme,
+      DialectArg::Litops => crate::model::Dialect::Litops,
+    });
   }
   std::panic::catch_unwind(move || command(cli)).unwrap_or(INTERNAL_ERROR)
 }

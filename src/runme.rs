@@ -13,6 +13,17 @@ pub fn json_attributes(info: &str) -> bool {
 /// A shell cell's commands as copied from a terminal: `$ ` prompts dropped
 /// (`$ kubectl get pods` runs `kubectl get pods`); other lines, `$HOME/bin`
 /// among them, as written.
+/// Whether Runme keeps a fenced block as Markdown rather than a cell: a
+/// diagram, or a block marked `ignore` or `transform=false`.
+pub fn not_a_cell(language: &str, attributes: &[crate::parse::Attribute]) -> bool {
+  let set = |key: &str, value: &str| {
+    attributes
+      .iter()
+      .any(|a| a.key == key && a.value.eq_ignore_ascii_case(value))
+  };
+  language == "mermaid" || set("ignore", "true") || set("transform", "false")
+}
+
 pub fn without_prompts(body: &str) -> String {
   body
     .split_inclusive('\n')

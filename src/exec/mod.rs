@@ -155,6 +155,7 @@ pub const COMMON_FIELDS: &[&str] = &["status", "error", "shown", "prefetched_at"
 fn executor(kind: ActionKind) -> Box<dyn Execute> {
   match kind {
     ActionKind::Shell(shell) => Box::new(shell::ShellAction(shell)),
+    ActionKind::Program(language) => Box::new(shell::ProgramAction(language)),
     ActionKind::Rhai => Box::new(rhai::RhaiAction),
     ActionKind::LogsInsights => Box::new(logs_insights::LogsInsights),
     ActionKind::Ecs => Box::new(ecs::Ecs),

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::action::{Execute, Output, StepRun};
 use super::console::{Console, Event, Wait};
-use crate::model::Shell;
+use crate::model::{Language, Shell};
 use crate::transcript::Status;
 
 /// More than this per stream is counted but not kept.
@@ -32,25 +32,24 @@ impl Execute for ShellAction {
   }
 
   fn execute(&self, run: &mut StepRun) -> Output {
-    let program = match self.0 {
+    let own = match self.0 {
       Shell::Sh => "sh",
       Shell::Bash => "bash",
       Shell::Zsh => "zsh",
     };
-    let mut command = Command::new(program);
-    if let Some(dir) = run.step.action().and_then(|a| a.cwd.as_ref()) {
-      if !dir.is_dir() {
-        return Output::failed(
-          Status::Failed,
-          format!("cannot run in {}: no such directory", dir.display()),
-        );
-      }
-      command.current_dir(dir);
-    }
+    // Runme's `interpreter`, or the document's `shell`, replaces it.
+    let program = run
+      .step
+      .action()
+      .and_then(|a| a.interpreter.clone())
+      .unwrap_or_else(|| vec![own.to_string()]);
+    let mut command = Command::new(&program[0]);
+    command.args(&program[1..]);
     if run.step.action().is_some_and(|a| a.fail_fast) {
       command.arg("-e");
       // dash, Debian's sh, has no pipefail.
-      if self.0 != Shell::Sh {
+      let name = std::path::Path::new(&program[0]).file_name();
+      if name.is_some_and(|n| ["bash", "zsh", "ksh"].iter().any(|s| n == *s)) {
         command.args(["-o", "pipefail"]);
       }
     }
@@ -71,95 +70,192 @@ impl Execute for ShellAction {
     if let Some(file) = &exports {
       command.env("LITOPS_EXPORTS", file.path());
     }
-    command
-      .arg("-c")
-      .arg(&script)
-      .envs(given.iter().cloned())
-      .env("LITOPS_STEP", &run.step.id)
-      .stdin(Stdio::null())
-      .stdout(Stdio::piped())
-      .stderr(Stdio::piped())
-      // Its own group, so Ctrl-C reaches litops only and a kill reaches
-      // every process the step started.
-      .process_group(0);
-    let mut child = match command.spawn() {
-      Ok(child) => child,
-      Err(e) => return Output::failed(Status::Failed, format!("cannot start `{program}`: {e}")),
-    };
-    let pgid = Pid::from_raw(child.id() as i32);
-    let (out_tx, out_rx) = mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
-      spawn_capture(stdout, "stdout", out_tx.clone(), run.console.clone(), true);
-    }
-    if let Some(stderr) = child.stderr.take() {
-      spawn_capture(stderr, "stderr", out_tx, run.console.clone(), false);
-    }
-    let exit_tx = run.console.sender();
-    std::thread::spawn(move || {
-      let _ = exit_tx.send(Event::Exited(child.wait()));
-    });
-
-    let deadline = run.timeout.map(|t| Instant::now() + t);
-    let (status, error, exit) = match run.console.wait(deadline) {
-      Wait::Exited(Ok(exit)) => {
-        let (status, error) = if exit.success() {
-          (Status::Done, None)
-        } else {
-          (Status::Failed, Some(describe(exit)))
-        };
-        (status, error, Some(exit))
-      }
-      Wait::Exited(Err(e)) => (Status::Failed, Some(format!("lost the child: {e}")), None),
-      Wait::TimedOut => {
-        let _ = killpg(pgid, Signal::SIGKILL);
-        let timeout = run.timeout.unwrap_or_default();
-        let exit = reap(run);
-        (
-          Status::TimedOut,
-          Some(format!(
-            "timed out after {}: killed",
-            humantime::format_duration(timeout)
-          )),
-          exit,
-        )
-      }
-      Wait::Interrupted => {
-        let _ = killpg(pgid, Signal::SIGKILL);
-        let exit = reap(run);
-        (
-          Status::Interrupted,
-          Some(format!("{}: killed", crate::cancel::interruption())),
-          exit,
-        )
-      }
-    };
-
-    let mut output = Output::new(status);
-    output.error = error;
-    let drain_until = Instant::now() + DRAIN;
-    let mut streams = Vec::new();
-    for _ in 0..2 {
-      match out_rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
-        Ok(captured) => streams.push(captured),
-        Err(_) => break,
-      }
-    }
-    for name in ["stdout", "stderr"] {
-      let text = streams
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or_else(String::new, |(_, t)| t.clone());
-      output.fields.insert(name.into(), Value::String(text));
-    }
+    command.arg("-c").arg(&script);
+    let output = supervise(run, command, &program[0], &given);
     if let Some(file) = &exports {
       carry(file.path(), &given, run.vars);
     }
-    let code = exit.map(|e| e.code().unwrap_or_else(|| 128 + e.signal().unwrap_or(0)));
-    output
-      .fields
-      .insert("exit_code".into(), code.map_or(Value::Null, Value::from));
     output
   }
+}
+
+/// A cell in another language: its code in a file, run by the first of
+/// its interpreters that is installed (or the one `interpreter` names).
+pub struct ProgramAction(pub Language);
+
+impl Execute for ProgramAction {
+  fn fields(&self) -> &'static [&'static str] {
+    &["stdout", "stderr", "exit_code"]
+  }
+
+  fn execute(&self, run: &mut StepRun) -> Output {
+    let language = self.0;
+    let program = match run.step.action().and_then(|a| a.interpreter.clone()) {
+      Some(program) => program,
+      None => {
+        let found = language
+          .programs()
+          .iter()
+          .find(|p| installed(p[0]))
+          .map(|p| p.iter().map(|w| w.to_string()).collect::<Vec<_>>());
+        let Some(program) = found else {
+          let names: Vec<String> = language.programs().iter().map(|p| p.join(" ")).collect();
+          return Output::failed(
+            Status::Failed,
+            format!(
+              "{} cells run with {}, and none is installed here: install it, or name the \
+               program with the cell's `interpreter` attribute",
+              language.name(),
+              names.join(" or ")
+            ),
+          );
+        };
+        program
+      }
+    };
+    let file = tempfile::Builder::new()
+      .prefix("litops-cell-")
+      .suffix(&format!(".{}", language.extension()))
+      .tempfile()
+      .and_then(|mut file| {
+        std::io::Write::write_all(&mut file, run.text.as_bytes())?;
+        Ok(file)
+      });
+    let file = match file {
+      Ok(file) => file,
+      Err(e) => {
+        return Output::failed(Status::Failed, format!("cannot write the cell's code: {e}"));
+      }
+    };
+    let mut command = Command::new(&program[0]);
+    command.args(&program[1..]).arg(file.path());
+    let given = run.environment();
+    supervise(run, command, &program[0], &given)
+  }
+}
+
+/// Whether `program` is an executable file on the PATH (or a path to one).
+fn installed(program: &str) -> bool {
+  use std::os::unix::fs::PermissionsExt;
+  let executable = |path: &std::path::Path| {
+    path
+      .metadata()
+      .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+  };
+  if program.contains('/') {
+    return executable(std::path::Path::new(program));
+  }
+  std::env::var_os("PATH")
+    .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(program))))
+}
+
+/// Runs `command` in the step's directory and its own process group, with
+/// the parameters and variables in its environment; shows its output live
+/// and captures it; kills the whole group on a timeout or Ctrl-C.
+fn supervise(
+  run: &mut StepRun,
+  mut command: Command,
+  program: &str,
+  given: &[(String, String)],
+) -> Output {
+  if let Some(dir) = run.step.action().and_then(|a| a.cwd.as_ref()) {
+    if !dir.is_dir() {
+      return Output::failed(
+        Status::Failed,
+        format!("cannot run in {}: no such directory", dir.display()),
+      );
+    }
+    command.current_dir(dir);
+  }
+  command
+    .envs(given.iter().cloned())
+    .env("LITOPS_STEP", &run.step.id)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    // Its own group, so Ctrl-C reaches litops only and a kill reaches
+    // every process the step started.
+    .process_group(0);
+  let mut child = match command.spawn() {
+    Ok(child) => child,
+    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+      return Output::failed(
+        Status::Failed,
+        format!("cannot start `{program}`: it is not installed (not on the PATH)"),
+      );
+    }
+    Err(e) => return Output::failed(Status::Failed, format!("cannot start `{program}`: {e}")),
+  };
+  let pgid = Pid::from_raw(child.id() as i32);
+  let (out_tx, out_rx) = mpsc::channel();
+  if let Some(stdout) = child.stdout.take() {
+    spawn_capture(stdout, "stdout", out_tx.clone(), run.console.clone(), true);
+  }
+  if let Some(stderr) = child.stderr.take() {
+    spawn_capture(stderr, "stderr", out_tx, run.console.clone(), false);
+  }
+  let exit_tx = run.console.sender();
+  std::thread::spawn(move || {
+    let _ = exit_tx.send(Event::Exited(child.wait()));
+  });
+
+  let deadline = run.timeout.map(|t| Instant::now() + t);
+  let (status, error, exit) = match run.console.wait(deadline) {
+    Wait::Exited(Ok(exit)) => {
+      let (status, error) = if exit.success() {
+        (Status::Done, None)
+      } else {
+        (Status::Failed, Some(describe(exit)))
+      };
+      (status, error, Some(exit))
+    }
+    Wait::Exited(Err(e)) => (Status::Failed, Some(format!("lost the child: {e}")), None),
+    Wait::TimedOut => {
+      let _ = killpg(pgid, Signal::SIGKILL);
+      let timeout = run.timeout.unwrap_or_default();
+      let exit = reap(run);
+      (
+        Status::TimedOut,
+        Some(format!(
+          "timed out after {}: killed",
+          humantime::format_duration(timeout)
+        )),
+        exit,
+      )
+    }
+    Wait::Interrupted => {
+      let _ = killpg(pgid, Signal::SIGKILL);
+      let exit = reap(run);
+      (
+        Status::Interrupted,
+        Some(format!("{}: killed", crate::cancel::interruption())),
+        exit,
+      )
+    }
+  };
+
+  let mut output = Output::new(status);
+  output.error = error;
+  let drain_until = Instant::now() + DRAIN;
+  let mut streams = Vec::new();
+  for _ in 0..2 {
+    match out_rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
+      Ok(captured) => streams.push(captured),
+      Err(_) => break,
+    }
+  }
+  for name in ["stdout", "stderr"] {
+    let text = streams
+      .iter()
+      .find(|(n, _)| *n == name)
+      .map_or_else(String::new, |(_, t)| t.clone());
+    output.fields.insert(name.into(), Value::String(text));
+  }
+  let code = exit.map(|e| e.code().unwrap_or_else(|| 128 + e.signal().unwrap_or(0)));
+  output
+    .fields
+    .insert("exit_code".into(), code.map_or(Value::Null, Value::from));
+  output
 }
 
 /// After a kill, wait for the exit event so no zombie is left behind.

@@ -7,9 +7,83 @@ pub enum Shell {
   Zsh,
 }
 
+/// Languages Runme runs through their interpreter (a Runme document's
+/// cells; a litops document's blocks only with step attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+  Python,
+  JavaScript,
+  TypeScript,
+  Ruby,
+  Perl,
+  Php,
+  Lua,
+  Go,
+}
+
+impl Language {
+  pub fn from_word(word: &str) -> Option<Self> {
+    Some(match word {
+      "python" | "py" => Self::Python,
+      "javascript" | "js" => Self::JavaScript,
+      "typescript" | "ts" => Self::TypeScript,
+      "ruby" | "rb" => Self::Ruby,
+      "perl" => Self::Perl,
+      "php" => Self::Php,
+      "lua" => Self::Lua,
+      "go" => Self::Go,
+      _ => return None,
+    })
+  }
+
+  pub fn name(self) -> &'static str {
+    match self {
+      Self::Python => "python",
+      Self::JavaScript => "javascript",
+      Self::TypeScript => "typescript",
+      Self::Ruby => "ruby",
+      Self::Perl => "perl",
+      Self::Php => "php",
+      Self::Lua => "lua",
+      Self::Go => "go",
+    }
+  }
+
+  /// The programs that run a file of this language, the first installed
+  /// one used: what Runme tries.
+  pub fn programs(self) -> &'static [&'static [&'static str]] {
+    match self {
+      Self::Python => &[&["python3"], &["python"]],
+      Self::JavaScript => &[&["node"]],
+      Self::TypeScript => &[&["ts-node"], &["deno", "run"], &["bun", "run"]],
+      Self::Ruby => &[&["ruby"]],
+      Self::Perl => &[&["perl"]],
+      Self::Php => &[&["php"]],
+      Self::Lua => &[&["lua"]],
+      Self::Go => &[&["go", "run"]],
+    }
+  }
+
+  /// The file name ending its interpreter expects (`go run` insists).
+  pub fn extension(self) -> &'static str {
+    match self {
+      Self::Python => "py",
+      Self::JavaScript => "js",
+      Self::TypeScript => "ts",
+      Self::Ruby => "rb",
+      Self::Perl => "pl",
+      Self::Php => "php",
+      Self::Lua => "lua",
+      Self::Go => "go",
+    }
+  }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActionKind {
   Shell(Shell),
+  /// A program in another language, run by its interpreter.
+  Program(Language),
   Rhai,
   LogsInsights,
   Ecs,
@@ -68,6 +142,7 @@ impl ActionKind {
       Self::Shell(Shell::Sh) => "sh",
       Self::Shell(Shell::Bash) => "bash",
       Self::Shell(Shell::Zsh) => "zsh",
+      Self::Program(language) => language.name(),
       Self::Rhai => "rhai",
       Self::LogsInsights => "logs-insights",
       Self::Ecs => "ecs",
@@ -146,7 +221,7 @@ impl ActionKind {
         "expect-body",
         "body",
       ],
-      Self::LogsInsights | Self::Shell(_) | Self::Rhai => &[],
+      Self::LogsInsights | Self::Shell(_) | Self::Program(_) | Self::Rhai => &[],
     }
   }
 
@@ -192,7 +267,7 @@ impl ActionKind {
   /// Declarative kinds have a body of data with `{{ name }}` templates;
   /// shell and rhai bodies are code and are never rewritten.
   pub fn is_declarative(self) -> bool {
-    !matches!(self, Self::Shell(_) | Self::Rhai)
+    !matches!(self, Self::Shell(_) | Self::Program(_) | Self::Rhai)
   }
 
   /// Whether the kind calls AWS (and so needs the account context).
@@ -219,7 +294,7 @@ impl ActionKind {
       Self::LogsInsights | Self::CloudWatch | Self::Elb | Self::Ecr | Self::Rds | Self::Quotas => {
         false
       }
-      Self::Shell(_) => true,
+      Self::Shell(_) | Self::Program(_) => true,
       Self::Rhai => false,
     }
   }

@@ -6,7 +6,7 @@ mod param;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use action::{ActionKind, Shell};
+pub use action::{ActionKind, Language, Shell};
 pub use param::{Origin, Param, Pattern};
 
 use crate::source::Span;
@@ -61,6 +61,8 @@ pub struct Meta {
   /// `cwd:` of a Runme document: where its shell cells run, relative to
   /// the document.
   pub cwd: Option<String>,
+  /// A Runme document's `shell:`: what runs its shell cells.
+  pub shell: Option<String>,
 }
 
 /// How often a step may run in one run unless `max-visits` says otherwise.
@@ -132,6 +134,10 @@ pub struct Action {
   /// Where a Runme shell cell runs (its `cwd`, else the document's),
   /// resolved against the document's directory.
   pub cwd: Option<std::path::PathBuf>,
+  /// The program that runs it instead of its kind's own (Runme's
+  /// `interpreter`, or the document's `shell` for shell cells), split into
+  /// words.
+  pub interpreter: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -140,6 +140,10 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         Some(dir) => meta.cwd = Some(dir),
         None => wrong(diagnostics, "cwd", "a directory"),
       },
+      "shell" if map.contains_key("runme") => match scalar(value) {
+        Some(shell) => meta.shell = Some(shell),
+        None => wrong(diagnostics, "shell", "a program such as zsh"),
+      },
       "runme" => {
         meta.dialect = crate::model::Dialect::Runme;
         if value.get("session").is_some() {
@@ -186,7 +190,7 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
     }
   }
   for key in map.keys().filter_map(Value::as_str) {
-    let runme_cwd = key == "cwd" && map.contains_key("runme");
+    let runme_cwd = ["cwd", "shell"].contains(&key) && map.contains_key("runme");
     if !(KEYS.contains(&key) || runme_cwd) {
       diagnostics.push(Diagnostic::new(
         Problem::UnknownFrontMatterKey(key.to_string()),

@@ -332,3 +332,117 @@ fn exported_variables_reach_later_cells() {
     litops.stdout
   );
 }
+
+/// Diagrams and blocks marked `ignore` or `transform=false` stay Markdown:
+/// no cell, no name taken.
+#[test]
+fn diagrams_and_ignored_blocks_are_not_cells() {
+  let ran = Test::new()
+    .runbook(
+      "---\nrunme:\n  version: v3\n---\n\n```mermaid\ngraph TD; A-->B\n```\n\n\
+       ```sh {\"ignore\":\"true\"}\necho hello\n```\n\n\
+       ```sh {\"transform\":\"false\"}\necho hello\n```\n\n\
+       ```sh {\"ignore\":\"false\"}\necho hello\n```\n",
+    )
+    .args(&["plan", "rb.md"])
+    .run();
+  ran.assert(0);
+  let steps: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with('[')).collect();
+  assert_eq!(steps.len(), 1, "{}", ran.stdout);
+  assert!(steps[0].starts_with("[1/1] echo-hello "), "{}", ran.stdout);
+  assert!(ran.stderr.is_empty(), "{}", ran.stderr);
+}
+
+/// Python runs through its interpreter, with what earlier cells exported;
+/// a language with no interpreter installed fails naming what to install.
+#[test]
+fn other_languages_run_through_their_interpreter() {
+  let document = "---\nrunme:\n  version: v3\n---\n\n\
+    ```sh\nexport GREETING=hi\n```\n\n\
+    ```python\nimport os\nprint('python says', os.environ['GREETING'])\n```\n\n\
+    ```ruby\nputs 'ruby'\n```\n";
+  let ran = Test::new()
+    .runbook(document)
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(1);
+  assert!(ran.stdout.contains("python says hi"), "{}", ran.stdout);
+  let empty = tempfile::tempdir().expect("dir");
+  let ran = Test::new()
+    .runbook(document)
+    .env(vec![("PATH".into(), empty.path().display().to_string())])
+    .args(&["run", "rb.md", "--yes", "--only", "puts-ruby"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran.stderr.contains(
+      "ruby cells run with ruby, and none is installed here: install it, or name the program \
+       with the cell's `interpreter` attribute"
+    ),
+    "{}",
+    ran.stderr
+  );
+}
+
+/// `interpreter` names the program of one cell, the front matter's `shell`
+/// that of every shell cell: bash's pipefail stops a failing pipeline that
+/// dash would let through.
+#[test]
+fn interpreter_and_shell_choose_the_program() {
+  let cell = "```sh\nfalse | true\necho after-the-pipe\n```\n";
+  let dash = Test::new()
+    .runbook(&format!("---\nrunme:\n  version: v3\n---\n\n{cell}"))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  dash.assert(0);
+  assert!(dash.stdout.contains("after-the-pipe"), "{}", dash.stdout);
+  let bash = Test::new()
+    .runbook(&format!(
+      "---\nrunme:\n  version: v3\nshell: bash\n---\n\n{cell}"
+    ))
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  bash.assert(1);
+  assert!(!bash.stdout.contains("after-the-pipe"), "{}", bash.stdout);
+  let missing = Test::new()
+    .runbook("```sh {\"interpreter\":\"no-such-shell -x\"}\necho hi\n```\n")
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  missing.assert(1);
+  assert!(
+    missing
+      .stderr
+      .contains("cannot start `no-such-shell`: it is not installed (not on the PATH)"),
+    "{}",
+    missing.stderr
+  );
+}
+
+/// `--dialect` overrides the guess both ways.
+#[test]
+fn dialect_overrides_the_guess() {
+  let runme =
+    "---\nrunme:\n  version: v3\n---\n\n# Setup\n\n```\necho hi\n```\n\n```sh\nls -la\n```\n";
+  let names = |args: &[&str], text: &str| {
+    let ran = Test::new().runbook(text).args(args).run();
+    ran.assert(0);
+    ran
+      .stdout
+      .lines()
+      .filter(|l| l.starts_with('['))
+      .filter_map(|l| l.split_whitespace().nth(1).map(String::from))
+      .collect::<Vec<_>>()
+  };
+  assert_eq!(names(&["plan", "rb.md"], runme), ["echo-hi", "ls-la"]);
+  // As a litops document: the language-less block is prose.
+  assert_eq!(
+    names(&["plan", "rb.md", "--dialect", "litops"], runme),
+    ["setup-1"]
+  );
+  let plain = "# Setup\n\n```sh\nls -la\n```\n";
+  assert_eq!(names(&["plan", "rb.md"], plain), ["setup-1"]);
+  assert_eq!(
+    names(&["--dialect", "runme", "plan", "rb.md"], plain),
+    ["ls-la"]
+  );
+}
