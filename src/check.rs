@@ -287,6 +287,13 @@ pub fn check(source: &Source) -> Checked {
                   .collect::<Vec<_>>()
               })
               .filter(|words| !words.is_empty()),
+            prompts_env: runme
+              && matches!(kind, ActionKind::Shell(_))
+              && !meta.skip_prompts
+              // Runme asks unless the cell says false, no or 0.
+              && !info.attributes.iter().any(|a| {
+                a.key == "promptEnv" && ["false", "no", "0"].contains(&a.value.to_lowercase().as_str())
+              }),
             fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
             carries_exports: runme && matches!(kind, ActionKind::Shell(_)),
             cwd: match kind {
@@ -811,7 +818,7 @@ fn attributes(
       },
       key if kind.options().contains(&key) => options.push((attr.key.clone(), attr.value.clone())),
       // `ignore`/`transform` that keep the block a cell say nothing more.
-      "cwd" | "ignore" | "transform" | "interpreter" if runme => {}
+      "cwd" | "ignore" | "transform" | "interpreter" | "promptEnv" if runme => {}
       "category" | "tag" if runme => policy.tags.extend(
         attr
           .value

@@ -24,6 +24,114 @@ pub fn not_a_cell(language: &str, attributes: &[crate::parse::Attribute]) -> boo
   language == "mermaid" || set("ignore", "true") || set("transform", "false")
 }
 
+/// A top-level `export NAME=VALUE` of a shell cell that Runme asks the
+/// operator about (`promptEnv`): a quoted value is the answer's default,
+/// an unquoted one only says what to type (and is kept as written when
+/// nobody is asked), a bracketed one (`[Enter value]`) has no value at all.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Placeholder {
+  /// Index of the line it is on.
+  pub line: usize,
+  pub name: String,
+  pub default: Option<String>,
+  pub message: String,
+  /// `[…]`: there is nothing to run with unless someone answers.
+  pub bracketed: bool,
+}
+
+/// The placeholders of a cell's code, in order. A value that expands
+/// anything (`$HOME`, `$(date)`, a backtick) is code, not a placeholder.
+pub fn placeholders(code: &str) -> Vec<Placeholder> {
+  let mut found = Vec::new();
+  for (line, text) in code.lines().enumerate() {
+    let Some(rest) = text.trim().strip_prefix("export ") else {
+      continue;
+    };
+    let Some((name, value)) = rest.trim_start().split_once('=') else {
+      continue;
+    };
+    let identifier = name
+      .chars()
+      .next()
+      .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+      && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || value.contains('$') || value.contains('`') {
+      continue;
+    }
+    let quoted = ['"', '\''].into_iter().find_map(|q| {
+      value
+        .strip_prefix(q)
+        .and_then(|v| v.strip_suffix(q))
+        .filter(|inner| !inner.contains(q))
+    });
+    let placeholder = match quoted {
+      Some(default) => Placeholder {
+        line,
+        name: name.to_string(),
+        default: Some(default.to_string()),
+        message: String::new(),
+        bracketed: false,
+      },
+      // Quotes elsewhere (`a"b"c`) are shell syntax litops will not guess at.
+      None if value.contains(['"', '\'']) => continue,
+      None => {
+        let value = value.trim();
+        let bracketed = value.starts_with('[') && value.ends_with(']');
+        Placeholder {
+          line,
+          name: name.to_string(),
+          default: None,
+          message: value
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+          bracketed,
+        }
+      }
+    };
+    found.push(placeholder);
+  }
+  found
+}
+
+/// `code` with each placeholder's line replaced by an export of its
+/// answer, quoted for the shell.
+pub fn answered(code: &str, answers: &[(&Placeholder, String)]) -> String {
+  let mut lines: Vec<String> = code.lines().map(String::from).collect();
+  for (placeholder, answer) in answers {
+    if let Some(line) = lines.get_mut(placeholder.line) {
+      let indent = &line[..line.len() - line.trim_start().len()];
+      *line = format!(
+        "{indent}export {}='{}'",
+        placeholder.name,
+        answer.replace('\'', "'\\''")
+      );
+    }
+  }
+  let mut out = lines.join("\n");
+  if code.ends_with('\n') {
+    out.push('\n');
+  }
+  out
+}
+
+/// Whether a variable's name says it holds a secret: its answer is typed
+/// unseen and masked wherever it is shown or recorded.
+pub fn secret_name(name: &str) -> bool {
+  let upper = name.to_ascii_uppercase();
+  [
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "KEY",
+    "CREDENTIAL",
+    "PASS",
+  ]
+  .iter()
+  .any(|word| upper.contains(word))
+}
+
 pub fn without_prompts(body: &str) -> String {
   body
     .split_inclusive('\n')
@@ -118,6 +226,40 @@ mod tests {
       without_prompts("$ echo a\n$HOME/bin/x\n  $ indented\n$ \necho $ b\n"),
       "echo a\n$HOME/bin/x\n  $ indented\n\necho $ b\n"
     );
+  }
+
+  #[test]
+  fn placeholders_are_exports_of_literal_values() {
+    let code = "export NAME=[Enter your name]\n  export REGION=\"eu-west-1\"\nexport HOME_DIR=$HOME\nexport WHEN=$(date)\nexport TOKEN='s3cr3t'\nexport A=b\"c\"\nNOT=exported\n";
+    let found = placeholders(code);
+    let summary: Vec<(usize, &str, Option<&str>, &str)> = found
+      .iter()
+      .map(|p| {
+        (
+          p.line,
+          p.name.as_str(),
+          p.default.as_deref(),
+          p.message.as_str(),
+        )
+      })
+      .collect();
+    assert_eq!(
+      summary,
+      [
+        (0, "NAME", None, "Enter your name"),
+        (1, "REGION", Some("eu-west-1"), ""),
+        (4, "TOKEN", Some("s3cr3t"), ""),
+      ]
+    );
+    let answers = [
+      (&found[0], "O'Brien".to_string()),
+      (&found[1], "us-east-1".to_string()),
+    ];
+    assert_eq!(
+      answered(code, &answers).lines().take(2).collect::<Vec<_>>(),
+      ["export NAME='O'\\''Brien'", "  export REGION='us-east-1'"]
+    );
+    assert!(secret_name("GITHUB_TOKEN") && secret_name("db_password") && !secret_name("REGION"));
   }
 
   #[test]

@@ -31,6 +31,9 @@ pub struct StepRun<'a> {
   pub prefetched: Option<Box<dyn Pending>>,
   /// `litops test`: answers to a script's questions come from the case.
   pub replay: Option<&'a super::Replay>,
+  /// Whether the operator may be asked something as the step runs: at a
+  /// terminal, without `--yes`.
+  pub asks: bool,
 }
 
 impl StepRun<'_> {
@@ -57,6 +60,8 @@ pub struct Output {
   pub goto: Option<String>,
   /// A question the step needed could not be asked: the run stops here.
   pub unanswered: bool,
+  /// Secrets the step was given as it ran (by name): masked in the record.
+  pub secrets: Vec<(String, String)>,
 }
 
 impl Output {
@@ -67,6 +72,7 @@ impl Output {
       error: None,
       goto: None,
       unanswered: false,
+      secrets: Vec::new(),
     }
   }
 

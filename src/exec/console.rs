@@ -170,6 +170,15 @@ impl Console {
     redactor.guard_panics();
   }
 
+  /// Masks one more secret in everything shown from now on: a value the
+  /// operator typed for a variable whose name says it is one.
+  pub fn mask_also(&self, name: &str, value: &str) {
+    if let Ok(mut mask) = self.mask.write() {
+      mask.add(name, value);
+      mask.guard_panics();
+    }
+  }
+
   /// A masker for a live stream shown piece by piece (see [`Console::show`]).
   pub fn stream(&self) -> Stream {
     self

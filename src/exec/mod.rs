@@ -1041,8 +1041,13 @@ impl<'a> Walk<'a> {
     // a crate it uses) fails that step; the transcript is still finished.
     // Shell and HTTP steps show they are alive; the AWS kinds show their
     // own progress, and rhai asks questions.
+    // A cell that asks for its variables first shows no spinner over the
+    // question.
+    let asks_first = action.prompts_env && !crate::runme::placeholders(&action.code).is_empty();
     let alive = matches!(action.kind, ActionKind::Shell(_) | ActionKind::Http)
-      .then(|| self.console.alive(step.policy.timeout));
+      .then_some(())
+      .filter(|()| !asks_first)
+      .map(|()| self.console.alive(step.policy.timeout));
     let replayed = self
       .options
       .replay
@@ -1211,6 +1216,8 @@ impl<'a> Walk<'a> {
       aws: &self.aws,
       prefetched: None,
       replay: self.options.replay.as_deref(),
+      asks: self.console.interactive
+        && matches!(self.options.approval, Approval::Ask | Approval::YesReadonly),
     }
   }
 
@@ -1237,6 +1244,11 @@ impl<'a> Walk<'a> {
     );
     fields.insert("status".into(), Value::String(output.status.name().into()));
     let value = Value::Object(fields);
+    // What the step was given in secret is masked before anything of it
+    // is written, sidecars included.
+    for (name, secret) in &output.secrets {
+      self.transcript.mask_also(name, secret);
+    }
     let mut recorded = value.clone();
     let sidecars = self.transcript.cut_long_fields(&step.id, &mut recorded)?;
     let error = output.error;

@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::action::{Execute, Output, StepRun};
-use super::console::{Console, Event, Wait};
+use super::console::{Answer, Console, Event, Wait};
 use crate::model::{Language, Shell};
 use crate::transcript::Status;
 
@@ -63,20 +63,98 @@ impl Execute for ShellAction {
       false => None,
     };
     let given = run.environment();
-    let script = match &exports {
-      Some(_) => format!("trap 'env -0 > \"$LITOPS_EXPORTS\"' EXIT; {}", run.text),
+    let mut secrets = Vec::new();
+    let code = match run.step.action().filter(|a| a.prompts_env) {
+      Some(_) => match placeholders(run, &given, &mut secrets) {
+        Ok(code) => code,
+        Err(output) => return output,
+      },
       None => run.text.to_string(),
+    };
+    let script = match &exports {
+      Some(_) => format!("trap 'env -0 > \"$LITOPS_EXPORTS\"' EXIT; {code}"),
+      None => code,
     };
     if let Some(file) = &exports {
       command.env("LITOPS_EXPORTS", file.path());
     }
     command.arg("-c").arg(&script);
-    let output = supervise(run, command, &program[0], &given);
+    let mut output = supervise(run, command, &program[0], &given);
     if let Some(file) = &exports {
       carry(file.path(), &given, run.vars);
     }
+    output.secrets = secrets;
     output
   }
+}
+
+/// The cell's code with each Runme placeholder (`export NAME=[Enter
+/// value]`, `export NAME="default"`) given its value: one it already has
+/// in the run or the environment, else what the operator types (unseen for
+/// a secret's name), else its default. A placeholder with no default that
+/// nobody can be asked about fails the cell: it would run with the prompt's
+/// text as the value.
+fn placeholders(
+  run: &StepRun,
+  given: &[(String, String)],
+  secrets: &mut Vec<(String, String)>,
+) -> Result<String, Output> {
+  let found = crate::runme::placeholders(run.text);
+  let mut answers = Vec::new();
+  for placeholder in &found {
+    let name = &placeholder.name;
+    let set = given
+      .iter()
+      .rev()
+      .find(|(n, _)| n == name)
+      .map(|(_, v)| v.clone())
+      .or_else(|| std::env::var(name).ok());
+    let answer = match (set, &placeholder.default) {
+      (Some(value), _) => value,
+      (None, default) if run.asks => {
+        let mut prompt = format!("\n? {name}");
+        if !placeholder.message.is_empty() {
+          prompt.push_str(&format!(" ({})", placeholder.message));
+        }
+        if let Some(default) = default
+          .as_ref()
+          .filter(|_| !crate::runme::secret_name(name))
+        {
+          prompt.push_str(&format!(" [{default}]"));
+        }
+        prompt.push_str(" › ");
+        match run.console.ask(&prompt, crate::runme::secret_name(name)) {
+          Answer::Line(line) if line.is_empty() => default.clone().unwrap_or_default(),
+          Answer::Line(line) => line,
+          Answer::Unavailable | Answer::Interrupted => {
+            let mut output =
+              Output::failed(Status::Failed, format!("no value was typed for `{name}`"));
+            output.unanswered = true;
+            return Err(output);
+          }
+        }
+      }
+      (None, Some(default)) => default.clone(),
+      // Nobody asked: `export GREETING=hi` runs as written.
+      (None, None) if !placeholder.bracketed => continue,
+      (None, None) => {
+        return Err(Output::failed(
+          Status::Failed,
+          format!(
+            "`export {name}=[{}]` asks for a value and nobody can be asked: run at a terminal \
+             without --yes, or set {name} in the environment",
+            placeholder.message
+          ),
+        ));
+      }
+    };
+    if crate::runme::secret_name(name) {
+      run.console.mask_also(name, &answer);
+      secrets.push((name.clone(), answer.clone()));
+    }
+    answers.push((placeholder, answer));
+  }
+  Ok(crate::runme::answered(run.text, &answers))
 }
 
 /// A cell in another language: its code in a file, run by the first of

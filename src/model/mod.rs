@@ -63,6 +63,9 @@ pub struct Meta {
   pub cwd: Option<String>,
   /// A Runme document's `shell:`: what runs its shell cells.
   pub shell: Option<String>,
+  /// A Runme document's `skipPrompts: true`: its placeholders take their
+  /// defaults, nobody is asked.
+  pub skip_prompts: bool,
 }
 
 /// How often a step may run in one run unless `max-visits` says otherwise.
@@ -138,6 +141,10 @@ pub struct Action {
   /// `interpreter`, or the document's `shell` for shell cells), split into
   /// words.
   pub interpreter: Option<Vec<String>>,
+  /// A Runme shell cell whose `export NAME=[…]`/`export NAME="default"`
+  /// lines ask for their value (`promptEnv`, on unless the cell or the
+  /// document's `skipPrompts` turns it off).
+  pub prompts_env: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

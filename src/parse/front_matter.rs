@@ -140,6 +140,10 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
         Some(dir) => meta.cwd = Some(dir),
         None => wrong(diagnostics, "cwd", "a directory"),
       },
+      "skipPrompts" if map.contains_key("runme") => match value {
+        Value::Bool(skip) => meta.skip_prompts = *skip,
+        _ => wrong(diagnostics, "skipPrompts", "true or false"),
+      },
       "shell" if map.contains_key("runme") => match scalar(value) {
         Some(shell) => meta.shell = Some(shell),
         None => wrong(diagnostics, "shell", "a program such as zsh"),
@@ -190,7 +194,7 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
     }
   }
   for key in map.keys().filter_map(Value::as_str) {
-    let runme_cwd = ["cwd", "shell"].contains(&key) && map.contains_key("runme");
+    let runme_cwd = ["cwd", "shell", "skipPrompts"].contains(&key) && map.contains_key("runme");
     if !(KEYS.contains(&key) || runme_cwd) {
       diagnostics.push(Diagnostic::new(
         Problem::UnknownFrontMatterKey(key.to_string()),

@@ -167,6 +167,11 @@ impl Transcript {
     Ok((transcript, records))
   }
 
+  /// Masks one more secret in every record and sidecar written from now on.
+  pub fn mask_also(&mut self, name: &str, value: &str) {
+    self.mask.add(name, value);
+  }
+
   pub fn append(&mut self, event: Event) -> io::Result<()> {
     self.seq += 1;
     let record = Record {

@@ -444,3 +444,32 @@ fn a_running_shell_step_shows_it_is_alive_under_its_output() {
   session.exp_string("run passed").expect("summary");
   session.exp_eof().expect("exits");
 }
+
+/// A Runme placeholder is asked for at a terminal: unseen and masked when
+/// its name says it is a secret, the default offered otherwise.
+#[test]
+fn runme_placeholders_are_asked_and_a_secret_one_is_masked() {
+  let text = "---\nrunme:\n  version: v3\n---\n\n```sh\nexport REGION=\"eu-west-1\"\nexport API_TOKEN=[Enter the token]\necho \"using $API_TOKEN in $REGION\"\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  session.exp_string("run this step?").expect("asked to run");
+  session.send_line("r").expect("typed");
+  session
+    .exp_string("? REGION [eu-west-1] ")
+    .expect("region asked");
+  session.send_line("").expect("default taken");
+  session
+    .exp_string("? API_TOKEN (Enter the token) ")
+    .expect("token asked");
+  session.send_line("pty-PLACEHOLDER-77").expect("typed");
+  let before = session.exp_string("run passed").expect("finished");
+  session.exp_eof().expect("exits");
+  assert!(!before.contains("pty-PLACEHOLDER-77"), "echoed:\n{before}");
+  assert!(
+    before.contains("using [redacted:API_TOKEN] in eu-west-1"),
+    "{before}"
+  );
+  let path = crate::find_transcript(test.dir.path()).expect("transcript");
+  let transcript = std::fs::read_to_string(&path).expect("read");
+  assert!(!transcript.contains("pty-PLACEHOLDER-77"), "{transcript}");
+}

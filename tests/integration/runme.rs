@@ -446,3 +446,59 @@ fn dialect_overrides_the_guess() {
     ["ls-la"]
   );
 }
+
+/// `export NAME="default"` takes its default when nobody is asked;
+/// `export NAME=[Enter value]` has none, so the cell fails rather than run
+/// with the prompt's text, unless NAME is already set. `promptEnv=false`
+/// and the front matter's `skipPrompts` run the lines as written.
+#[test]
+fn placeholders_take_defaults_or_values_already_set_when_nobody_is_asked() {
+  let cell = "```sh\nexport REGION=\"eu-west-1\"\nexport NAME=[Enter your name]\necho \"hello $NAME in $REGION\"\n```\n";
+  let document = format!("---\nrunme:\n  version: v3\n---\n\n{cell}");
+  let ran = Test::new()
+    .runbook(&document)
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(1);
+  assert!(
+    ran.stderr.contains(
+      "`export NAME=[Enter your name]` asks for a value and nobody can be asked: run at a \
+       terminal without --yes, or set NAME in the environment"
+    ),
+    "{}",
+    ran.stderr
+  );
+  assert!(!ran.stdout.contains("hello"), "{}", ran.stdout);
+  let ran = Test::new()
+    .runbook(&document)
+    .env(vec![("NAME".into(), "ann".into())])
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  assert!(
+    ran.stdout.contains("hello ann in eu-west-1"),
+    "{}",
+    ran.stdout
+  );
+  let cell = cell.replace("=[Enter your name]", "=zoe");
+  for as_written in [
+    format!("---\nrunme:\n  version: v3\nskipPrompts: true\n---\n\n{cell}"),
+    format!(
+      "---\nrunme:\n  version: v3\n---\n\n{}",
+      cell.replace("```sh\n", "```sh {\"promptEnv\":\"false\"}\n")
+    ),
+  ] {
+    let ran = Test::new()
+      .runbook(&as_written)
+      .env(vec![("NAME".into(), "ann".into())])
+      .args(&["run", "rb.md", "--yes"])
+      .run();
+    ran.assert(0);
+    // As written: the value already set is not used.
+    assert!(
+      ran.stdout.contains("hello zoe in eu-west-1"),
+      "{}",
+      ran.stdout
+    );
+  }
+}
