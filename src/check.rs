@@ -294,6 +294,12 @@ pub fn check(source: &Source) -> Checked {
               && !info.attributes.iter().any(|a| {
                 a.key == "promptEnv" && ["false", "no", "0"].contains(&a.value.to_lowercase().as_str())
               }),
+            background: runme
+              && matches!(kind, ActionKind::Shell(_))
+              && info
+                .attributes
+                .iter()
+                .any(|a| a.key == "background" && go_true(&a.value)),
             fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
             carries_exports: runme && matches!(kind, ActionKind::Shell(_)),
             cwd: match kind {
@@ -827,12 +833,14 @@ fn attributes(
           .filter(|t| !t.is_empty())
           .map(String::from),
       ),
-      // Runme reads it as Go's ParseBool does.
-      "excludeFromRunAll" if runme => match attr.value.as_str() {
-        "true" | "True" | "TRUE" | "t" | "T" | "1" => policy.excluded_from_run_all = true,
-        "false" | "False" | "FALSE" | "f" | "F" | "0" => {}
-        _ => bad("`true` or `false`"),
-      },
+      // Runme reads them as Go's ParseBool does.
+      "excludeFromRunAll" | "background"
+        if runme && !go_true(&attr.value) && !go_false(&attr.value) =>
+      {
+        bad("`true` or `false`")
+      }
+      "excludeFromRunAll" if runme && go_true(&attr.value) => policy.excluded_from_run_all = true,
+      "excludeFromRunAll" | "background" if runme => {}
       key if RUNME_NOTEBOOK_ATTRIBUTES.contains(&key) => {}
       key if RUNME_ATTRIBUTES.contains(&key) => diagnostics.push(Diagnostic::new(
         Problem::RunmeNotFollowed(key.into()),
@@ -845,6 +853,16 @@ fn attributes(
     }
   }
   (name, policy, readonly, options)
+}
+
+/// True as Go's `strconv.ParseBool` reads it (Runme's attributes).
+fn go_true(value: &str) -> bool {
+  ["true", "True", "TRUE", "t", "T", "1"].contains(&value)
+}
+
+/// False as Go's `strconv.ParseBool` reads it.
+fn go_false(value: &str) -> bool {
+  ["false", "False", "FALSE", "f", "F", "0"].contains(&value)
 }
 
 /// The longest duration any field or attribute takes: past it, adding it

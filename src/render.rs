@@ -155,6 +155,7 @@ fn header(out: &mut String, path: &Path, events: &[&Event], verified: &Verified)
         duration_ms,
         reason,
         prefetch_stopped,
+        background,
         ..
       } => {
         rows.push((
@@ -173,6 +174,9 @@ fn header(out: &mut String, path: &Path, events: &[&Event], verified: &Verified)
             "prefetch stopped",
             format!("never reached: {}", prefetch_stopped.join(", ")),
           ));
+        }
+        for end in background {
+          rows.push(("background", format!("{}: {}", end.step, end.ended)));
         }
       }
       _ => {}

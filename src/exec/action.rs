@@ -62,6 +62,8 @@ pub struct Output {
   pub unanswered: bool,
   /// Secrets the step was given as it ran (by name): masked in the record.
   pub secrets: Vec<(String, String)>,
+  /// A background cell still running: the walk stops it at the end.
+  pub background: Option<super::shell::Background>,
 }
 
 impl Output {
@@ -73,6 +75,7 @@ impl Output {
       goto: None,
       unanswered: false,
       secrets: Vec::new(),
+      background: None,
     }
   }
 

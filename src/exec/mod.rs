@@ -228,6 +228,8 @@ struct Walk<'a> {
   /// A required checklist item that was not done: later changes wait.
   blocked_by: Option<String>,
   in_flight: Option<InFlight>,
+  /// Background cells still running, by step id, in the order started.
+  background: Vec<(String, shell::Background)>,
 }
 
 /// Why a run could not go on: its transcript could not be started (nothing
@@ -486,6 +488,7 @@ impl<'a> Walk<'a> {
       in_flight: None,
       retry: None,
       blocked_by: None,
+      background: Vec::new(),
     }
   }
 
@@ -494,6 +497,7 @@ impl<'a> Walk<'a> {
     self.prefetch();
     let (ending, stopped_at) = self.steps()?;
     let prefetch_stopped = self.stop_prefetched();
+    let background = self.stop_background();
     let finished = clock::now();
     self.transcript.finish(Event::RunFinished {
       result: ending.result,
@@ -503,6 +507,7 @@ impl<'a> Walk<'a> {
       reason: ending.reason.clone(),
       stopped_at,
       prefetch_stopped,
+      background,
     })?;
     if let Some(key) = &self.options.sign {
       self.transcript.sign(key)?;
@@ -587,6 +592,24 @@ impl<'a> Walk<'a> {
       stopped.push(id);
     }
     stopped
+  }
+
+  /// Stops the background cells still running; how each ended.
+  fn stop_background(&mut self) -> Vec<transcript::BackgroundEnd> {
+    let mut ends = Vec::new();
+    for (step, background) in self.background.drain(..) {
+      let (ended, stdout, stderr) = background.end();
+      self
+        .console
+        .say(&format!("litops: background `{step}` {ended}\n"));
+      ends.push(transcript::BackgroundEnd {
+        step,
+        ended,
+        stdout,
+        stderr,
+      });
+    }
+    ends
   }
 
   /// Walks the steps; returns how the run ended and the step it stopped at.
@@ -1071,6 +1094,9 @@ impl<'a> Walk<'a> {
     drop(alive);
     self.vars = vars;
     let mut output = output;
+    if let Some(background) = output.background.take() {
+      self.background.push((step.id.clone(), background));
+    }
     if let Some(target) = output.goto.take() {
       // A computed goto to a step that does not exist fails the step that
       // asked for it, so its on-failure policy decides what happens next.

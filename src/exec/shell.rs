@@ -28,7 +28,7 @@ pub struct ShellAction(pub Shell);
 
 impl Execute for ShellAction {
   fn fields(&self) -> &'static [&'static str] {
-    &["stdout", "stderr", "exit_code"]
+    &["stdout", "stderr", "exit_code", "pid"]
   }
 
   fn execute(&self, run: &mut StepRun) -> Output {
@@ -67,7 +67,7 @@ impl Execute for ShellAction {
     let code = match run.step.action().filter(|a| a.prompts_env) {
       Some(_) => match placeholders(run, &given, &mut secrets) {
         Ok(code) => code,
-        Err(output) => return output,
+        Err(output) => return *output,
       },
       None => run.text.to_string(),
     };
@@ -79,6 +79,9 @@ impl Execute for ShellAction {
       command.env("LITOPS_EXPORTS", file.path());
     }
     command.arg("-c").arg(&script);
+    if run.step.action().is_some_and(|a| a.background) {
+      return background(run, command, &program[0], &given, secrets);
+    }
     let mut output = supervise(run, command, &program[0], &given);
     if let Some(file) = &exports {
       carry(file.path(), &given, run.vars);
@@ -98,7 +101,7 @@ fn placeholders(
   run: &StepRun,
   given: &[(String, String)],
   secrets: &mut Vec<(String, String)>,
-) -> Result<String, Output> {
+) -> Result<String, Box<Output>> {
   let found = crate::runme::placeholders(run.text);
   let mut answers = Vec::new();
   for placeholder in &found {
@@ -130,7 +133,7 @@ fn placeholders(
             let mut output =
               Output::failed(Status::Failed, format!("no value was typed for `{name}`"));
             output.unanswered = true;
-            return Err(output);
+            return Err(Box::new(output));
           }
         }
       }
@@ -138,14 +141,14 @@ fn placeholders(
       // Nobody asked: `export GREETING=hi` runs as written.
       (None, None) if !placeholder.bracketed => continue,
       (None, None) => {
-        return Err(Output::failed(
+        return Err(Box::new(Output::failed(
           Status::Failed,
           format!(
             "`export {name}=[{}]` asks for a value and nobody can be asked: run at a terminal \
              without --yes, or set {name} in the environment",
             placeholder.message
           ),
-        ));
+        )));
       }
     };
     if crate::runme::secret_name(name) {
@@ -155,6 +158,118 @@ fn placeholders(
     answers.push((placeholder, answer));
   }
   Ok(crate::runme::answered(run.text, &answers))
+}
+
+/// A background cell, started and not waited for: the walk keeps it and
+/// stops it at the end of the run.
+#[derive(Debug)]
+pub struct Background {
+  pgid: Pid,
+  exited: mpsc::Receiver<std::io::Result<std::process::ExitStatus>>,
+  output: mpsc::Receiver<(&'static str, String)>,
+  ended: bool,
+}
+
+/// How much of a background cell's output its record keeps: the end.
+const BACKGROUND_TAIL: usize = 4096;
+
+impl Background {
+  /// Stops it unless it has ended by itself (SIGTERM, then SIGKILL after a
+  /// grace period); how it ended, and the end of its stdout and stderr.
+  pub fn end(mut self) -> (String, String, String) {
+    let ended = match self.exited.try_recv() {
+      Ok(Ok(exit)) => format!("had ended by itself: {}", describe(exit)),
+      Ok(Err(e)) => format!("lost: {e}"),
+      Err(_) => {
+        let _ = killpg(self.pgid, Signal::SIGTERM);
+        match self.exited.recv_timeout(GRACE) {
+          Ok(_) => "stopped at the end of the run (SIGTERM)".to_string(),
+          Err(_) => {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+            let _ = self.exited.recv_timeout(GRACE);
+            format!(
+              "killed at the end of the run (SIGKILL: still running {} after SIGTERM)",
+              humantime::format_duration(GRACE)
+            )
+          }
+        }
+      }
+    };
+    self.ended = true;
+    let mut streams = (String::new(), String::new());
+    for _ in 0..2 {
+      match self.output.recv_timeout(DRAIN) {
+        Ok(("stdout", text)) => streams.0 = tail(&text),
+        Ok((_, text)) => streams.1 = tail(&text),
+        Err(_) => break,
+      }
+    }
+    (ended, streams.0, streams.1)
+  }
+}
+
+impl Drop for Background {
+  /// A run that ends any other way (an error, a panic) leaves nothing
+  /// running either.
+  fn drop(&mut self) {
+    if !self.ended {
+      let _ = killpg(self.pgid, Signal::SIGKILL);
+    }
+  }
+}
+
+/// How long a background cell has to end after SIGTERM.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// The last [`BACKGROUND_TAIL`] bytes of `text`, at a character boundary.
+fn tail(text: &str) -> String {
+  match text.len().checked_sub(BACKGROUND_TAIL) {
+    Some(cut) if cut > 0 => {
+      let cut = (cut..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(cut);
+      format!("…{}", &text[cut..])
+    }
+    _ => text.to_string(),
+  }
+}
+
+/// Starts a background cell: its output is kept for the record, not shown
+/// over the steps that follow.
+fn background(
+  run: &StepRun,
+  command: Command,
+  program: &str,
+  given: &[(String, String)],
+  secrets: Vec<(String, String)>,
+) -> Output {
+  let Started {
+    pgid,
+    mut child,
+    output,
+  } = match start(run, command, program, given, false) {
+    Ok(started) => started,
+    Err(output) => return *output,
+  };
+  let (exit_tx, exited) = mpsc::channel();
+  std::thread::spawn(move || {
+    let _ = exit_tx.send(child.wait());
+  });
+  run.console.say(&format!(
+    "   started in the background (process group {pgid}); stopped at the end of the run\n"
+  ));
+  let mut started = Output::new(Status::Done);
+  started
+    .fields
+    .insert("pid".into(), Value::from(pgid.as_raw()));
+  started.secrets = secrets;
+  started.background = Some(Background {
+    pgid,
+    exited,
+    output,
+    ended: false,
+  });
+  started
 }
 
 /// A cell in another language: its code in a file, run by the first of
@@ -227,21 +342,30 @@ fn installed(program: &str) -> bool {
     .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(program))))
 }
 
-/// Runs `command` in the step's directory and its own process group, with
-/// the parameters and variables in its environment; shows its output live
-/// and captures it; kills the whole group on a timeout or Ctrl-C.
-fn supervise(
-  run: &mut StepRun,
+/// A started process: its group, its exit (the child moved to a waiting
+/// thread), and its captured streams.
+struct Started {
+  pgid: Pid,
+  child: std::process::Child,
+  output: mpsc::Receiver<(&'static str, String)>,
+}
+
+/// Starts `command` in the step's directory and its own process group, with
+/// the parameters and variables in its environment, capturing its output
+/// (and showing it as it comes when `live`).
+fn start(
+  run: &StepRun,
   mut command: Command,
   program: &str,
   given: &[(String, String)],
-) -> Output {
+  live: bool,
+) -> Result<Started, Box<Output>> {
   if let Some(dir) = run.step.action().and_then(|a| a.cwd.as_ref()) {
     if !dir.is_dir() {
-      return Output::failed(
+      return Err(Box::new(Output::failed(
         Status::Failed,
         format!("cannot run in {}: no such directory", dir.display()),
-      );
+      )));
     }
     command.current_dir(dir);
   }
@@ -257,21 +381,50 @@ fn supervise(
   let mut child = match command.spawn() {
     Ok(child) => child,
     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-      return Output::failed(
+      return Err(Box::new(Output::failed(
         Status::Failed,
         format!("cannot start `{program}`: it is not installed (not on the PATH)"),
-      );
+      )));
     }
-    Err(e) => return Output::failed(Status::Failed, format!("cannot start `{program}`: {e}")),
+    Err(e) => {
+      return Err(Box::new(Output::failed(
+        Status::Failed,
+        format!("cannot start `{program}`: {e}"),
+      )));
+    }
   };
   let pgid = Pid::from_raw(child.id() as i32);
-  let (out_tx, out_rx) = mpsc::channel();
+  let (out_tx, output) = mpsc::channel();
+  let console = live.then(|| run.console.clone());
   if let Some(stdout) = child.stdout.take() {
-    spawn_capture(stdout, "stdout", out_tx.clone(), run.console.clone(), true);
+    spawn_capture(stdout, "stdout", out_tx.clone(), console.clone(), true);
   }
   if let Some(stderr) = child.stderr.take() {
-    spawn_capture(stderr, "stderr", out_tx, run.console.clone(), false);
+    spawn_capture(stderr, "stderr", out_tx, console, false);
   }
+  Ok(Started {
+    pgid,
+    child,
+    output,
+  })
+}
+
+/// Runs `command` (see [`start`]), showing its output live; kills the
+/// whole group on a timeout or Ctrl-C.
+fn supervise(
+  run: &mut StepRun,
+  command: Command,
+  program: &str,
+  given: &[(String, String)],
+) -> Output {
+  let Started {
+    pgid,
+    mut child,
+    output: out_rx,
+  } = match start(run, command, program, given, true) {
+    Ok(started) => started,
+    Err(output) => return *output,
+  };
   let exit_tx = run.console.sender();
   std::thread::spawn(move || {
     let _ = exit_tx.send(Event::Exited(child.wait()));
@@ -361,12 +514,12 @@ fn spawn_capture(
   stream: impl Read + Send + 'static,
   name: &'static str,
   tx: mpsc::Sender<(&'static str, String)>,
-  console: Arc<Console>,
+  console: Option<Arc<Console>>,
   stdout: bool,
 ) {
   std::thread::spawn(move || {
     let mut reader = BufReader::new(stream);
-    let mut mask = console.stream();
+    let mut mask = console.as_ref().map(|c| c.stream());
     let mut captured = Vec::new();
     let mut line = Vec::new();
     loop {
@@ -375,12 +528,16 @@ fn spawn_capture(
         Ok(0) | Err(_) => break,
         Ok(_) => {}
       }
-      console.show(&mask.push(&String::from_utf8_lossy(&line)), stdout);
+      if let (Some(console), Some(mask)) = (&console, &mut mask) {
+        console.show(&mask.push(&String::from_utf8_lossy(&line)), stdout);
+      }
       if captured.len() + line.len() <= CAPTURE_LIMIT {
         captured.extend_from_slice(&line);
       }
     }
-    console.show(&mask.finish(), stdout);
+    if let (Some(console), Some(mask)) = (&console, &mut mask) {
+      console.show(&mask.finish(), stdout);
+    }
     let _ = tx.send((name, String::from_utf8_lossy(&captured).into_owned()));
   });
 }

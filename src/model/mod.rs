@@ -145,6 +145,9 @@ pub struct Action {
   /// lines ask for their value (`promptEnv`, on unless the cell or the
   /// document's `skipPrompts` turns it off).
   pub prompts_env: bool,
+  /// A Runme shell cell started and not waited for (`background`): it is
+  /// stopped at the end of the run, and how it ended is recorded.
+  pub background: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

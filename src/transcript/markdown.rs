@@ -165,6 +165,7 @@ fn body(event: &Event) -> String {
       reason,
       stopped_at,
       prefetch_stopped,
+      background,
     } => {
       let _ = writeln!(out, "## Run {result}\n");
       let _ = writeln!(
@@ -185,6 +186,14 @@ fn body(event: &Event) -> String {
           "- prefetched, never reached, stopped: {}",
           steps.join(", ")
         );
+      }
+      for end in background {
+        let _ = writeln!(out, "- background `{}`: {}", end.step, end.ended);
+        for (name, text) in [("stdout", &end.stdout), ("stderr", &end.stderr)] {
+          if !text.is_empty() {
+            let _ = writeln!(out, "\n  {name}:\n\n{}", fenced("text", text));
+          }
+        }
       }
       out.push('\n');
     }
@@ -300,6 +309,7 @@ mod tests {
       )),
       stopped_at: None,
       prefetch_stopped: Vec::new(),
+      background: Vec::new(),
     };
     let shown = render(&event);
     assert!(

@@ -21,8 +21,8 @@ use crate::redact::Redactor;
 
 pub use markdown::{fenced, render, seconds};
 pub use record::{
-  AwsContext, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen, parsed_records,
-  record_line, records, run_end, sha256_hex,
+  AwsContext, BackgroundEnd, Decision, Event, GENESIS, MARKER, Record, Sidecar, output_seen,
+  parsed_records, record_line, records, run_end, sha256_hex,
 };
 pub use vocabulary::{Choice, RunResult, Status};
 

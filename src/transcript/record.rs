@@ -157,6 +157,10 @@ pub enum Event {
     /// reached them.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     prefetch_stopped: Vec<String>,
+    /// Background cells (Runme's `background`) as the run's end found
+    /// them: stopped then, or ended by themselves.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    background: Vec<BackgroundEnd>,
   },
   /// After `run-finished` with `run --sign`: an ed25519 signature of the
   /// `run-finished` record's hash (which this record's `prev` repeats).
@@ -164,6 +168,16 @@ pub enum Event {
     public_key: String,
     signature: String,
   },
+}
+
+/// How a background cell ended, and the last of its output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackgroundEnd {
+  pub step: String,
+  /// `stopped at the end of the run (SIGTERM)`, `exit status 0`, …
+  pub ended: String,
+  pub stdout: String,
+  pub stderr: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -339,11 +353,17 @@ impl Event {
         reason,
         stopped_at,
         prefetch_stopped,
+        background,
         ..
       } => {
         opt(reason);
         opt(stopped_at);
         prefetch_stopped.iter_mut().for_each(text);
+        for end in background {
+          text(&mut end.step);
+          text(&mut end.stdout);
+          text(&mut end.stderr);
+        }
       }
       Self::Signed { .. } => {}
     }
@@ -377,6 +397,7 @@ mod tests {
         duration_ms: 5,
         reason: None,
         prefetch_stopped: Vec::new(),
+        background: Vec::new(),
         stopped_at: None,
       },
     };

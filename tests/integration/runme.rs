@@ -1,7 +1,7 @@
 //! Documents written for Runme: cells named as Runme names them, so the
 //! names a team uses with `runme run NAME` work with `litops run --only`.
 
-use crate::Test;
+use crate::{Test, records};
 
 /// A Runme document (its front matter's `runme:` key marks it): unnamed
 /// cells take the first two words of their first command that is not a
@@ -160,11 +160,13 @@ fn shell_cells_stop_at_the_first_failing_command() {
 #[test]
 fn what_is_not_followed_is_named_and_a_session_output_is_refused() {
   let ran = Test::new()
-    .runbook("# Setup\n\n```sh {\"interactive\":\"true\",\"background\":\"true\",\"id\":\"01HF7B0KJPF469EG9ZWDNKKACQ\"}\necho hi\n```\n")
+    .runbook("# Setup\n\n```sh {\"interactive\":\"true\",\"terminalRows\":\"20\",\"background\":\"true\",\"id\":\"01HF7B0KJPF469EG9ZWDNKKACQ\"}\necho hi\n```\n")
     .args(&["check", "rb.md"])
     .run();
   ran.assert(0);
-  for attribute in ["interactive", "background"] {
+  // `background` is followed now; these two are not.
+  assert!(!ran.stderr.contains("`background`"), "{}", ran.stderr);
+  for attribute in ["interactive", "terminalRows"] {
     assert!(
       ran.stderr.contains(&format!(
         "warning: Runme's `{attribute}` is not followed by litops yet"
@@ -501,4 +503,49 @@ fn placeholders_take_defaults_or_values_already_set_when_nobody_is_asked() {
       ran.stdout
     );
   }
+}
+
+/// A `background` cell is started and not waited for; the run's end stops
+/// it (SIGTERM) and records how it ended with the end of its output, and
+/// nothing it started is left running.
+#[test]
+fn background_cells_are_stopped_at_the_end_and_recorded() {
+  let document = "---\nrunme:\n  version: v3\n---\n\n\
+    ```sh {\"background\":\"true\",\"name\":\"server\"}\n\
+    echo serving; trap 'echo got-term; exit 0' TERM; while true; do sleep 0.1; done\n```\n\n\
+    ```sh {\"background\":\"true\",\"name\":\"quick\"}\necho quick-done\n```\n\n\
+    ```sh\nsleep 1; echo main-step\n```\n";
+  let ran = Test::new()
+    .runbook(document)
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  assert!(ran.stdout.contains("main-step"), "{}", ran.stdout);
+  assert!(
+    !ran.stdout.contains("serving"),
+    "shown live: {}",
+    ran.stdout
+  );
+  let r = records(&ran.transcript());
+  let end = r.last().expect("records");
+  assert_eq!(end["type"], "run-finished");
+  let background = end["background"].as_array().expect("background ends");
+  assert_eq!(background[0]["step"], "server");
+  assert_eq!(
+    background[0]["ended"],
+    "stopped at the end of the run (SIGTERM)"
+  );
+  assert_eq!(background[0]["stdout"], "serving\ngot-term\n");
+  assert_eq!(background[1]["step"], "quick");
+  assert_eq!(background[1]["ended"], "had ended by itself: exit status 0");
+  let server = r
+    .iter()
+    .find(|x| x["type"] == "step-finished" && x["step"] == "server")
+    .expect("server started");
+  let pid = server["output"]["pid"].as_i64().expect("pid");
+  assert!(
+    !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    "process group {pid} still running"
+  );
+  crate::verified(ran.dir.path(), &ran.transcript_path());
 }
