@@ -182,8 +182,15 @@ pub fn load(path: &Path, update: bool) -> Result<Suite, Unusable> {
   // reads the same wherever the tests are run from.
   let mut runbook_source = runbook_source;
   runbook_source.path = PathBuf::from(runbook_path.file_name().unwrap_or_default());
-  let file =
-    Source::load(path).map_err(|e| Unusable::Load(format!("{}: error: {e}", path.display())))?;
+  let file = Source::load(path).map_err(|e| {
+    Unusable::Load(match e {
+      crate::source::LoadError::Empty => format!(
+        "{}: error: the case file is empty: list the cases under `cases:` (docs/testing.md)",
+        path.display()
+      ),
+      e => format!("{}: error: {e}", path.display()),
+    })
+  })?;
   let mut reader = Reader {
     file: &file,
     runbook: &checked.runbook,
@@ -816,6 +823,17 @@ impl Sources for CaseParams {
   }
 }
 
+/// Why a case's parameters cannot be used, in a test's terms.
+fn param_problem(error: &ParamError) -> String {
+  match error {
+    ParamError::Missing(name) => {
+      format!("parameter `{name}` has no default: add `{name}:` under the case's `params`")
+    }
+    ParamError::Several(all) => all.iter().map(param_problem).collect::<Vec<_>>().join("; "),
+    other => other.to_string(),
+  }
+}
+
 /// What a case's run did, as its expectations are written.
 #[derive(Debug)]
 pub struct Outcome {
@@ -835,13 +853,8 @@ pub fn run(suite: &Suite, case: &Case, dir: &Path) -> Result<Outcome, String> {
   let given = Given {
     pairs: case.params.clone(),
   };
-  let params =
-    crate::params::resolve(&suite.runbook.meta, &given, &mut CaseParams).map_err(|e| match e {
-      ParamError::Missing(name) => {
-        format!("parameter `{name}` has no default: add `{name}:` under the case's `params`")
-      }
-      other => other.to_string(),
-    })?;
+  let params = crate::params::resolve(&suite.runbook.meta, &given, &mut CaseParams)
+    .map_err(|e| param_problem(&e))?;
   let console = Arc::new(exec::Console::unattended(None).map_err(|e| e.to_string())?);
   let options = RunOptions {
     approval: Approval::Replay,
