@@ -1227,22 +1227,20 @@ pub fn junit(verdicts: &[Verdict], unusable: &[(PathBuf, String)]) -> String {
   out
 }
 
-/// Text safe inside an XML attribute or element.
+/// Text safe inside an XML attribute or element: HTML's escaping, and
+/// control characters other than tab and newline (not XML at all) replaced.
 fn xml(text: &str) -> String {
-  let mut out = String::with_capacity(text.len());
-  for c in text.chars() {
-    match c {
-      '&' => out.push_str("&amp;"),
-      '<' => out.push_str("&lt;"),
-      '>' => out.push_str("&gt;"),
-      '"' => out.push_str("&quot;"),
-      '\'' => out.push_str("&apos;"),
-      // Control characters other than tab and newline are not XML at all.
-      c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-      c => out.push(c),
-    }
-  }
-  out
+  let text: String = text
+    .chars()
+    .map(|c| {
+      if c.is_control() && c != '\n' && c != '\t' {
+        '\u{fffd}'
+      } else {
+        c
+      }
+    })
+    .collect();
+  crate::render::escape(&text)
 }
 
 #[cfg(test)]
@@ -1273,7 +1271,7 @@ mod tests {
   fn xml_escapes_markup_and_control_characters() {
     assert_eq!(
       xml("<a href=\"x\">&'\u{1b}"),
-      "&lt;a href=&quot;x&quot;&gt;&amp;&apos;\u{fffd}"
+      "&lt;a href=&quot;x&quot;&gt;&amp;&#39;\u{fffd}"
     );
   }
 }
