@@ -300,6 +300,11 @@ pub fn check(source: &Source) -> Checked {
                 .attributes
                 .iter()
                 .any(|a| a.key == "background" && go_true(&a.value)),
+            interactive: runme
+              && info
+                .attributes
+                .iter()
+                .any(|a| a.key == "interactive" && go_true(&a.value)),
             fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
             carries_exports: runme && matches!(kind, ActionKind::Shell(_)),
             cwd: match kind {
@@ -834,13 +839,13 @@ fn attributes(
           .map(String::from),
       ),
       // Runme reads them as Go's ParseBool does.
-      "excludeFromRunAll" | "background"
+      "excludeFromRunAll" | "background" | "interactive"
         if runme && !go_true(&attr.value) && !go_false(&attr.value) =>
       {
         bad("`true` or `false`")
       }
       "excludeFromRunAll" if runme && go_true(&attr.value) => policy.excluded_from_run_all = true,
-      "excludeFromRunAll" | "background" if runme => {}
+      "excludeFromRunAll" | "background" | "interactive" if runme => {}
       key if RUNME_NOTEBOOK_ATTRIBUTES.contains(&key) => {}
       key if RUNME_ATTRIBUTES.contains(&key) => diagnostics.push(Diagnostic::new(
         Problem::RunmeNotFollowed(key.into()),

@@ -1066,7 +1066,9 @@ impl<'a> Walk<'a> {
     // own progress, and rhai asks questions.
     // A cell that asks for its variables first shows no spinner over the
     // question.
-    let asks_first = action.prompts_env && !crate::runme::placeholders(&action.code).is_empty();
+    // Nor does one that reads the terminal itself.
+    let asks_first = action.interactive
+      || (action.prompts_env && !crate::runme::placeholders(&action.code).is_empty());
     let alive = matches!(action.kind, ActionKind::Shell(_) | ActionKind::Http)
       .then_some(())
       .filter(|()| !asks_first)

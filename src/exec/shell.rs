@@ -247,6 +247,7 @@ fn background(
     pgid,
     mut child,
     output,
+    ..
   } = match start(run, command, program, given, false) {
     Ok(started) => started,
     Err(output) => return *output,
@@ -346,6 +347,8 @@ fn installed(program: &str) -> bool {
 /// thread), and its captured streams.
 struct Started {
   pgid: Pid,
+  /// Whether `pgid` names a group of its own (see [`start`]).
+  group: bool,
   child: std::process::Child,
   output: mpsc::Receiver<(&'static str, String)>,
 }
@@ -369,15 +372,31 @@ fn start(
     }
     command.current_dir(dir);
   }
+  // An interactive cell at a terminal reads what the operator types; any
+  // other gets no input (a prompt in it would wait for nobody).
+  let typed = run.console.interactive
+    && !run.console.interrupted()
+    && run
+      .step
+      .action()
+      .is_some_and(|a| a.interactive && !a.background);
   command
     .envs(given.iter().cloned())
     .env("LITOPS_STEP", &run.step.id)
-    .stdin(Stdio::null())
+    .stdin(if typed {
+      Stdio::inherit()
+    } else {
+      Stdio::null()
+    })
     .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    // Its own group, so Ctrl-C reaches litops only and a kill reaches
-    // every process the step started.
-    .process_group(0);
+    .stderr(Stdio::piped());
+  // Its own group, so Ctrl-C reaches litops only and a kill reaches every
+  // process the step started. An interactive cell stays in litops's group,
+  // the terminal's foreground one: only it may read the terminal (another
+  // group would be stopped by SIGTTIN), and Ctrl-C reaches it too.
+  if !typed {
+    command.process_group(0);
+  }
   let mut child = match command.spawn() {
     Ok(child) => child,
     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -404,6 +423,7 @@ fn start(
   }
   Ok(Started {
     pgid,
+    group: !typed,
     child,
     output,
   })
@@ -419,6 +439,7 @@ fn supervise(
 ) -> Output {
   let Started {
     pgid,
+    group,
     mut child,
     output: out_rx,
   } = match start(run, command, program, given, true) {
@@ -442,7 +463,7 @@ fn supervise(
     }
     Wait::Exited(Err(e)) => (Status::Failed, Some(format!("lost the child: {e}")), None),
     Wait::TimedOut => {
-      let _ = killpg(pgid, Signal::SIGKILL);
+      kill_all(pgid, group);
       let timeout = run.timeout.unwrap_or_default();
       let exit = reap(run);
       (
@@ -455,7 +476,7 @@ fn supervise(
       )
     }
     Wait::Interrupted => {
-      let _ = killpg(pgid, Signal::SIGKILL);
+      kill_all(pgid, group);
       let exit = reap(run);
       (
         Status::Interrupted,
@@ -487,6 +508,16 @@ fn supervise(
     .fields
     .insert("exit_code".into(), code.map_or(Value::Null, Value::from));
   output
+}
+
+/// Kills what a step started: its whole group, or an interactive cell's
+/// process alone (it shares litops's group).
+fn kill_all(pid: Pid, group: bool) {
+  let _ = if group {
+    killpg(pid, Signal::SIGKILL)
+  } else {
+    nix::sys::signal::kill(pid, Signal::SIGKILL)
+  };
 }
 
 /// After a kill, wait for the exit event so no zombie is left behind.

@@ -148,6 +148,9 @@ pub struct Action {
   /// A Runme shell cell started and not waited for (`background`): it is
   /// stopped at the end of the run, and how it ended is recorded.
   pub background: bool,
+  /// A Runme cell marked `interactive`: at a terminal, it reads what the
+  /// operator types.
+  pub interactive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -473,3 +473,20 @@ fn runme_placeholders_are_asked_and_a_secret_one_is_masked() {
   let transcript = std::fs::read_to_string(&path).expect("read");
   assert!(!transcript.contains("pty-PLACEHOLDER-77"), "{transcript}");
 }
+
+/// An `interactive` Runme cell reads what the operator types at the
+/// terminal; without the attribute a cell's input is closed.
+#[test]
+fn an_interactive_runme_cell_reads_the_terminal() {
+  let text = "---\nrunme:\n  version: v3\n---\n\n```sh {\"interactive\":\"true\"}\nprintf 'colour? '; read -r colour; echo \"got $colour\"\n```\n\n```sh\nread -r x || echo no-input\n```\n";
+  let test = Test::new().runbook(text).args(&["run", "rb.md", "--yes"]);
+  let mut session = spawn_command(test.command(), Some(20_000)).expect("pty");
+  session.exp_string("colour? ").expect("the cell asks");
+  session.send_line("blue").expect("typed");
+  session.exp_string("got blue").expect("the cell read it");
+  session
+    .exp_string("no-input")
+    .expect("the other cell's input is closed");
+  session.exp_string("run passed").expect("finished");
+  session.exp_eof().expect("exits");
+}
