@@ -122,6 +122,9 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
       }
     }
   }
+  // A file named twice (a runbook and its directory) runs once.
+  let mut seen = std::collections::HashSet::new();
+  files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
   (files, missing)
 }
 
@@ -141,14 +144,20 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
   let Ok(entries) = std::fs::read_dir(dir) else {
     return;
   };
-  let mut entries: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-  entries.sort();
-  for path in entries {
+  let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+  entries.sort_by_key(std::fs::DirEntry::path);
+  for entry in entries {
+    let path = entry.path();
     let name = path.file_name().unwrap_or_default().to_string_lossy();
+    // Symlinked directories are not followed (a link back up the tree
+    // would never end), as `check` does.
+    let Ok(kind) = entry.file_type() else {
+      continue;
+    };
     if name.starts_with('.') {
       continue;
     }
-    if path.is_dir() {
+    if kind.is_dir() {
       walk(&path, files);
     } else if name.ends_with(SUFFIX) {
       files.push(path);

@@ -386,3 +386,17 @@ fn every_shipped_runbook_and_playbook_passes_its_cases() {
     }
   }
 }
+
+/// A directory is walked without following symlinked directories (a link
+/// back up the tree would never end), and a file named twice runs once.
+#[test]
+fn a_case_file_named_twice_runs_once_and_links_are_not_followed() {
+  let test = suite(CASES);
+  std::os::unix::fs::symlink(test.dir.path(), test.dir.path().join("up")).expect("symlink");
+  let ran = test.args(&["test", "rb.md", ".", "rb.test.yaml"]).run();
+  ran.assert(0);
+  assert_eq!(
+    ran.stdout,
+    "ok    rb.test.yaml › full\nok    rb.test.yaml › quiet\n\n2 passed, 0 failed\n"
+  );
+}
