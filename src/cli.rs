@@ -795,9 +795,10 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
   use crate::testing;
   let (files, missing) = testing::discover(paths);
   let mut unusable: Vec<(PathBuf, String)> = Vec::new();
-  for (path, why) in missing {
-    eprintln!("error: {why}");
-    unusable.push((path, why));
+  for (path, error) in missing {
+    let shown = error.to_string();
+    eprintln!("{shown}");
+    unusable.push((path, shown));
   }
   let mut verdicts = Vec::new();
   for file in &files {
@@ -813,7 +814,7 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
     let (mut ran, outcomes) = testing::run_suite(&suite, update);
     if update {
       let text = testing::updated(&suite, &outcomes);
-      std::fs::write(file, text).map_err(|error| Error::Report {
+      std::fs::write(file, text).map_err(|error| Error::UpdateCases {
         path: file.clone(),
         error,
       })?;

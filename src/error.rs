@@ -35,6 +35,24 @@ pub enum Error {
     known: Vec<String>,
   },
   NoRunbooks(PathBuf),
+  /// `litops test PATH`: no case file there (or beside the runbook).
+  NoCases {
+    path: PathBuf,
+    beside: Option<PathBuf>,
+  },
+  /// An empty case file.
+  EmptyCases(PathBuf),
+  /// A case file's runbook (`NAME.md` beside it) cannot be read.
+  CaseRunbook {
+    cases: PathBuf,
+    runbook: PathBuf,
+    error: LoadError,
+  },
+  /// `litops test --update` could not write the case file back.
+  UpdateCases {
+    path: PathBuf,
+    error: std::io::Error,
+  },
   Key(crate::signing::KeyError),
   /// The approval settings cannot be used, or an approval cannot be given.
   Approval(String),
@@ -134,6 +152,40 @@ impl fmt::Display for Error {
       }
       Self::Unverifiable { path, error } => write!(f, "{}: error: {error}", path.display()),
       Self::NoRunbooks(dir) => write!(f, "{}: error: no runbooks (.md files) here", dir.display()),
+      Self::NoCases { path, beside: None } => write!(
+        f,
+        "{}: error: no test cases here (files named NAME.test.yaml beside NAME.md)",
+        path.display()
+      ),
+      Self::NoCases {
+        path,
+        beside: Some(file),
+      } => write!(
+        f,
+        "{}: error: no test cases: write them in {}",
+        path.display(),
+        file.display()
+      ),
+      Self::EmptyCases(path) => write!(
+        f,
+        "{}: error: the case file is empty: list the cases under `cases:` (docs/testing.md)",
+        path.display()
+      ),
+      Self::CaseRunbook {
+        cases,
+        runbook,
+        error,
+      } => write!(
+        f,
+        "{}: error: the runbook it tests, {}: {error}",
+        cases.display(),
+        runbook.display()
+      ),
+      Self::UpdateCases { path, error } => write!(
+        f,
+        "{}: error: cannot write the expectations back: {error}",
+        path.display()
+      ),
       Self::Transcript { path, error } => {
         write!(
           f,

@@ -17,6 +17,7 @@ mod update;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
+use crate::error::Error;
 use crate::exec::{Replay, Status};
 use crate::model::Runbook;
 use crate::source::{Source, Span};
@@ -72,16 +73,17 @@ pub struct Suite {
 
 /// Why a case file cannot be used: printed with its position.
 pub enum Unusable {
-  /// The file or its runbook cannot be read or has errors (printed).
-  Load(String),
-  Cases(Source, Vec<Diagnostic>),
+  /// The case file or its runbook cannot be read.
+  Load(Error),
+  /// The problems of the runbook (its source) or of the case file.
+  Problems(Source, Vec<Diagnostic>),
 }
 
 impl Unusable {
   pub fn render(&self) -> String {
     match self {
-      Self::Load(why) => format!("{why}\n"),
-      Self::Cases(source, diagnostics) => diagnostics.iter().map(|d| d.render(source)).collect(),
+      Self::Load(error) => format!("{error}\n"),
+      Self::Problems(source, diagnostics) => diagnostics.iter().map(|d| d.render(source)).collect(),
     }
   }
 }
@@ -89,26 +91,20 @@ impl Unusable {
 /// The case files `paths` name: files ending in `.test.yaml`, the case file
 /// beside a runbook `.md`, and every case file under a directory. A path
 /// that names no case file is reported as such.
-pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
+pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Error)>) {
   let mut files = Vec::new();
   let mut missing = Vec::new();
   for path in paths {
     if !path.exists() {
-      missing.push((
-        path.clone(),
-        format!("{}: no such file or directory", path.display()),
-      ));
+      let error = crate::source::LoadError::Missing;
+      let path = path.clone();
+      missing.push((path.clone(), Error::Load { path, error }));
     } else if path.is_dir() {
       let before = files.len();
       walk(path, &mut files);
       if files.len() == before {
-        missing.push((
-          path.clone(),
-          format!(
-            "{}: no test cases here (files named NAME{SUFFIX} beside NAME.md)",
-            path.display()
-          ),
-        ));
+        let path = path.clone();
+        missing.push((path.clone(), Error::NoCases { path, beside: None }));
       }
     } else if path.to_string_lossy().ends_with(SUFFIX) {
       files.push(path.clone());
@@ -117,14 +113,11 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
       if beside.is_file() {
         files.push(beside);
       } else {
-        missing.push((
-          path.clone(),
-          format!(
-            "{}: no test cases: write them in {}",
-            path.display(),
-            beside.display()
-          ),
-        ));
+        let error = Error::NoCases {
+          path: path.clone(),
+          beside: Some(beside),
+        };
+        missing.push((path.clone(), error));
       }
     }
   }
@@ -176,39 +169,38 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
 /// about to be written.
 pub fn load(path: &Path, update: bool) -> Result<Suite, Unusable> {
   let runbook_path = runbook_of(path);
-  let runbook_source = Source::load(&runbook_path).map_err(|e| {
-    Unusable::Load(format!(
-      "{}: error: the runbook it tests, {}: {e}",
-      path.display(),
-      runbook_path.display()
-    ))
+  let runbook_source = Source::load(&runbook_path).map_err(|error| {
+    Unusable::Load(Error::CaseRunbook {
+      cases: path.to_path_buf(),
+      runbook: runbook_path.clone(),
+      error,
+    })
   })?;
   let checked = crate::check::check(&runbook_source);
   if checked.has_errors() {
-    let shown: String = checked
+    let errors = checked
       .diagnostics
-      .iter()
+      .into_iter()
       .filter(|d| d.is_error())
-      .map(|d| d.render(&runbook_source))
       .collect();
-    return Err(Unusable::Load(shown.trim_end().to_string()));
+    return Err(Unusable::Problems(runbook_source, errors));
   }
   // What a run says about the runbook (a failure's `at NAME.md:LINE`)
   // reads the same wherever the tests are run from.
   let mut runbook_source = runbook_source;
   runbook_source.path = PathBuf::from(runbook_path.file_name().unwrap_or_default());
-  let file = Source::load(path).map_err(|e| {
-    Unusable::Load(match e {
-      crate::source::LoadError::Empty => format!(
-        "{}: error: the case file is empty: list the cases under `cases:` (docs/testing.md)",
-        path.display()
-      ),
-      e => format!("{}: error: {e}", path.display()),
+  let file = Source::load(path).map_err(|error| {
+    Unusable::Load(match error {
+      crate::source::LoadError::Empty => Error::EmptyCases(path.to_path_buf()),
+      error => Error::Load {
+        path: path.to_path_buf(),
+        error,
+      },
     })
   })?;
   let cases = match cases::read(&file, &checked.runbook, update) {
     Ok(cases) => cases,
-    Err(problems) => return Err(Unusable::Cases(file, problems)),
+    Err(problems) => return Err(Unusable::Problems(file, problems)),
   };
   Ok(Suite {
     file,

@@ -342,9 +342,9 @@ fn paths_without_cases_are_errors() {
   ran.assert(1);
   assert_eq!(
     ran.stderr,
-    "error: rb.md: no test cases: write them in rb.test.yaml\n\
-     error: empty: no test cases here (files named NAME.test.yaml beside NAME.md)\n\
-     error: missing.test.yaml: no such file or directory\n"
+    "rb.md: error: no test cases: write them in rb.test.yaml\n\
+     empty: error: no test cases here (files named NAME.test.yaml beside NAME.md)\n\
+     missing.test.yaml: error: no such file\n"
   );
   assert_eq!(
     ran.stdout,
