@@ -15,6 +15,17 @@ use crate::{runme, script, template};
 /// terminal walk to follow.
 const RUNME_NOTEBOOK_ATTRIBUTES: &[&str] = &["closeTerminalOnSuccess", "id", "mimeType"];
 
+/// Attributes that make a block a step: a block of another language in a
+/// litops document with one of them runs.
+const STEP_ATTRIBUTES: &[&str] = &[
+  "name",
+  "timeout",
+  "on-failure",
+  "confirm",
+  "approvers",
+  "readonly",
+];
+
 /// Runme attributes that change how Runme runs a cell, which litops does
 /// not follow yet: each is a warning naming it.
 const RUNME_ATTRIBUTES: &[&str] = &[
@@ -213,8 +224,13 @@ pub fn check(source: &Source) -> Checked {
           word => word,
         };
         // Other languages run through their interpreter in a Runme
-        // document; in a litops one only a block with attributes runs.
-        let program = (runme || !info.attributes.is_empty())
+        // document; in a litops one only a block with a step's attributes
+        // (`python {name=report}`): `python {linenos=table}` stays prose.
+        let step_attributes = info
+          .attributes
+          .iter()
+          .any(|a| STEP_ATTRIBUTES.contains(&a.key.as_str()));
+        let program = (runme || step_attributes)
           .then(|| crate::model::Language::from_word(word))
           .flatten()
           .map(ActionKind::Program);

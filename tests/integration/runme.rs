@@ -549,3 +549,16 @@ fn background_cells_are_stopped_at_the_end_and_recorded() {
   );
   crate::verified(ran.dir.path(), &ran.transcript_path());
 }
+
+/// In a litops document another language is prose unless the block
+/// carries a step's attributes.
+#[test]
+fn in_a_litops_document_other_languages_run_only_as_named_steps() {
+  let ran = Test::new()
+    .runbook("# T\n\n```python\nprint(0)\n```\n\n```python {linenos=table}\nprint(1)\n```\n\n```python {name=report}\nprint('from python', 6 * 7)\n```\n")
+    .args(&["run", "rb.md", "--yes"])
+    .run();
+  ran.assert(0);
+  assert!(ran.stderr.contains("(1 step)"), "{}", ran.stderr);
+  assert!(ran.stdout.contains("from python 42"), "{}", ran.stdout);
+}
