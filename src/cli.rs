@@ -844,36 +844,14 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
 }
 
 fn markdown_files(dir: &Path, files: &mut Vec<PathBuf>) {
-  let Ok(entries) = std::fs::read_dir(dir) else {
-    return;
-  };
-  let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-  entries.sort_by_key(std::fs::DirEntry::path);
-  for entry in entries {
-    let path = entry.path();
-    let hidden = path
-      .file_name()
-      .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-    if hidden {
-      continue;
-    }
-    // Symlinked directories are not followed (as ripgrep does): a link
-    // back up the tree would never end.
-    let Ok(kind) = entry.file_type() else {
-      continue;
-    };
-    if kind.is_dir() {
-      markdown_files(&path, files);
-    } else if path
+  files.extend(crate::source::files_under(dir, &|path| {
+    path
       .extension()
       .is_some_and(|e| e.eq_ignore_ascii_case("md"))
       && path.is_file()
       // A recorded run kept beside its runbook (a test case's) is a record.
-      && !std::fs::read_to_string(&path).is_ok_and(|t| crate::transcript::is_transcript(&t))
-    {
-      files.push(path);
-    }
-  }
+      && !std::fs::read_to_string(path).is_ok_and(|t| crate::transcript::is_transcript(&t))
+  }));
 }
 
 fn plan_file(file: &Path, args: &ParamArgs, json: bool) -> Result<i32, Error> {

@@ -50,6 +50,36 @@ pub enum LoadError {
 pub const MAX_INPUT: u64 = 64 << 20;
 
 /// Reads a whole input file, at most [`MAX_INPUT`] bytes.
+/// The files under `dir` that `keep` accepts, in path order. Hidden
+/// entries are left out, and symlinked directories are not followed (as
+/// ripgrep does): a link back up the tree would never end.
+pub fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+  let mut found = Vec::new();
+  let Ok(entries) = std::fs::read_dir(dir) else {
+    return found;
+  };
+  let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+  entries.sort_by_key(std::fs::DirEntry::path);
+  for entry in entries {
+    let path = entry.path();
+    let hidden = path
+      .file_name()
+      .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    let Ok(kind) = entry.file_type() else {
+      continue;
+    };
+    if hidden {
+      continue;
+    }
+    if kind.is_dir() {
+      found.extend(files_under(&path, keep));
+    } else if keep(&path) {
+      found.push(path);
+    }
+  }
+  found
+}
+
 pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
   use std::io::Read as _;
   let mut bytes = Vec::new();

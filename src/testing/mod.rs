@@ -101,7 +101,9 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Error)>) {
       missing.push((path.clone(), Error::Load { path, error }));
     } else if path.is_dir() {
       let before = files.len();
-      walk(path, &mut files);
+      files.extend(crate::source::files_under(path, &|p| {
+        p.to_string_lossy().ends_with(SUFFIX)
+      }));
       if files.len() == before {
         let path = path.clone();
         missing.push((path.clone(), Error::NoCases { path, beside: None }));
@@ -137,31 +139,6 @@ pub fn case_file_of(runbook: &Path) -> PathBuf {
 fn runbook_of(file: &Path) -> PathBuf {
   let name = file.file_name().unwrap_or_default().to_string_lossy();
   file.with_file_name(format!("{}.md", name.trim_end_matches(SUFFIX)))
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-  let Ok(entries) = std::fs::read_dir(dir) else {
-    return;
-  };
-  let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-  entries.sort_by_key(std::fs::DirEntry::path);
-  for entry in entries {
-    let path = entry.path();
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    // Symlinked directories are not followed (a link back up the tree
-    // would never end), as `check` does.
-    let Ok(kind) = entry.file_type() else {
-      continue;
-    };
-    if name.starts_with('.') {
-      continue;
-    }
-    if kind.is_dir() {
-      walk(&path, files);
-    } else if name.ends_with(SUFFIX) {
-      files.push(path);
-    }
-  }
 }
 
 /// Reads and checks a case file and its runbook: every problem at its line.
