@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, Problem, close_matches};
 use crate::model::{
-  Action, ActionKind, Confirm, Dialect, Meta, OnFailure, Policy, Runbook, Step, StepBody,
+  Action, ActionKind, Cell, Confirm, Dialect, Meta, OnFailure, Policy, Runbook, Step, StepBody,
 };
 use crate::parse::{self, Attribute, Item, parse_front_matter, parse_info};
 use crate::source::{Source, Span};
@@ -287,53 +287,10 @@ pub fn check(source: &Source) -> Checked {
             code_start: code.body_start,
             mutating,
             options,
-            interpreter: runme
-              .then(|| {
-                let written = info.attributes.iter().find(|a| a.key == "interpreter");
-                written.map(|a| a.value.clone()).or(match kind {
-                  ActionKind::Shell(_) => meta.shell.clone(),
-                  _ => None,
-                })
-              })
-              .flatten()
-              .map(|program| {
-                program
-                  .split_whitespace()
-                  .map(String::from)
-                  .collect::<Vec<_>>()
-              })
-              .filter(|words| !words.is_empty()),
-            prompts_env: runme
-              && matches!(kind, ActionKind::Shell(_))
-              && !meta.skip_prompts
-              // Runme asks unless the cell says false, no or 0.
-              && !info.attributes.iter().any(|a| {
-                a.key == "promptEnv" && ["false", "no", "0"].contains(&a.value.to_lowercase().as_str())
-              }),
-            background: runme
-              && matches!(kind, ActionKind::Shell(_))
-              && info
-                .attributes
-                .iter()
-                .any(|a| a.key == "background" && go_true(&a.value)),
-            interactive: runme
-              && info
-                .attributes
-                .iter()
-                .any(|a| a.key == "interactive" && go_true(&a.value)),
-            fail_fast: runme && matches!(kind, ActionKind::Shell(_)),
-            carries_exports: runme && matches!(kind, ActionKind::Shell(_)),
-            cwd: match kind {
-              ActionKind::Shell(_) | ActionKind::Program(_) if runme => runme::cwd(
-                &source.path,
-                info
-                  .attributes
-                  .iter()
-                  .find(|a| a.key == "cwd")
-                  .map(|a| a.value.as_str())
-                  .or(meta.cwd.as_deref()),
-              ),
-              _ => None,
+            cell: if runme {
+              runme::cell(kind, &info.attributes, &meta, &source.path, &code.body)
+            } else {
+              Cell::default()
             },
           }),
           policy,
@@ -856,11 +813,13 @@ fn attributes(
       ),
       // Runme reads them as Go's ParseBool does.
       "excludeFromRunAll" | "background" | "interactive"
-        if runme && !go_true(&attr.value) && !go_false(&attr.value) =>
+        if runme && !runme::go_true(&attr.value) && !runme::go_false(&attr.value) =>
       {
         bad("`true` or `false`")
       }
-      "excludeFromRunAll" if runme && go_true(&attr.value) => policy.excluded_from_run_all = true,
+      "excludeFromRunAll" if runme && runme::go_true(&attr.value) => {
+        policy.excluded_from_run_all = true;
+      }
       "excludeFromRunAll" | "background" | "interactive" if runme => {}
       key if RUNME_NOTEBOOK_ATTRIBUTES.contains(&key) => {}
       key if RUNME_ATTRIBUTES.contains(&key) => diagnostics.push(Diagnostic::new(
@@ -874,16 +833,6 @@ fn attributes(
     }
   }
   (name, policy, readonly, options)
-}
-
-/// True as Go's `strconv.ParseBool` reads it (Runme's attributes).
-fn go_true(value: &str) -> bool {
-  ["true", "True", "TRUE", "t", "T", "1"].contains(&value)
-}
-
-/// False as Go's `strconv.ParseBool` reads it.
-fn go_false(value: &str) -> bool {
-  ["false", "False", "FALSE", "f", "F", "0"].contains(&value)
 }
 
 /// The longest duration any field or attribute takes: past it, adding it

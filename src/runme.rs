@@ -3,6 +3,11 @@
 //! runmedev/runme (`document/block.go`, `internal/shell`), so `litops run
 //! --only NAME` takes the names `runme run NAME` does.
 
+use std::path::Path;
+
+use crate::model::{ActionKind, Cell, Meta};
+use crate::parse::Attribute;
+
 /// A fence's attributes in Runme's JSON form (```` ```sh {"name":"x"} ````).
 pub fn json_attributes(info: &str) -> bool {
   info
@@ -10,12 +15,9 @@ pub fn json_attributes(info: &str) -> bool {
     .is_some_and(|at| info[at + 1..].trim_start().starts_with('"'))
 }
 
-/// A shell cell's commands as copied from a terminal: `$ ` prompts dropped
-/// (`$ kubectl get pods` runs `kubectl get pods`); other lines, `$HOME/bin`
-/// among them, as written.
 /// Whether Runme keeps a fenced block as Markdown rather than a cell: a
 /// diagram, or a block marked `ignore` or `transform=false`.
-pub fn not_a_cell(language: &str, attributes: &[crate::parse::Attribute]) -> bool {
+pub fn not_a_cell(language: &str, attributes: &[Attribute]) -> bool {
   let set = |key: &str, value: &str| {
     attributes
       .iter()
@@ -132,19 +134,71 @@ pub fn secret_name(name: &str) -> bool {
   .any(|word| upper.contains(word))
 }
 
+/// How Runme runs a cell of kind `kind` with these attributes in a
+/// document with this front matter (at `document`), its code `body`.
+pub fn cell(
+  kind: ActionKind,
+  attributes: &[Attribute],
+  meta: &Meta,
+  document: &Path,
+  body: &str,
+) -> Cell {
+  let attribute = |key: &str| {
+    attributes
+      .iter()
+      .find(|a| a.key == key)
+      .map(|a| a.value.as_str())
+  };
+  let shell = matches!(kind, ActionKind::Shell(_));
+  let interpreter = attribute("interpreter")
+    .map(str::to_string)
+    .or(meta.shell.clone().filter(|_| shell))
+    .map(|program| {
+      program
+        .split_whitespace()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    })
+    .filter(|words| !words.is_empty());
+  // Runme asks unless the cell says false, no or 0.
+  let prompts = attribute("promptEnv")
+    .is_none_or(|v| !["false", "no", "0"].contains(&v.to_lowercase().as_str()));
+  let background = shell && attribute("background").is_some_and(go_true);
+  Cell {
+    fail_fast: shell,
+    // A background cell ends after the run's last step: nothing to carry.
+    carries_exports: shell && !background,
+    cwd: attribute("cwd")
+      .or(meta.cwd.as_deref())
+      .map(|cwd| document.parent().unwrap_or(Path::new("")).join(cwd)),
+    interpreter,
+    prompts_env: shell
+      && prompts
+      && !meta.skip_prompts
+      && !placeholders(&without_prompts(body)).is_empty(),
+    background,
+    interactive: attribute("interactive").is_some_and(go_true),
+  }
+}
+
+/// True as Go's `strconv.ParseBool` reads it (Runme's attributes).
+pub fn go_true(value: &str) -> bool {
+  ["true", "True", "TRUE", "t", "T", "1"].contains(&value)
+}
+
+/// False as Go's `strconv.ParseBool` reads it.
+pub fn go_false(value: &str) -> bool {
+  ["false", "False", "FALSE", "f", "F", "0"].contains(&value)
+}
+
+/// A shell cell's commands as copied from a terminal: `$ ` prompts dropped
+/// (`$ kubectl get pods` runs `kubectl get pods`); other lines, `$HOME/bin`
+/// among them, as written.
 pub fn without_prompts(body: &str) -> String {
   body
     .split_inclusive('\n')
     .map(|line| line.strip_prefix("$ ").unwrap_or(line))
     .collect()
-}
-
-/// Where a cell runs: its `cwd` (else the document's), relative to the
-/// document's directory as Runme resolves it; `None` to run where litops
-/// runs.
-pub fn cwd(document: &std::path::Path, cwd: Option<&str>) -> Option<std::path::PathBuf> {
-  let dir = document.parent().unwrap_or(std::path::Path::new(""));
-  cwd.map(|cwd| dir.join(cwd))
 }
 
 /// The name Runme gives a cell without one: from its first line that is

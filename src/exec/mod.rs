@@ -1067,8 +1067,7 @@ impl<'a> Walk<'a> {
     // A cell that asks for its variables first shows no spinner over the
     // question.
     // Nor does one that reads the terminal itself.
-    let asks_first = action.interactive
-      || (action.prompts_env && !crate::runme::placeholders(&action.code).is_empty());
+    let asks_first = action.cell.interactive || action.cell.prompts_env;
     let alive = matches!(action.kind, ActionKind::Shell(_) | ActionKind::Http)
       .then_some(())
       .filter(|()| !asks_first)

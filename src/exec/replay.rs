@@ -11,7 +11,7 @@ use super::action::Output;
 use crate::model::Step;
 use crate::transcript::Status;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug)]
 pub struct Replay {
   /// Each step's output as a run records it: its fields, `status` (done
   /// when not given) and `error`.
@@ -23,7 +23,7 @@ pub struct Replay {
 
 /// A case's answers: each question's in the order it is asked, the last
 /// one again when it is asked more often.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Answers {
   given: HashMap<String, Vec<String>>,
   asked: Mutex<HashMap<String, usize>>,
@@ -84,11 +84,12 @@ impl Replay {
 
   /// A checklist item's answer, as the walk records it.
   pub(super) fn checklist(&self, step: &Step) -> Status {
-    match self.answers.next(&step.id).as_deref() {
-      Some("done") => Status::Done,
-      Some("not-done") => Status::NotDone,
-      Some("n/a") => Status::NotApplicable,
-      _ => Status::Unconfirmed,
-    }
+    // Answers are status names (`done`, `not-done`, `n/a`); the case file
+    // was checked for them.
+    self
+      .answers
+      .next(&step.id)
+      .and_then(|answer| serde_json::from_value(Value::String(answer)).ok())
+      .unwrap_or(Status::Unconfirmed)
   }
 }

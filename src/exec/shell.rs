@@ -41,11 +41,11 @@ impl Execute for ShellAction {
     let program = run
       .step
       .action()
-      .and_then(|a| a.interpreter.clone())
+      .and_then(|a| a.cell.interpreter.clone())
       .unwrap_or_else(|| vec![own.to_string()]);
     let mut command = Command::new(&program[0]);
     command.args(&program[1..]);
-    if run.step.action().is_some_and(|a| a.fail_fast) {
+    if run.step.action().is_some_and(|a| a.cell.fail_fast) {
       command.arg("-e");
       // dash, Debian's sh, has no pipefail.
       let name = std::path::Path::new(&program[0]).file_name();
@@ -55,7 +55,7 @@ impl Execute for ShellAction {
     }
     // A Runme cell's exported variables are read back when it exits, by a
     // trap set on its first line (its line numbers stay as written).
-    let exports = match run.step.action().is_some_and(|a| a.carries_exports) {
+    let exports = match run.step.action().is_some_and(|a| a.cell.carries_exports) {
       true => match tempfile::NamedTempFile::new() {
         Ok(file) => Some(file),
         Err(e) => return Output::failed(Status::Failed, format!("cannot read its exports: {e}")),
@@ -64,7 +64,7 @@ impl Execute for ShellAction {
     };
     let given = run.environment();
     let mut secrets = Vec::new();
-    let code = match run.step.action().filter(|a| a.prompts_env) {
+    let code = match run.step.action().filter(|a| a.cell.prompts_env) {
       Some(_) => match placeholders(run, &given, &mut secrets) {
         Ok(code) => code,
         Err(output) => return *output,
@@ -79,7 +79,7 @@ impl Execute for ShellAction {
       command.env("LITOPS_EXPORTS", file.path());
     }
     command.arg("-c").arg(&script);
-    if run.step.action().is_some_and(|a| a.background) {
+    if run.step.action().is_some_and(|a| a.cell.background) {
       return background(run, command, &program[0], &given, secrets);
     }
     let mut output = supervise(run, command, &program[0], &given);
@@ -106,13 +106,7 @@ fn placeholders(
   let mut answers = Vec::new();
   for placeholder in &found {
     let name = &placeholder.name;
-    let set = given
-      .iter()
-      .rev()
-      .find(|(n, _)| n == name)
-      .map(|(_, v)| v.clone())
-      .or_else(|| std::env::var(name).ok());
-    let answer = match (set, &placeholder.default) {
+    let answer = match (value_of(given, name), &placeholder.default) {
       (Some(value), _) => value,
       (None, default) if run.asks => {
         let mut prompt = format!("\n? {name}");
@@ -284,7 +278,7 @@ impl Execute for ProgramAction {
 
   fn execute(&self, run: &mut StepRun) -> Output {
     let language = self.0;
-    let program = match run.step.action().and_then(|a| a.interpreter.clone()) {
+    let program = match run.step.action().and_then(|a| a.cell.interpreter.clone()) {
       Some(program) => program,
       None => {
         let found = language
@@ -363,7 +357,7 @@ fn start(
   given: &[(String, String)],
   live: bool,
 ) -> Result<Started, Box<Output>> {
-  if let Some(dir) = run.step.action().and_then(|a| a.cwd.as_ref()) {
+  if let Some(dir) = run.step.action().and_then(|a| a.cell.cwd.as_ref()) {
     if !dir.is_dir() {
       return Err(Box::new(Output::failed(
         Status::Failed,
@@ -379,7 +373,7 @@ fn start(
     && run
       .step
       .action()
-      .is_some_and(|a| a.interactive && !a.background);
+      .is_some_and(|a| a.cell.interactive && !a.cell.background);
   command
     .envs(given.iter().cloned())
     .env("LITOPS_STEP", &run.step.id)
@@ -573,6 +567,17 @@ fn spawn_capture(
   });
 }
 
+/// The value `name` has for a cell before it runs: given by the run (the
+/// last one wins), else inherited from litops's environment.
+fn value_of(given: &[(String, String)], name: &str) -> Option<String> {
+  given
+    .iter()
+    .rev()
+    .find(|(n, _)| n == name)
+    .map(|(_, v)| v.clone())
+    .or_else(|| std::env::var(name).ok())
+}
+
 /// Sets in `vars` what a cell exported that it was not given: variables it
 /// added or changed, for the cells after it. The shell's own (`PWD`,
 /// `SHLVL`, `_`, …) and litops's are left out.
@@ -592,13 +597,7 @@ fn carry(
     if ["PWD", "OLDPWD", "SHLVL", "_"].contains(&name) || name.starts_with("LITOPS_") {
       continue;
     }
-    let before = given
-      .iter()
-      .rev()
-      .find(|(k, _)| k == name)
-      .map(|(_, v)| v.clone())
-      .or_else(|| std::env::var(name).ok());
-    if before.as_deref() != Some(value) {
+    if value_of(given, name).as_deref() != Some(value) {
       vars.insert(name.to_string(), Value::String(value.to_string()));
     }
   }

@@ -128,28 +128,33 @@ pub struct Action {
   pub mutating: bool,
   /// Kind-specific attributes, such as `log-groups=` on `logs-insights`.
   pub options: Vec<(String, String)>,
-  /// A shell cell of a Runme document: the first failing command fails it
-  /// (`-e`, and `-o pipefail` where the shell has it), as Runme runs it.
+  /// How Runme runs it, in a Runme document; all off in a litops one.
+  pub cell: Cell,
+}
+
+/// How a cell of a Runme document runs (see `runme::cell`).
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+  /// A shell cell: the first failing command fails it (`-e`, and
+  /// `-o pipefail` where the shell has it), as Runme runs it.
   pub fail_fast: bool,
-  /// A shell cell of a Runme document: variables it exports are set in
-  /// later cells of the run (and recorded like `vars`).
+  /// A shell cell: variables it exports are set in later cells of the run
+  /// (and recorded like `vars`).
   pub carries_exports: bool,
-  /// Where a Runme shell cell runs (its `cwd`, else the document's),
-  /// resolved against the document's directory.
+  /// Where it runs (its `cwd`, else the document's), resolved against the
+  /// document's directory.
   pub cwd: Option<std::path::PathBuf>,
-  /// The program that runs it instead of its kind's own (Runme's
-  /// `interpreter`, or the document's `shell` for shell cells), split into
-  /// words.
+  /// The program that runs it instead of its kind's own (`interpreter`, or
+  /// the document's `shell` for shell cells), split into words.
   pub interpreter: Option<Vec<String>>,
-  /// A Runme shell cell whose `export NAME=[…]`/`export NAME="default"`
-  /// lines ask for their value (`promptEnv`, on unless the cell or the
+  /// A shell cell with `export NAME=[…]`/`export NAME="default"` lines
+  /// that ask for their value (`promptEnv`, on unless the cell or the
   /// document's `skipPrompts` turns it off).
   pub prompts_env: bool,
-  /// A Runme shell cell started and not waited for (`background`): it is
-  /// stopped at the end of the run, and how it ended is recorded.
+  /// A shell cell started and not waited for (`background`): it is stopped
+  /// at the end of the run, and how it ended is recorded.
   pub background: bool,
-  /// A Runme cell marked `interactive`: at a terminal, it reads what the
-  /// operator types.
+  /// `interactive`: at a terminal, it reads what the operator types.
   pub interactive: bool,
 }
 

@@ -66,23 +66,14 @@ pub fn parse_front_matter(fm: &FrontMatter, diagnostics: &mut Vec<Diagnostic>) -
   if fm.text.trim().is_empty() {
     return meta;
   }
-  if let Some(at) = super::yaml::too_deep(&fm.text) {
-    let at = fm.span.start + at;
-    diagnostics.push(Diagnostic::new(
-      Problem::FrontMatterYaml(super::yaml::depth_message()),
-      Span::new(at, at + 1),
-    ));
-    return meta;
-  }
-  let value: Value = match serde_yaml::from_str(&fm.text) {
+  let value = match super::yaml::value(&fm.text) {
     Ok(v) => v,
     Err(e) => {
-      let span = e.location().map_or(fm.span, |l| {
-        let at = fm.span.start + l.index().min(fm.text.len());
+      let span = e.at.map_or(fm.span, |at| {
+        let at = fm.span.start + at;
         Span::new(at, at + 1)
       });
-      let message = crate::diagnostic::yaml_message(&e);
-      diagnostics.push(Diagnostic::new(Problem::FrontMatterYaml(message), span));
+      diagnostics.push(Diagnostic::new(Problem::FrontMatterYaml(e.message), span));
       return meta;
     }
   };

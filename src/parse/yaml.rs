@@ -44,6 +44,28 @@ pub fn depth_message() -> String {
   format!("collections nest more than {MAX_DEPTH} levels deep")
 }
 
+/// Why text is not YAML litops reads: the byte offset where (when known)
+/// and the message, without serde_yaml's own position.
+pub struct Unreadable {
+  pub at: Option<usize>,
+  pub message: String,
+}
+
+/// `text` parsed as a YAML value, nesting measured first (see
+/// [`too_deep`]).
+pub fn value(text: &str) -> Result<serde_yaml::Value, Unreadable> {
+  if let Some(at) = too_deep(text) {
+    return Err(Unreadable {
+      at: Some(at),
+      message: depth_message(),
+    });
+  }
+  serde_yaml::from_str(text).map_err(|e| Unreadable {
+    at: e.location().map(|l| l.index().min(text.len())),
+    message: crate::diagnostic::yaml_message(&e),
+  })
+}
+
 /// Where `key:` is for a path of nested keys, searched line by line from
 /// byte `from` (serde_yaml values carry no positions): the span of the
 /// deepest key found, None when not even the first is there.

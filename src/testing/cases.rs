@@ -80,16 +80,14 @@ impl Reader<'_> {
 
   fn cases(&mut self) -> Vec<Case> {
     let text = &self.file.text;
-    if let Some(at) = crate::parse::yaml::too_deep(text) {
-      self.problem(Span::new(at, at + 1), crate::parse::yaml::depth_message());
-      return Vec::new();
-    }
-    let value: Yaml = match serde_yaml::from_str(text) {
+    let value = match crate::parse::yaml::value(text) {
       Ok(value) => value,
       Err(e) => {
-        let at = e.location().map_or(0, |l| l.index());
-        let message = format!("invalid YAML: {}", crate::diagnostic::yaml_message(&e));
-        self.problem(Span::new(at, at), message);
+        let at = e.at.unwrap_or(0);
+        self.problem(
+          Span::new(at, at + 1),
+          format!("invalid YAML: {}", e.message),
+        );
         return Vec::new();
       }
     };
