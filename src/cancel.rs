@@ -14,6 +14,11 @@ pub fn note_signal(signal: i32) {
   let _ = SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
 }
 
+/// Whether a signal has interrupted the process.
+pub fn signalled() -> bool {
+  SIGNAL.load(Ordering::SeqCst) != 0
+}
+
 /// `interrupted (…)` naming the signal that arrived, for records and errors.
 pub fn interruption() -> String {
   let why = match SIGNAL.load(Ordering::SeqCst) {

@@ -802,6 +802,9 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
   }
   let mut verdicts = Vec::new();
   for file in &files {
+    if crate::cancel::signalled() {
+      break;
+    }
     let suite = match testing::load(file, update) {
       Ok(suite) => suite,
       Err(why) => {
@@ -812,7 +815,8 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
       }
     };
     let (mut ran, outcomes) = testing::run_suite(&suite, update);
-    if update {
+    // An interrupted case's outcome is not what the runbook does.
+    if update && !crate::cancel::signalled() {
       let text = testing::updated(&suite, &outcomes);
       std::fs::write(file, text).map_err(|error| Error::UpdateCases {
         path: file.clone(),
@@ -838,6 +842,13 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
       path: path.to_path_buf(),
       error,
     })?;
+  }
+  if crate::cancel::signalled() {
+    eprintln!(
+      "litops: {}: the cases after it did not run",
+      crate::cancel::interruption()
+    );
+    return Ok(crate::cancel::interrupted_exit_code());
   }
   let passed = unusable.is_empty() && verdicts.iter().all(|v| v.failures.is_empty());
   Ok(i32::from(!passed))

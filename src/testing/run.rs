@@ -204,11 +204,17 @@ pub fn run_suite(suite: &Suite, update: bool) -> (Vec<Verdict>, Vec<(usize, Outc
   let mut outcomes = Vec::new();
   let dir = tempfile::tempdir();
   for (i, case) in suite.cases.iter().enumerate() {
+    // Ctrl-C ends the cases, not only the one it arrived in.
+    if crate::cancel::signalled() {
+      break;
+    }
     let started = std::time::Instant::now();
     let failures = match &dir {
       Err(e) => vec![format!("cannot make a directory for its transcript: {e}")],
       Ok(dir) => match run(suite, case, dir.path()) {
         Err(why) => vec![why],
+        // A case a signal cut short says so, whatever it expected.
+        Ok(_) if crate::cancel::signalled() => vec![crate::cancel::interruption()],
         Ok(outcome) => {
           let failures = if update {
             Vec::new()

@@ -182,3 +182,54 @@ fn ctrl_c_during_the_identity_call_before_step_1_ends_the_run_with_nothing_run()
   assert_eq!(r[1]["stopped_at"], "alarms");
   assert!(!test.dir.path().join("after").exists());
 }
+
+/// Ctrl-C during `litops test` ends the case it is in (failed, saying so),
+/// runs no case after it, writes no expectations with `--update`, and
+/// exits 130.
+#[test]
+fn ctrl_c_ends_litops_test_and_update_writes_nothing() {
+  let cases =
+    "cases:\n  - name: spins\n    expect: {exit: 0}\n  - name: never\n    expect: {exit: 0}\n";
+  let test = Test::new()
+    .runbook("# Spin\n\n```rhai {name=spin}\nlet x = 0;\nloop { x += 1; }\n```\n")
+    .file("rb.test.yaml", cases)
+    .file("tmp/.keep", "")
+    .env(vec![("TMPDIR".into(), "tmp".into())])
+    .args(&["test", "rb.md", "--update"]);
+  let mut command = test.command();
+  command.stdout(Stdio::piped()).stderr(Stdio::piped());
+  let child = command.spawn().expect("spawn");
+  // The case's transcript exists once its walk has started.
+  let deadline = Instant::now() + Duration::from_secs(20);
+  while !testing_transcript_started(&test.dir.path().join("tmp")) {
+    assert!(Instant::now() < deadline, "the case never started");
+    std::thread::sleep(Duration::from_millis(20));
+  }
+  kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("SIGINT");
+  let out = child.wait_with_output().expect("wait");
+  assert_eq!(out.status.code(), Some(130));
+  assert_eq!(
+    String::from_utf8_lossy(&out.stdout),
+    "FAIL  rb.test.yaml › spins\n      interrupted (Ctrl-C)\n\n0 passed, 1 failed\n"
+  );
+  assert_eq!(
+    std::fs::read_to_string(test.dir.path().join("rb.test.yaml")).expect("read"),
+    cases
+  );
+}
+
+/// Whether a `litops test` case has started its walk: its transcript is in
+/// a temporary directory under `tmp`.
+fn testing_transcript_started(tmp: &std::path::Path) -> bool {
+  std::fs::read_dir(tmp)
+    .into_iter()
+    .flatten()
+    .flatten()
+    .any(|dir| {
+      std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|f| f.path().extension().is_some_and(|e| e == "jsonl"))
+    })
+}
