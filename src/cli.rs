@@ -818,7 +818,7 @@ fn test(paths: &[PathBuf], junit: Option<&Path>, update: bool) -> Result<i32, Er
     // An interrupted case's outcome is not what the runbook does.
     if update && !crate::cancel::signalled() {
       let text = testing::updated(&suite, &outcomes);
-      std::fs::write(file, text).map_err(|error| Error::UpdateCases {
+      testing::write(file, &text).map_err(|error| Error::UpdateCases {
         path: file.clone(),
         error,
       })?;

@@ -25,7 +25,7 @@ use crate::transcript::RunResult;
 
 pub use report::{Report, junit};
 pub use run::run_suite;
-pub use update::updated;
+pub use update::{updated, write};
 
 /// A case file's name ends so: `NAME.test.yaml` tests `NAME.md`.
 pub const SUFFIX: &str = ".test.yaml";

@@ -2,6 +2,7 @@
 //! the rest of the case file (comments included) kept as it was.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use serde_yaml::Value as Yaml;
 
@@ -40,6 +41,22 @@ pub fn updated(suite: &Suite, outcomes: &[(usize, Outcome)]) -> String {
     out.replace_range(start..stop, &block);
   }
   out
+}
+
+/// Writes an updated case file back as it was saved: with its Windows line
+/// endings and byte-order mark, if it had them (its text was read as LF).
+pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
+  let before = std::fs::read(path)?;
+  let mut out = String::new();
+  if before.starts_with("\u{feff}".as_bytes()) {
+    out.push('\u{feff}');
+  }
+  if before.windows(2).any(|w| w == b"\r\n") {
+    out.push_str(&text.replace('\n', "\r\n"));
+  } else {
+    out.push_str(text);
+  }
+  std::fs::write(path, out)
 }
 
 fn line_start(text: &str, at: usize) -> usize {

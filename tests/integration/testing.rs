@@ -400,3 +400,22 @@ fn a_case_file_named_twice_runs_once_and_links_are_not_followed() {
     "ok    rb.test.yaml › full\nok    rb.test.yaml › quiet\n\n2 passed, 0 failed\n"
   );
 }
+
+/// A case file saved with Windows line endings and a byte-order mark keeps
+/// them when `--update` writes it back.
+#[test]
+fn update_keeps_windows_line_endings() {
+  let cases = "\u{feff}cases:\r\n  - name: quiet\r\n    outputs:\r\n      usage: {stdout: \"40\"}\r\n    answers:\r\n      \"Was the customer told?\": \"no\"\r\n";
+  let ran = suite(cases).args(&["test", "--update", "rb.md"]).run();
+  ran.assert(0);
+  let written = std::fs::read_to_string(ran.dir.path().join("rb.test.yaml")).expect("read");
+  assert!(
+    written.starts_with("\u{feff}cases:\r\n  - name: quiet\r\n"),
+    "{written:?}"
+  );
+  assert!(
+    written.contains("    expect:\r\n      exit: 3\r\n"),
+    "{written:?}"
+  );
+  assert!(!written.replace("\r\n", "").contains('\n'), "{written:?}");
+}
