@@ -218,12 +218,7 @@ const GRACE: Duration = Duration::from_secs(3);
 /// The last [`BACKGROUND_TAIL`] bytes of `text`, at a character boundary.
 fn tail(text: &str) -> String {
   match text.len().checked_sub(BACKGROUND_TAIL) {
-    Some(cut) if cut > 0 => {
-      let cut = (cut..text.len())
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(cut);
-      format!("…{}", &text[cut..])
-    }
+    Some(cut) if cut > 0 => format!("…{}", &text[text.ceil_char_boundary(cut)..]),
     _ => text.to_string(),
   }
 }
@@ -600,5 +595,20 @@ fn carry(
     if value_of(given, name).as_deref() != Some(value) {
       vars.insert(name.to_string(), Value::String(value.to_string()));
     }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn a_background_cell_keeps_the_end_of_its_output_on_a_character() {
+    assert_eq!(tail("short\n"), "short\n");
+    let long = "é".repeat(BACKGROUND_TAIL);
+    let kept = tail(&long);
+    assert!(kept.starts_with("…é"));
+    assert!(kept.len() <= BACKGROUND_TAIL + "…".len());
+    assert!(long.ends_with(kept.trim_start_matches('…')));
   }
 }
